@@ -1,0 +1,40 @@
+"""Reinforcement-learning agents for Gymnasium: DQN and REINFORCE, Keras on TensorFlow.
+
+Imports are lazy: ``import rlgen.agents.configs`` (the hyper-parameters, used by the CLI's
+``--help``) does not load TensorFlow; ``from rlgen.agents import DQNAgent`` does.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "DQNConfig": "rlgen.agents.configs",
+    "ReinforceConfig": "rlgen.agents.configs",
+    "DQN_PRESETS": "rlgen.agents.configs",
+    "REINFORCE_PRESETS": "rlgen.agents.configs",
+    "dqn_config_for": "rlgen.agents.configs",
+    "reinforce_config_for": "rlgen.agents.configs",
+    "ReplayBuffer": "rlgen.agents.replay",
+    "DQNAgent": "rlgen.agents.dqn",
+    "TrainingDiverged": "rlgen.agents.dqn",
+    "ReinforceAgent": "rlgen.agents.reinforce",
+    "evaluate": "rlgen.agents.evaluation",
+    "episode_returns": "rlgen.agents.evaluation",
+    "Callback": "rlgen.agents.callbacks",
+    "EvalCallback": "rlgen.agents.callbacks",
+    "CheckpointCallback": "rlgen.agents.callbacks",
+    "TensorBoardCallback": "rlgen.agents.callbacks",
+    "ProgressBarCallback": "rlgen.agents.callbacks",
+    "train_run": "rlgen.agents.training",
+    "evaluate_run": "rlgen.agents.training",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'rlgen.agents' has no attribute {name!r}")

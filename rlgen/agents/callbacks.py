@@ -1,0 +1,270 @@
+"""Training callbacks in the shape of Stable-Baselines3's: evaluation with a best model,
+checkpoints, stopping at a reward threshold, a tqdm progress bar and TensorBoard logging.
+
+An agent calls ``on_training_start(agent)``, ``on_episode_end(agent, episode)`` (a dict with
+step, return, length, epsilon, loss), ``on_update(agent, loss)`` after each training round,
+``on_step(agent)`` after every env step (return False to stop) and ``on_training_end(agent)``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlgen.errors import UsageError
+
+
+class Callback:
+    """Base class: every hook does nothing and training continues."""
+
+    def on_training_start(self, agent: Any) -> None:
+        pass
+
+    def on_step(self, agent: Any) -> bool:
+        return True
+
+    def on_episode_end(self, agent: Any, episode: dict[str, Any]) -> None:
+        pass
+
+    def on_update(self, agent: Any, loss: float) -> None:
+        pass
+
+    def on_training_end(self, agent: Any) -> None:
+        pass
+
+
+class CallbackList(Callback):
+    def __init__(self, callbacks: list[Callback]) -> None:
+        self.callbacks = list(callbacks)
+        # on_step runs every env step: keep only the callbacks that override it.
+        self._steppers = [c for c in self.callbacks if type(c).on_step is not Callback.on_step]
+
+    def on_training_start(self, agent: Any) -> None:
+        for c in self.callbacks:
+            c.on_training_start(agent)
+
+    def on_step(self, agent: Any) -> bool:
+        keep = True
+        for c in self._steppers:
+            keep = c.on_step(agent) and keep
+        return keep
+
+    def on_episode_end(self, agent: Any, episode: dict[str, Any]) -> None:
+        for c in self.callbacks:
+            c.on_episode_end(agent, episode)
+
+    def on_update(self, agent: Any, loss: float) -> None:
+        for c in self.callbacks:
+            c.on_update(agent, loss)
+
+    def on_training_end(self, agent: Any) -> None:
+        for c in self.callbacks:
+            c.on_training_end(agent)
+
+
+class EvalCallback(Callback):
+    """Every ``eval_every`` steps, the greedy mean return over ``episodes`` fresh episodes;
+    the best model so far is saved to ``best_dir`` (like SB3's EvalCallback), and training
+    stops once the mean reaches ``stop_at_reward`` (if given)."""
+
+    def __init__(
+        self,
+        env_id: str | None = None,
+        eval_every: int = 5_000,
+        episodes: int = 10,
+        best_dir: str | Path | None = None,
+        seed: int = 10_000,
+        stop_at_reward: float | None = None,
+        unit: str = "step",
+    ) -> None:
+        if eval_every <= 0 or episodes <= 0:
+            raise UsageError(
+                f"--eval-every and --eval-episodes must be > 0, got {eval_every}, {episodes}"
+            )
+        self.env_id = env_id
+        self.eval_every = int(eval_every)
+        self.episodes = int(episodes)
+        self.best_dir = Path(best_dir) if best_dir else None
+        self.seed = seed
+        self.stop_at_reward = stop_at_reward
+        self.unit = unit
+        self.history: list[dict[str, float]] = []
+        self.best_mean = -np.inf
+        self.best_step: int | None = None
+        self._next = 0
+        self._stop = False
+        self._t0 = 0.0
+        self.eval_seconds = 0.0
+
+    def _counter(self, agent: Any) -> int:
+        return agent.num_timesteps if self.unit == "step" else agent.num_episodes
+
+    def on_training_start(self, agent: Any) -> None:
+        self.env_id = self.env_id or agent.env_id
+        if self.env_id is None:
+            raise UsageError("evaluation needs an env id; pass EvalCallback(env_id=...)")
+        self._t0 = time.perf_counter()
+        self._next = (self._counter(agent) // self.eval_every + 1) * self.eval_every
+
+    def on_step(self, agent: Any) -> bool:
+        if self._counter(agent) >= self._next:
+            self._next += self.eval_every
+            self.evaluate_now(agent)
+        return not self._stop
+
+    def evaluate_now(self, agent: Any) -> dict[str, float]:
+        from rlgen.agents.evaluation import evaluate
+
+        # Fresh start states each time: the seeds move on with every evaluation.
+        seed = self.seed + len(self.history) * self.episodes
+        start = time.perf_counter()
+        train_seconds = start - self._t0 - self.eval_seconds
+        mean, std = evaluate(agent, self.env_id, episodes=self.episodes, seed=seed)
+        row = {
+            "step": agent.num_timesteps,
+            "episode": agent.num_episodes,
+            "mean_reward": mean,
+            "std_reward": std,
+            "train_seconds": round(train_seconds, 3),  # wall-clock without evaluations
+        }
+        self.history.append(row)
+        agent.last_eval = row
+        if mean > self.best_mean:
+            self.best_mean, self.best_step = mean, agent.num_timesteps
+            if self.best_dir is not None:
+                agent.save(self.best_dir)
+        if self.stop_at_reward is not None and mean >= self.stop_at_reward:
+            self._stop = True
+        self.eval_seconds += time.perf_counter() - start
+        return row
+
+
+class CheckpointCallback(Callback):
+    """Save the agent to ``path`` every ``every`` env steps (or episodes, ``unit="episode"``).
+
+    A save goes to temporary names and is renamed, so a crash keeps the previous checkpoint.
+    """
+
+    def __init__(self, path: str | Path, every: int, unit: str = "step") -> None:
+        if every <= 0:
+            raise UsageError(f"--checkpoint-every must be > 0, got {every}")
+        self.path, self.every, self.unit = Path(path), int(every), unit
+        self._next = 0
+
+    def _counter(self, agent: Any) -> int:
+        return agent.num_timesteps if self.unit == "step" else agent.num_episodes
+
+    def on_training_start(self, agent: Any) -> None:
+        self._next = (self._counter(agent) // self.every + 1) * self.every
+
+    def on_step(self, agent: Any) -> bool:
+        if self._counter(agent) >= self._next:
+            self._next += self.every
+            agent.save(self.path)
+        return True
+
+
+class ProgressBarCallback(Callback):
+    """A tqdm bar over env steps showing steps/s, recent return, epsilon and loss."""
+
+    def __init__(self, total: int, refresh_every: int = 200) -> None:
+        self.total, self.refresh_every = total, refresh_every
+        self.returns: deque[float] = deque(maxlen=20)
+        self.bar: Any = None
+        self._last = 0
+        self._start = 0
+
+    def on_training_start(self, agent: Any) -> None:
+        from tqdm.auto import tqdm
+
+        self._start = self._last = agent.num_timesteps
+        self.bar = tqdm(total=self.total, unit="step", dynamic_ncols=True, mininterval=0.5)
+
+    def on_episode_end(self, agent: Any, episode: dict[str, Any]) -> None:
+        self.returns.append(episode["return"])
+
+    def on_step(self, agent: Any) -> bool:
+        n = agent.num_timesteps
+        if n - self._last >= self.refresh_every:
+            self.bar.update(n - self._last)
+            self._last = n
+            post = {"return": f"{np.mean(self.returns):.1f}" if self.returns else "-"}
+            eps = getattr(agent, "exploration_rate", None)
+            if eps is not None:
+                post["eps"] = f"{eps:.3f}"
+            if agent.last_loss is not None:
+                post["loss"] = f"{agent.last_loss:.4g}"
+            if agent.last_eval is not None:
+                post["eval"] = f"{agent.last_eval['mean_reward']:.1f}"
+            self.bar.set_postfix(post, refresh=False)
+        return True
+
+    def on_training_end(self, agent: Any) -> None:
+        if self.bar is not None:
+            self.bar.update(agent.num_timesteps - self._last)
+            self.bar.close()
+
+
+class TensorBoardCallback(Callback):
+    """TensorBoard scalars under Stable-Baselines3's key names."""
+
+    def __init__(self, logdir: str | Path, eval_callback: EvalCallback | None = None) -> None:
+        self.logdir = str(logdir)
+        self.eval_callback = eval_callback
+        self.writer: Any = None
+        self.returns: deque[float] = deque(maxlen=100)
+        self.lengths: deque[float] = deque(maxlen=100)
+        self._evals_written = 0
+        self._t0 = 0.0
+        self._n0 = 0
+
+    def on_training_start(self, agent: Any) -> None:
+        import tensorflow as tf
+
+        self.writer = tf.summary.create_file_writer(self.logdir)
+        self._t0, self._n0 = time.perf_counter(), agent.num_timesteps
+
+    def _scalars(self, step: int, values: dict[str, float]) -> None:
+        import tensorflow as tf
+
+        with self.writer.as_default(step=step):
+            for key, value in values.items():
+                tf.summary.scalar(key, value)
+
+    def on_episode_end(self, agent: Any, episode: dict[str, Any]) -> None:
+        self.returns.append(episode["return"])
+        self.lengths.append(episode["length"])
+        values = {
+            "rollout/ep_rew_mean": float(np.mean(self.returns)),
+            "rollout/ep_len_mean": float(np.mean(self.lengths)),
+        }
+        if episode.get("epsilon") is not None:
+            values["rollout/exploration_rate"] = episode["epsilon"]
+        elapsed = time.perf_counter() - self._t0
+        if elapsed > 0:
+            values["time/fps"] = (agent.num_timesteps - self._n0) / elapsed
+        self._scalars(agent.num_timesteps, values)
+
+    def on_update(self, agent: Any, loss: float) -> None:
+        self._scalars(agent.num_timesteps, {"train/loss": loss})
+
+    def on_step(self, agent: Any) -> bool:
+        ev = self.eval_callback
+        if ev is not None and len(ev.history) > self._evals_written:
+            for row in ev.history[self._evals_written :]:
+                self._scalars(
+                    int(row["step"]),
+                    {"eval/mean_reward": row["mean_reward"], "eval/std_reward": row["std_reward"]},
+                )
+            self._evals_written = len(ev.history)
+        return True
+
+    def on_training_end(self, agent: Any) -> None:
+        self.on_step(agent)
+        if self.writer is not None:
+            self.writer.flush()
+            self.writer.close()

@@ -1,0 +1,105 @@
+"""Greedy evaluation of an agent over fresh episodes, run side by side as one batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rlgen.agents.envs import make_env, resolve_env
+from rlgen.errors import UsageError
+
+
+def episode_returns(
+    agent: Any, env_or_id: Any = None, episodes: int = 100, seed: int = 0, batch: int = 100
+) -> np.ndarray:
+    """The undiscounted return of each of ``episodes`` greedy episodes.
+
+    With an env id, up to ``batch`` copies of the env run in lock-step so one compiled
+    forward pass chooses all their actions; episode ``k`` is reset with ``seed + k``.
+    A ``gymnasium.Env`` instance is evaluated one episode at a time.
+    """
+    if isinstance(episodes, bool) or int(episodes) != episodes or episodes <= 0:
+        raise UsageError(f"--episodes must be > 0, got {episodes}")
+    env_or_id = env_or_id if env_or_id is not None else agent.env_id
+    if env_or_id is None:
+        raise UsageError("evaluate needs an env id or gymnasium.Env")
+    if not isinstance(env_or_id, str):
+        env, _ = resolve_env(env_or_id)
+        envs = [env]
+    else:
+        envs = [make_env(env_or_id) for _ in range(min(batch, episodes))]
+    returns = np.zeros(episodes)
+    next_episode = 0
+    slots: list[tuple[int, Any]] = []  # (episode index, obs) per running env
+    for env in envs:
+        obs, _ = env.reset(seed=seed + next_episode)
+        slots.append((next_episode, obs))
+        next_episode += 1
+    active = list(range(len(envs)))
+    while active:
+        obs = np.stack([np.asarray(slots[i][1], np.float32).reshape(-1) for i in active])
+        actions = agent.act(obs, greedy=True)
+        actions = np.atleast_1d(actions)
+        still = []
+        for i, a in zip(active, actions):
+            ep, _ = slots[i]
+            o, r, term, trunc, _ = envs[i].step(int(a))
+            returns[ep] += float(r)
+            if term or trunc:
+                if next_episode < episodes:
+                    o, _ = envs[i].reset(seed=seed + next_episode)
+                    slots[i] = (next_episode, o)
+                    next_episode += 1
+                    still.append(i)
+            else:
+                slots[i] = (ep, o)
+                still.append(i)
+        active = still
+    return returns
+
+
+def evaluate(
+    agent: Any, env_or_id: Any = None, episodes: int = 100, seed: int = 0
+) -> tuple[float, float]:
+    """Mean and standard deviation of the greedy return over ``episodes`` fresh episodes."""
+    returns = episode_returns(agent, env_or_id, episodes, seed)
+    return float(np.mean(returns)), float(np.std(returns))
+
+
+def record_gif(agent: Any, env_id: str, path: Any, seed: int = 0, fps: int = 30) -> Any:
+    """An animated GIF of one greedy episode (needs the ``render`` extra for pygame)."""
+    from pathlib import Path
+
+    import gymnasium as gym
+
+    from rlgen.runs import atomic_path
+
+    path = Path(path)
+    if path.suffix.lower() != ".gif":
+        raise UsageError(f"--gif {path}: give a file name ending in .gif")
+    hint = "--gif needs rendering support: pip install 'rlgen[render]'"
+    try:
+        from PIL import Image
+
+        env = make_env(env_id, render_mode="rgb_array")
+        obs, _ = env.reset(seed=seed)
+        frames = [env.render()]
+        done = False
+        while not done:
+            obs, _, term, trunc, _ = env.step(int(agent.act(obs, greedy=True)))
+            frames.append(env.render())
+            done = term or trunc
+        env.close()
+    except (gym.error.DependencyNotInstalled, ImportError):
+        raise UsageError(hint) from None
+    except UsageError as err:
+        raise UsageError(f"{hint} ({err})") from None
+    images = [Image.fromarray(np.asarray(f)) for f in frames if f is not None]
+    if not images:
+        raise UsageError(f"{env_id} rendered no frames; it cannot make a GIF")
+    with atomic_path(path) as tmp:
+        images[0].save(
+            tmp, format="GIF", save_all=True, append_images=images[1:], duration=1000 // fps, loop=0
+        )
+    return path

@@ -1,0 +1,121 @@
+"""``rlgen agent``: train DQN / REINFORCE on a Gymnasium env, evaluate a run.
+
+Thin: parsing here, the work in :mod:`rlgen.agents.training`. TensorFlow is imported only
+inside the command functions, so ``rlgen --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from rlgen import config as cfgmod
+from rlgen.agents.configs import DQNConfig, ReinforceConfig, preset
+from rlgen.cli.common import add_common_flags, resolve
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    group = sub.add_parser("agent", help="reinforcement-learning agents (DQN, REINFORCE)")
+    cmds = group.add_subparsers(dest="command", metavar="COMMAND", parser_class=type(group))
+    cmds.required = True
+
+    train = cmds.add_parser("train", help="train an agent into a new run folder")
+    algos = train.add_subparsers(dest="algorithm", metavar="ALGORITHM", parser_class=type(group))
+    algos.required = True
+    for name, cls, helptext in (
+        ("dqn", DQNConfig, "Deep Q-Network with Double-DQN targets"),
+        ("reinforce", ReinforceConfig, "REINFORCE with a learned value baseline"),
+    ):
+        p = algos.add_parser(
+            name,
+            help=helptext,
+            description=f"{helptext}. Defaults: the env's tuned preset, else general values; "
+            "--config FILE.toml, then flags, override them.",
+        )
+        p.add_argument("--env", required=True, metavar="ID", help="Gymnasium env id")
+        if name == "dqn":
+            p.add_argument(
+                "--steps", type=int, metavar="N", help="env steps (default: the preset's)"
+            )
+            unit = "env steps"
+        else:
+            p.add_argument(
+                "--episodes", type=int, metavar="N", help="training episodes (default 1000)"
+            )
+            unit = "episodes"
+        p.add_argument("--eval-every", type=int, metavar="N", help=f"{unit} between evaluations")
+        p.add_argument(
+            "--eval-episodes", type=int, default=20, metavar="N", help="episodes per evaluation"
+        )
+        p.add_argument(
+            "--checkpoint-every", type=int, metavar="N", help=f"{unit} between checkpoints"
+        )
+        p.add_argument(
+            "--stop-at-reward",
+            type=float,
+            metavar="R",
+            help="stop once an evaluation mean reaches R",
+        )
+        add_common_flags(p)
+        cfgmod.add_flags(p, cls)
+        p.set_defaults(func=run_train, config_cls=cls)
+
+    ev = cmds.add_parser(
+        "eval", help="greedy mean ± std of a run's best (else final) model over fresh episodes"
+    )
+    ev.add_argument("run", metavar="RUN", help="run folder written by 'rlgen agent train'")
+    ev.add_argument("--episodes", type=int, default=100, metavar="N", help="episodes (100)")
+    ev.add_argument(
+        "--seed", type=int, default=1_000, help="episode k is reset with seed + k (1000)"
+    )
+    ev.add_argument("--gif", metavar="OUT.gif", help="also record one episode as a GIF")
+    ev.add_argument("--threads", type=int, default=1, help="TensorFlow CPU threads (1)")
+    ev.set_defaults(func=run_eval)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from rlgen import runtime
+    from rlgen.agents.envs import check_env
+
+    cfg, runtime_cfg = resolve(args, args.config_cls, preset(args.algorithm, args.env))
+    check_env(args.env, args.algorithm.upper())  # fail fast, before TensorFlow loads
+    from rlgen.agents.training import train_run
+
+    rt = runtime.configure(runtime_cfg, default_threads=1)
+    run, summary = train_run(
+        args.algorithm,
+        args.env,
+        cfg,
+        rt,
+        steps=getattr(args, "steps", None),
+        episodes=getattr(args, "episodes", None),
+        eval_every=args.eval_every,
+        eval_episodes=args.eval_episodes,
+        checkpoint_every=args.checkpoint_every,
+        stop_at_reward=args.stop_at_reward,
+        out=args.out,
+        quiet=args.quiet,
+    )
+    if not args.quiet:
+        best = summary["best_eval_mean_reward"]
+        print(
+            f"{summary['steps']} steps, {summary['episodes']} episodes in "
+            f"{summary['seconds']:.1f} s ({summary['steps_per_second']} steps/s); "
+            f"best evaluation {best:.1f} at step {summary['best_eval_step']}"
+        )
+    print(f"run written to {run.path}")
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from rlgen import runtime
+    from rlgen.agents.training import evaluate_run
+
+    runtime.configure(runtime.RuntimeConfig(threads=max(args.threads, 0)), default_threads=1)
+    res = evaluate_run(args.run, episodes=args.episodes, seed=args.seed, gif=args.gif)
+    print(
+        f"{res['algorithm']} on {res['env_id']}, {res['model']} model: "
+        f"{res['mean']:.2f} ± {res['std']:.2f} over {res['episodes']} episodes (greedy)"
+    )
+    if "gif" in res:
+        print(f"episode GIF written to {res['gif']}")
+    return 0

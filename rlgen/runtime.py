@@ -1,0 +1,235 @@
+"""Devices, threads, GPU memory growth, mixed precision, tf.distribute strategy and seeding.
+
+:func:`configure` must run before TensorFlow executes its first op; the CLI calls it once per
+command. Importing this module does not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import random
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from rlgen.errors import UsageError
+
+# Quiet TensorFlow's C++ start-up chatter before it is first imported anywhere in rlgen.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@dataclass
+class RuntimeConfig:
+    """How and where a job runs; saved in every run's config.json beside the hyper-parameters."""
+
+    seed: int = field(default=0, metadata={"help": "seed for Python, NumPy, TensorFlow and envs"})
+    device: Literal["auto", "cpu", "gpu"] = field(
+        default="auto", metadata={"help": "where to run; gpu fails clearly when none is found"}
+    )
+    threads: int = field(
+        default=0,
+        metadata={"help": "TensorFlow CPU threads per op pool; 0 = the command's default"},
+    )
+    mixed_precision: bool = field(
+        default=False, metadata={"help": "float16 compute, float32 variables and outputs"}
+    )
+    strategy: Literal["auto", "none", "mirrored", "multiworker"] = field(
+        default="auto",
+        metadata={"help": "tf.distribute strategy; auto = mirrored when more than one GPU"},
+    )
+    deterministic: bool = field(
+        default=False, metadata={"help": "deterministic TensorFlow ops (slower, reproducible)"}
+    )
+    logical_cpus: int = field(
+        default=0,
+        metadata={"help": "split the CPU into N logical devices (tests MirroredStrategy)"},
+    )
+
+    def __post_init__(self) -> None:
+        if self.threads < 0:
+            raise ValueError(f"--threads must be >= 0, got {self.threads}")
+        if self.logical_cpus < 0:
+            raise ValueError(f"--logical-cpus must be >= 0, got {self.logical_cpus}")
+        if self.seed < 0:
+            raise ValueError(f"--seed must be >= 0, got {self.seed}")
+
+
+@dataclass
+class Runtime:
+    """What :func:`configure` set up: the strategy to build models under, and a description."""
+
+    config: RuntimeConfig
+    device: str
+    strategy: Any
+    replicas: int
+    precision_policy: str
+    threads: int
+    gpus: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **dataclasses.asdict(self.config),
+            "device_used": self.device,
+            "strategy_used": type(self.strategy).__name__,
+            "replicas": self.replicas,
+            "precision_policy": self.precision_policy,
+            "threads_used": self.threads,
+            "gpus": self.gpus,
+        }
+
+
+_ACTIVE: Runtime | None = None
+
+
+@contextlib.contextmanager
+def _silenced_stderr() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for the block (C++ log lines bypass Python)."""
+    if os.environ.get("RLGEN_TF_LOGS"):
+        yield
+        return
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def import_tensorflow() -> Any:
+    """Import TensorFlow with its C++ start-up log lines hidden (set RLGEN_TF_LOGS=1 to see them).
+
+    TensorFlow 2.21 writes oneDNN/CUDA notices to file descriptor 2 before its logging is
+    configured, so ``TF_CPP_MIN_LOG_LEVEL`` cannot silence them; the CLI hides them here so a
+    user sees rlgen's output, not a screen of notices. Python exceptions still propagate.
+    """
+    if "tensorflow" not in sys.modules:
+        with _silenced_stderr():
+            import keras  # noqa: F401  (loads the TensorFlow backend too)
+            import tensorflow  # noqa: F401
+    import tensorflow as tf
+
+    return tf
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy and TensorFlow (via ``keras.utils.set_random_seed``)."""
+    import keras
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
+
+
+def configure(config: RuntimeConfig | None = None, default_threads: int = 0) -> Runtime:
+    """Apply ``config`` to TensorFlow and return the :class:`Runtime`; call once, before any op.
+
+    ``default_threads`` is the command's choice when ``--threads`` is 0: small RL models run
+    fastest on one thread, convolutional nets on all cores (see BENCHMARKS.md).
+    """
+    global _ACTIVE
+    config = config or RuntimeConfig()
+    tf = import_tensorflow()
+    import keras
+
+    threads = config.threads or default_threads
+    if threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+        except RuntimeError:  # already initialised (a second configure in one process)
+            pass
+
+    with _silenced_stderr():  # "failed call to cuInit" on machines without a GPU driver
+        gpus = tf.config.list_physical_devices("GPU")
+    if config.device == "gpu" and not gpus:
+        raise UsageError(
+            "--device gpu was asked for but TensorFlow sees no GPU; "
+            "use --device cpu (or auto), or install the GPU build with pip install 'rlgen[gpu]'"
+        )
+    try:
+        if config.device == "cpu" and gpus:
+            tf.config.set_visible_devices([], "GPU")
+            gpus = []
+        for gpu in gpus:
+            # Memory growth: take GPU memory as needed instead of all of it at start-up, so a
+            # notebook, TensorBoard and a second run can share one card.
+            tf.config.experimental.set_memory_growth(gpu, True)
+        if config.logical_cpus > 1:
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            tf.config.set_logical_device_configuration(
+                cpu, [tf.config.LogicalDeviceConfiguration()] * config.logical_cpus
+            )
+    except RuntimeError:  # devices already initialised in this process; keep what is there
+        pass
+
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    seed_everything(config.seed)
+
+    policy = "mixed_float16" if config.mixed_precision else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+
+    strategy = _make_strategy(tf, config, gpus)
+    with _silenced_stderr():
+        tf.constant(0.0) + 1.0  # TensorFlow's CPU-feature notice comes with the first op
+    device = "gpu" if gpus else "cpu"
+    _ACTIVE = Runtime(
+        config=config,
+        device=device,
+        strategy=strategy,
+        replicas=int(strategy.num_replicas_in_sync),
+        precision_policy=policy,
+        threads=threads,
+        gpus=[g.name for g in gpus],
+    )
+    return _ACTIVE
+
+
+def _make_strategy(tf: Any, config: RuntimeConfig, gpus: list[Any]) -> Any:
+    kind = config.strategy
+    if kind == "auto":
+        kind = "mirrored" if len(gpus) > 1 else "none"
+    if kind == "none":
+        return tf.distribute.get_strategy()
+    if kind == "mirrored":
+        if gpus:
+            return tf.distribute.MirroredStrategy()
+        cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+        # On CPUs there is no NCCL; reduce through one device.
+        return tf.distribute.MirroredStrategy(
+            devices=cpus, cross_device_ops=tf.distribute.ReductionToOneDevice()
+        )
+    if "TF_CONFIG" not in os.environ:
+        raise UsageError(
+            "--strategy multiworker needs the TF_CONFIG environment variable describing the "
+            "cluster; set it on every worker (see the TensorFlow multi-worker guide)"
+        )
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def active() -> Runtime:
+    """The runtime configured in this process, configuring defaults if nothing has yet."""
+    return _ACTIVE or configure()
+
+
+def versions() -> dict[str, str]:
+    """Versions of rlgen and its engines, read from package metadata (no TensorFlow import)."""
+    import platform
+    from importlib import metadata
+
+    import rlgen
+
+    out = {"rlgen": rlgen.__version__, "python": platform.python_version()}
+    for name in ("tensorflow", "keras", "gymnasium", "numpy"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out

@@ -1,0 +1,35 @@
+"""Supervised models of the course: MLP, CNN, RNN, iris, perceptron and regression.
+
+``from rlgen.supervised import Trainer`` loads TensorFlow; the configs do not.
+"""
+
+from rlgen.supervised.configs import (
+    CONFIGS,
+    CNNConfig,
+    IrisConfig,
+    MLPConfig,
+    PerceptronConfig,
+    RegressionConfig,
+    RNNConfig,
+)
+
+__all__ = [
+    "CONFIGS", "CNNConfig", "IrisConfig", "MLPConfig", "PerceptronConfig", "RegressionConfig",
+    "RNNConfig", "Trainer", "build_cnn", "build_iris", "build_mlp", "build_rnn",
+]  # fmt: skip
+
+_LAZY = {
+    "Trainer": "rlgen.supervised.training",
+    "build_mlp": "rlgen.supervised.models",
+    "build_cnn": "rlgen.supervised.models",
+    "build_rnn": "rlgen.supervised.models",
+    "build_iris": "rlgen.supervised.models",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rlgen.supervised' has no attribute {name!r}")

@@ -1,0 +1,399 @@
+"""Train, evaluate, save and load the supervised models: :class:`Trainer`.
+
+>>> trainer = Trainer("cnn", CNNConfig(epochs=3, train_size=1000), seed=0)
+>>> trainer.fit()                 # tf.data pipeline, Keras progbar, history
+>>> trainer.evaluate()            # test figures, real test data only
+>>> trainer.save("runs/my-cnn"); trainer = Trainer.load("runs/my-cnn")
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from rlgen import config as cfgmod
+from rlgen import datasets, plots, runtime
+from rlgen.errors import UsageError
+from rlgen.runs import CONFIG, Run, atomic_path, read_json, write_csv, write_json
+from rlgen.supervised import models
+from rlgen.supervised.configs import CONFIGS, RNN_PRESETS, TrainConfig
+
+MODEL_FILE = "model.keras"
+GROUP = "supervised"
+# y = 1 - 0.5 x - x^2 + 0.5 x^3: the cubic the regression task samples (x in [-2, 2]).
+TRUE_COEFFICIENTS = (1.0, -0.5, -1.0, 0.5)
+
+
+class TrainingDiverged(UsageError):
+    """The loss became NaN or inf; the last good checkpoint is kept."""
+
+
+@dataclass
+class Splits:
+    """Train / validation / test arrays of one task and where they came from."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+    class_names: tuple[str, ...] = ()
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.x_train), "validation": len(self.x_val), "test": len(self.x_test)}
+
+
+def default_config(model: str, /, **overrides: Any) -> TrainConfig:
+    """The config of ``model`` with its preset (RNN: per sub-task) and ``overrides`` applied."""
+    if model not in CONFIGS:
+        raise UsageError(f"unknown model {model!r}; choose one of {', '.join(CONFIGS)}")
+    preset = RNN_PRESETS.get(overrides.get("task", "addition"), {}) if model == "rnn" else {}
+    return cfgmod.build(CONFIGS[model], {**preset, **overrides}, where=f"{model} config")
+
+
+def _validation_split(x, y, fraction: float, stratify: bool) -> tuple[np.ndarray, np.ndarray]:
+    n_val = int(round(len(x) * fraction))
+    if n_val == 0:
+        return np.arange(len(x)), np.arange(0)
+    if stratify:
+        return datasets.stratified_split(y, test_size=n_val, seed=0)
+    order = np.random.default_rng(0).permutation(len(x))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+class Trainer:
+    """One supervised model of ``task`` (mlp, cnn, rnn, iris, perceptron, regression)."""
+
+    def __init__(self, task: str, config: TrainConfig | None = None, seed: int = 0) -> None:
+        if task not in CONFIGS:
+            raise UsageError(f"unknown model {task!r}; choose one of {', '.join(CONFIGS)}")
+        config = config or default_config(task)
+        if not isinstance(config, CONFIGS[task]):
+            raise TypeError(f"{task} needs a {CONFIGS[task].__name__}, got {type(config).__name__}")
+        self.task, self.config, self.seed = task, config, seed
+        self.model: keras.Model | None = None
+        self.history: dict[str, list[float]] = {}
+        self._data: Splits | None = None
+        self.seconds = 0.0
+
+    # ------------------------------------------------------------------ data
+    @property
+    def data(self) -> Splits:
+        if self._data is None:
+            self._data = self.load_data()
+        return self._data
+
+    @property
+    def is_image_task(self) -> bool:
+        return self.task in ("mlp", "cnn") or (self.task == "rnn" and self.config.task == "mnist")
+
+    def load_data(self) -> Splits:
+        """Load and split this task's data (deterministic: the same split for every seed)."""
+        c = self.config
+        if self.is_image_task:
+            d = datasets.load_images(c.dataset, c.data_dir)
+            x, y = d.x_train, d.y_train
+            if c.train_size:
+                keep = datasets.subset(y, c.train_size, seed=0)
+                x, y = x[keep], y[keep]
+            tr, va = _validation_split(x, y, c.validation_split, stratify=True)
+            return Splits(x[tr], y[tr], x[va], y[va], d.x_test, d.y_test, d.source, d.class_names)
+        if self.task == "rnn":
+            x, y, x_test, y_test = datasets.binary_addition(c.train_pairs, c.test_pairs, c.bits)
+            tr, va = _validation_split(x, y, c.validation_split, stratify=False)
+            return Splits(x[tr], y[tr], x[va], y[va], x_test, y_test, f"{c.bits}-bit additions")
+        if self.task == "iris":
+            d = datasets.load_iris()
+            tr, va = _validation_split(d.x_train, d.y_train, c.validation_split, stratify=True)
+            return Splits(
+                d.x_train[tr], d.y_train[tr], d.x_train[va], d.y_train[va],
+                d.x_test, d.y_test, "scikit-learn iris, fixed stratified 120/30 split",
+                d.class_names,
+            )  # fmt: skip
+        if self.task == "perceptron":
+            x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+            table = {"and": [0, 0, 0, 1], "or": [0, 1, 1, 1], "xor": [0, 1, 1, 0]}[c.gate]
+            y = np.array(table, dtype=np.float32)[:, None]
+            return Splits(x, y, x[:0], y[:0], x, y, f"{c.gate.upper()} truth table")
+        # regression: noisy samples of the cubic, 25 % held out for testing
+        rng = np.random.default_rng(0)
+        xs = rng.uniform(-2.0, 2.0, size=c.samples).astype(np.float32)
+        ys = sum(a * xs**k for k, a in enumerate(TRUE_COEFFICIENTS))
+        ys = (ys + rng.normal(0.0, c.noise, size=c.samples)).astype(np.float32)[:, None]
+        feats = np.stack([xs**k for k in range(1, c.degree + 1)], axis=1).astype(np.float32)
+        n_test = max(1, c.samples // 4)
+        x, y, x_test, y_test = feats[n_test:], ys[n_test:], feats[:n_test], ys[:n_test]
+        tr, va = _validation_split(x, y, c.validation_split, stratify=False)
+        return Splits(x[tr], y[tr], x[va], y[va], x_test, y_test, "noisy cubic, 25% test")
+
+    def _dataset(self, x: np.ndarray, y: np.ndarray, training: bool) -> tf.data.Dataset:
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
+        if training:
+            ds = ds.shuffle(len(x), seed=self.seed, reshuffle_each_iteration=True)
+        return ds.batch(self.config.batch_size).prefetch(tf.data.AUTOTUNE)
+
+    # ------------------------------------------------------------------ model
+    def build_model(self) -> keras.Model:
+        """Build and compile this task's model under the active tf.distribute strategy."""
+        c = self.config
+        with runtime.active().strategy.scope():
+            if self.task == "mlp":
+                model = models.build_mlp(hidden=c.hidden, dropout=c.dropout, activation=c.activation)
+            elif self.task == "cnn":
+                model = models.build_cnn(
+                    filters=c.filters, kernel_size=c.kernel_size, dense=c.dense,
+                    conv_dropout=c.conv_dropout, dense_dropout=c.dense_dropout,
+                )  # fmt: skip
+            elif self.task == "rnn":
+                model = models.build_rnn(
+                    c.task, c.cell, c.units, c.dropout, c.recurrent_dropout, c.unroll,
+                    sequence_length=c.bits if (c.unroll and c.task == "addition") else None,
+                )  # fmt: skip
+            elif self.task == "iris":
+                model = models.build_iris(hidden=c.hidden, activation=c.activation)
+            elif self.task == "perceptron":
+                model = models.build_perceptron(c.hidden, c.activation)
+            else:
+                model = models.build_polynomial_regression(c.degree)
+            model.compile(
+                optimizer=models.make_optimizer(c.optimizer, c.learning_rate),
+                loss=self._loss(),
+                metrics=self._metrics(),
+            )
+        return model
+
+    def _loss(self) -> str:
+        if self.task == "regression":
+            return "mse"
+        if self.task == "perceptron" or (self.task == "rnn" and self.config.task == "addition"):
+            return "binary_crossentropy"
+        return "sparse_categorical_crossentropy"
+
+    def _metrics(self) -> list[Any]:
+        if self.task == "regression":
+            return []
+        if self._loss() == "binary_crossentropy":
+            return [keras.metrics.BinaryAccuracy(name="accuracy")]
+        return ["accuracy"]
+
+    # ------------------------------------------------------------------ training
+    def fit(self, run: Run | None = None, verbose: int = 1) -> dict[str, list[float]]:
+        """Train on the training split, validating on the validation split.
+
+        ``verbose``: 0 silent, 1 a tqdm bar over all batches with the latest epoch's figures.
+        With a ``run``: history.csv after every epoch, the last good model in checkpoint/,
+        TensorBoard events, history.png. A NaN/inf loss stops training with TrainingDiverged.
+        """
+        runtime.seed_everything(self.seed)
+        d = self.data
+        if self.model is None:
+            self.model = self.build_model()
+        if verbose:
+            print(self.summary_text())
+        callbacks: list[keras.callbacks.Callback] = [_EpochLog(self, run)]
+        if verbose:
+            steps = math.ceil(len(d.x_train) / self.config.batch_size)
+            callbacks.append(_ProgressBar(self.config.epochs, steps))
+        if run is not None:
+            run.write_text("model_summary.txt", self.summary_text())
+            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.file("tensorboard"))))
+        val = self._dataset(d.x_val, d.y_val, False) if len(d.x_val) else None
+        start = time.perf_counter()
+        self.model.fit(
+            self._dataset(d.x_train, d.y_train, True),
+            validation_data=val,
+            epochs=self.config.epochs,
+            shuffle=False,  # the tf.data pipeline shuffles
+            verbose=0,
+            callbacks=callbacks,
+        )
+        self.seconds = time.perf_counter() - start
+        diverged = callbacks[0].diverged
+        if diverged:
+            where = f"; the last good model is in {run.file('checkpoint')}" if run else ""
+            raise TrainingDiverged(
+                f"the loss became {diverged} during training{where}; "
+                "lower --learning-rate or change --optimizer"
+            )
+        if run is not None and self.history:
+            plots.plot_history(self.history, run.file("history.png"), title=self.task)
+        return self.history
+
+    def summary_text(self) -> str:
+        buf = io.StringIO()
+        self.model.summary(print_fn=lambda line, *a, **k: buf.write(line + "\n"))
+        return buf.getvalue()
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self) -> dict[str, Any]:
+        """Test-split figures (the real test data only)."""
+        if self.model is None:
+            raise UsageError("the model is not trained yet; call fit() or load a run")
+        d = self.data
+        scores = self.model.evaluate(self._dataset(d.x_test, d.y_test, False), verbose=0,
+                                     return_dict=True)  # fmt: skip
+        out: dict[str, Any] = {f"test_{k}": float(v) for k, v in scores.items()}
+        out["test_examples"] = int(len(d.x_test))
+        c = self.config
+        if self.task == "rnn" and c.task == "addition":
+            out.pop("test_accuracy", None)
+            out["test_bit_accuracy"] = float(scores["accuracy"])
+            out["test_exact_sum_accuracy"] = self._exact_sum_accuracy(self.model, d.x_test, d.y_test)
+            if c.test_bits:
+                pairs = datasets.addition_pairs(c.test_pairs, c.test_bits, seed=2)
+                x16, y16 = datasets.encode_addition(pairs, c.test_bits)
+                long_model = self.model
+                if c.unroll:
+                    long_model = models.with_sequence_length(
+                        self.model, c.test_bits, cell=c.cell, units=c.units, unroll=True
+                    )
+                out[f"exact_sum_accuracy_{c.test_bits}bit"] = self._exact_sum_accuracy(
+                    long_model, x16, y16
+                )
+        elif self.task == "perceptron":
+            p = self.model(d.x_test, training=False).numpy()[:, 0]
+            out["predictions"] = {f"{int(a)}{int(b)}": round(float(v), 3)
+                                  for (a, b), v in zip(d.x_test, p)}  # fmt: skip
+        elif self.task == "regression":
+            kernel, bias = self.model.get_layer("y").get_weights()
+            out["coefficients"] = [float(bias[0])] + [float(w) for w in kernel[:, 0]]
+            out["true_coefficients"] = list(TRUE_COEFFICIENTS)
+        return out
+
+    @staticmethod
+    def _exact_sum_accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
+        probs = model(tf.constant(x), training=False).numpy()
+        return float(np.mean(datasets.decode_bits(probs) == datasets.decode_bits(y)))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Model outputs (class probabilities, bit probabilities or values) for inputs ``x``."""
+        return self.model.predict(np.asarray(x, dtype=np.float32), verbose=0)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
+        """Write ``model.keras`` and ``config.json`` into folder ``path`` (atomically)."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path / MODEL_FILE) as tmp:
+            self.model.save(tmp)
+        meta = {
+            "group": GROUP,
+            "task": self.task,
+            "seed": self.seed,
+            "config": cfgmod.to_dict(self.config),
+            "versions": runtime.versions(),
+        }
+        old = path / CONFIG
+        if old.is_file():
+            meta = {**read_json(old, "run config"), **meta}
+        write_json(old, {**meta, **(extra or {})})
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Trainer:
+        """Load a trainer saved by :meth:`save` or ``rlgen supervised train``."""
+        from rlgen.runs import open_run
+
+        run = open_run(path, group=GROUP)
+        meta = run.config
+        task = meta.get("task")
+        if task not in CONFIGS:
+            raise UsageError(f"{run.path}/config.json names an unknown model {task!r}; it is corrupt")
+        config = cfgmod.build(CONFIGS[task], meta.get("config", {}), f"{run.path}/config.json")
+        trainer = cls(task, config, seed=int(meta.get("seed", 0)))
+        trainer.model = load_model(run.file(MODEL_FILE))
+        return trainer
+
+
+def load_model(path: str | Path) -> keras.Model:
+    """Load a ``.keras`` file, turning a missing or corrupt file into one clear UsageError."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"{path} is missing; the run has no trained model (was training cut short?)")
+    try:
+        return keras.models.load_model(path, compile=True)
+    except Exception as err:  # zipfile.BadZipFile, ValueError, OSError, KeyError ...
+        raise UsageError(
+            f"{path} is corrupt or not a Keras model ({type(err).__name__}); "
+            "retrain it or restore it from the run's checkpoint/"
+        ) from None
+
+
+class _ProgressBar(keras.callbacks.Callback):
+    """One tqdm bar over every batch of every epoch, showing the last epoch's figures."""
+
+    def __init__(self, epochs: int, steps_per_epoch: int) -> None:
+        super().__init__()
+        self.epochs, self.steps = epochs, steps_per_epoch
+        self.bar = None
+        self.epoch = 0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=self.epochs * self.steps, unit="batch", mininterval=0.5,
+                        dynamic_ncols=True, desc="epoch 1")  # fmt: skip
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch
+        self.bar.set_description(f"epoch {epoch + 1}/{self.epochs}")
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.bar.update(1)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        shown = {k.replace("accuracy", "acc"): f"{float(v):.4g}" for k, v in (logs or {}).items()}
+        self.bar.set_postfix(shown, refresh=False)
+        # Keep the bar's count exact even if an epoch had fewer batches than estimated.
+        self.bar.n = (epoch + 1) * self.steps
+        self.bar.refresh()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.bar.close()
+
+
+class _EpochLog(keras.callbacks.Callback):
+    """Keeps the history, writes history.csv and the last good checkpoint, stops on NaN/inf."""
+
+    def __init__(self, trainer: Trainer, run: Run | None) -> None:
+        super().__init__()
+        self.trainer, self.run = trainer, run
+        self.diverged: str | None = None
+        self._t0 = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = float((logs or {}).get("loss", 0.0))
+        if not math.isfinite(loss):
+            self.diverged = "NaN" if math.isnan(loss) else "inf"
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        if self.diverged or not all(math.isfinite(v) for v in logs.values()):
+            self.diverged = self.diverged or "NaN"
+            self.model.stop_training = True
+            return
+        hist = self.trainer.history
+        hist.setdefault("epoch", []).append(epoch + 1)
+        for k, v in logs.items():
+            hist.setdefault(k, []).append(v)
+        hist.setdefault("seconds", []).append(round(time.perf_counter() - self._t0, 3))
+        if self.run is not None:
+            rows = [dict(zip(hist, vals)) for vals in zip(*hist.values())]
+            write_csv(self.run.file("history.csv"), rows)
+            with atomic_path(self.run.file("checkpoint") / MODEL_FILE) as tmp:
+                self.model.save(tmp)
+

@@ -1,0 +1,55 @@
+"""Shared fixtures: no network, quiet TensorFlow, one configured runtime, a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ["RLGEN_OFFLINE"] = "1"  # tests never touch the network
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _runtime():
+    """Configure TensorFlow once for the in-process tests (2 threads, seed 0)."""
+    from rlgen import runtime
+
+    return runtime.configure(runtime.RuntimeConfig(threads=2))
+
+
+class CLIResult:
+    def __init__(self, proc: subprocess.CompletedProcess) -> None:
+        self.code, self.out, self.err = proc.returncode, proc.stdout, proc.stderr
+
+    def __repr__(self) -> str:
+        return f"exit {self.code}\n--- stdout\n{self.out[-3000:]}\n--- stderr\n{self.err[-3000:]}"
+
+    def assert_usage_error(self, *fragments: str) -> str:
+        """Exit 2, no traceback, and one 'rlgen...: error:' line naming the problem."""
+        assert self.code == 2, self
+        assert "Traceback" not in self.err, self
+        lines = [ln for ln in self.err.splitlines() if "error:" in ln]
+        assert len(lines) == 1, self
+        for frag in fragments:
+            assert frag.lower() in lines[0].lower(), self
+        return lines[0]
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: int = 600, env: dict | None = None):
+    """``python -m rlgen ARGS`` in a fresh process."""
+    full_env = {**os.environ, "RLGEN_OFFLINE": "1", **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "rlgen", *map(str, args)],
+        capture_output=True, text=True, cwd=cwd, timeout=timeout, env=full_env,
+    )  # fmt: skip
+    return CLIResult(proc)
+
+
+@pytest.fixture
+def cli():
+    return run_cli

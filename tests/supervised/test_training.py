@@ -1,0 +1,107 @@
+"""Short real trainings on small slices: each model must clearly beat chance."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rlgen.errors import UsageError
+from rlgen.runs import create_run
+from rlgen.supervised.training import Trainer, TrainingDiverged, default_config
+
+
+def train(model, seed=0, **overrides):
+    trainer = Trainer(model, default_config(model, **overrides), seed=seed)
+    trainer.fit(verbose=0)
+    return trainer, trainer.evaluate()
+
+
+def test_mlp_beats_chance_on_small_slice():
+    _, figures = train("mlp", train_size=1000, epochs=10)
+    assert figures["test_accuracy"] > 0.75  # chance is 0.10
+    assert figures["test_examples"] == 1000
+
+
+def test_cnn_beats_chance_on_small_slice():
+    _, figures = train("cnn", train_size=1000, epochs=5)
+    assert figures["test_accuracy"] > 0.75
+
+
+def test_rnn_mnist_rows_beats_chance():
+    _, figures = train("rnn", task="mnist", units=32, train_size=1000, epochs=6, learning_rate=5e-3)
+    assert figures["test_accuracy"] > 0.4  # chance is 0.10
+
+
+@pytest.mark.parametrize("cell", ["simple", "gru"])
+def test_rnn_learns_binary_addition_and_generalises_to_16_bits(cell):
+    _, figures = train("rnn", cell=cell, epochs=25)
+    assert figures["test_exact_sum_accuracy"] > 0.95  # chance: 2**-8
+    assert figures["exact_sum_accuracy_16bit"] > 0.9
+
+
+def test_iris_beats_chance():
+    _, figures = train("iris", epochs=60)
+    assert figures["test_accuracy"] >= 0.85  # chance is 1/3
+
+
+def test_single_layer_perceptron_cannot_learn_xor_but_a_hidden_layer_can():
+    _, flat = train("perceptron", gate="xor", hidden=0)
+    _, deep = train("perceptron", gate="xor", hidden=4)
+    _, and_gate = train("perceptron", gate="and", hidden=0)
+    assert flat["test_accuracy"] <= 0.75  # no line separates XOR
+    assert deep["test_accuracy"] == 1.0
+    assert and_gate["test_accuracy"] == 1.0
+
+
+def test_polynomial_beats_linear_on_a_cubic():
+    _, linear = train("regression", degree=1)
+    _, cubic = train("regression", degree=3)
+    assert cubic["test_loss"] < 0.5 * linear["test_loss"]
+    np.testing.assert_allclose(cubic["coefficients"], cubic["true_coefficients"], atol=0.25)
+
+
+def test_same_seed_same_weights():
+    a, _ = train("iris", seed=3, epochs=5)
+    b, _ = train("iris", seed=3, epochs=5)
+    for wa, wb in zip(a.model.get_weights(), b.model.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def test_save_then_load_in_a_fresh_process_gives_same_predictions(tmp_path):
+    trainer, _ = train("cnn", train_size=300, epochs=1)
+    trainer.save(tmp_path / "run")
+    x = trainer.data.x_test[:16]
+    np.save(tmp_path / "x.npy", x)
+    expected = trainer.model(x, training=False).numpy()
+    code = (
+        "import sys, numpy as np\n"
+        "from rlgen.supervised.training import Trainer\n"
+        "t = Trainer.load(sys.argv[1])\n"
+        "np.save(sys.argv[3], t.model(np.load(sys.argv[2]), training=False).numpy())\n"
+    )
+    subprocess.run([sys.executable, "-c", code, tmp_path / "run", tmp_path / "x.npy",
+                    tmp_path / "y.npy"], check=True)  # fmt: skip
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-6)
+    meta = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert meta["task"] == "cnn" and meta["config"]["train_size"] == 300
+
+
+def test_nan_loss_stops_training_and_keeps_last_good_checkpoint(tmp_path):
+    run = create_run("supervised", "regression", out=tmp_path / "run")
+    trainer = Trainer("regression", default_config("regression", optimizer="sgd",
+                      learning_rate=0.2, epochs=50, degree=3), seed=0)  # fmt: skip
+    with pytest.raises(TrainingDiverged, match="(NaN|inf).*checkpoint"):
+        trainer.fit(run, verbose=0)
+    # whatever epochs finished before the blow-up were logged with finite losses
+    history = (tmp_path / "run" / "history.csv").read_text().splitlines() if (
+        tmp_path / "run" / "history.csv").exists() else []  # fmt: skip
+    assert all("nan" not in row.lower() for row in history)
+
+
+def test_unknown_task_and_wrong_config_type():
+    with pytest.raises(UsageError, match="unknown model"):
+        Trainer("transformer")
+    with pytest.raises(TypeError):
+        Trainer("cnn", default_config("mlp"))

@@ -1,0 +1,168 @@
+"""The command line in fresh processes: smoke runs and every promised bad-input error."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import run_cli
+from tests.test_datasets import write_idx_set
+
+
+@pytest.fixture(scope="module")
+def iris_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "iris"
+    result = run_cli("supervised", "train", "iris", "--epochs", "40", "--out", out)
+    assert result.code == 0, result
+    return out, result
+
+
+@pytest.fixture(scope="module")
+def cnn_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "cnn"
+    result = run_cli("supervised", "train", "cnn", "--train-size", "500", "--epochs", "2",
+                     "--quiet", "--out", out)  # fmt: skip
+    assert result.code == 0, result
+    return out
+
+
+def test_help_does_not_import_tensorflow():
+    code = (
+        "import sys\n"
+        "from rlgen.cli import build_parser\n"
+        "build_parser().format_help()\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    result = run_cli("--help")
+    assert result.code == 0 and "supervised" in result.out
+
+
+def test_info(cli):
+    result = cli("info")
+    assert result.code == 0, result
+    for word in ("tensorflow", "keras", "gymnasium", "CPU", "runs on", "mlxtend"):
+        assert word in result.out, result
+    assert "I0000" not in result.err  # TensorFlow's start-up notices are hidden
+
+
+def test_train_writes_a_complete_run(iris_run):
+    out, result = iris_run
+    for name in ("config.json", "model.keras", "history.csv", "history.png", "summary.json",
+                 "model_summary.txt", "checkpoint/model.keras"):  # fmt: skip
+        assert (out / name).is_file(), name
+    assert any((out / "tensorboard").rglob("events.out.tfevents*"))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["test_accuracy"] > 0.6 and summary["epochs"] == 40
+    config = json.loads((out / "config.json").read_text())
+    assert config["group"] == "supervised" and config["config"]["epochs"] == 40
+    assert config["runtime"]["device_used"] == "cpu"
+    assert str(out) in result.out
+
+
+def test_eval_in_a_fresh_process_reproduces_test_accuracy(iris_run, cli):
+    out, _ = iris_run
+    result = cli("supervised", "eval", out)
+    assert result.code == 0, result
+    trained = json.loads((out / "summary.json").read_text())["test_accuracy"]
+    assert json.loads((out / "eval.json").read_text())["test_accuracy"] == pytest.approx(trained)
+
+
+def test_predict_a_user_image(cnn_run, cli, tmp_path):
+    from PIL import Image
+
+    from rlgen.datasets import load_images
+
+    digit = load_images("mnist").x_test[0, ..., 0]
+    paper = (255 - np.kron(digit, np.ones((4, 4))) * 255).astype(np.uint8)  # dark on white
+    Image.fromarray(paper).save(tmp_path / "digit.png")
+    result = cli("supervised", "predict", cnn_run, tmp_path / "digit.png")
+    assert result.code == 0, result
+    lines = [ln for ln in result.out.splitlines() if ln.startswith("  ")]
+    assert len(lines) == 3
+    probs = [float(ln.split()[-1]) for ln in lines]
+    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001
+
+
+def test_config_file_sets_values_and_flags_win(cli, tmp_path):
+    toml = tmp_path / "c.toml"
+    toml.write_text("epochs = 3\nhidden = [6]\n[runtime]\nseed = 4\n")
+    out = tmp_path / "run"
+    result = cli("supervised", "train", "iris", "--config", toml, "--epochs", "2", "--quiet",
+                 "--out", out)  # fmt: skip
+    assert result.code == 0, result
+    config = json.loads((out / "config.json").read_text())
+    assert config["config"]["epochs"] == 2 and config["config"]["hidden"] == [6]
+    assert config["seed"] == 4
+
+
+@pytest.mark.parametrize(
+    "args,fragments",
+    [
+        (["supervised", "train", "transformer"], ["invalid choice", "transformer"]),
+        (["supervised", "train", "cnn", "--optimizer", "adamw"], ["adamw"]),
+        (["supervised", "train", "mlp", "--epochs", "0"], ["--epochs must be > 0"]),
+        (["supervised", "train", "mlp", "--batch-size", "-5"], ["--batch-size must be > 0"]),
+        (["supervised", "train", "mlp", "--epochs", "ten"], ["epochs"]),
+        (["supervised", "train", "cnn", "--device", "gpu"], ["no GPU", "--device cpu"]),
+        (["supervised", "train", "cnn", "--data-dir", "/nonexistent/x"], ["does not exist"]),
+        (["supervised", "eval", "/nonexistent/run"], ["not a folder"]),
+    ],
+)
+def test_bad_input_one_line_exit_2(cli, args, fragments):
+    cli(*args).assert_usage_error(*fragments)
+
+
+def test_bad_data_dirs(cli, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cli("supervised", "train", "mlp", "--data-dir", empty).assert_usage_error("no recognisable")
+    write_idx_set(tmp_path / "trunc", gz=True)
+    f = tmp_path / "trunc" / "train-images-idx3-ubyte.gz"
+    f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2])
+    cli("supervised", "train", "mlp", "--data-dir", tmp_path / "trunc").assert_usage_error("gzip")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bad_toml(cli, tmp_path):
+    unknown = tmp_path / "u.toml"
+    unknown.write_text("epochs = 2\nlayers = 3\n")
+    cli("supervised", "train", "mlp", "--config", unknown).assert_usage_error("unknown key 'layers'")
+    wrong = tmp_path / "w.toml"
+    wrong.write_text('epochs = "two"\n')
+    cli("supervised", "train", "mlp", "--config", wrong).assert_usage_error("'epochs' must be int")
+
+
+def test_bad_image_and_non_image_run(cnn_run, iris_run, cli, tmp_path):
+    (tmp_path / "x.png").write_bytes(b"\x89PNG garbage")
+    cli("supervised", "predict", cnn_run, tmp_path / "x.png").assert_usage_error("not a readable")
+    from PIL import Image
+
+    Image.fromarray(np.eye(28, dtype=np.uint8) * 255).save(tmp_path / "ok.png")
+    cli("supervised", "predict", iris_run[0], tmp_path / "ok.png").assert_usage_error("iris run")
+
+
+def test_eval_on_non_run_and_corrupt_model(cli, iris_run, tmp_path):
+    cli("supervised", "eval", tmp_path).assert_usage_error("not an rlgen run")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("config.json", "summary.json"):
+        (broken / name).write_bytes((iris_run[0] / name).read_bytes())
+    (broken / "model.keras").write_bytes(b"PK\x03\x04 this is not a keras file")
+    cli("supervised", "eval", broken).assert_usage_error("corrupt")
+
+
+def test_existing_run_is_never_overwritten(cli, iris_run):
+    out, _ = iris_run
+    before = (out / "model.keras").read_bytes()
+    cli("supervised", "train", "iris", "--out", out).assert_usage_error("already exists")
+    assert (out / "model.keras").read_bytes() == before
+
+
+def test_nan_loss_exits_2_and_keeps_checkpoint(cli, tmp_path):
+    out = tmp_path / "nan"
+    result = cli("supervised", "train", "regression", "--optimizer", "sgd", "--learning-rate",
+                 "0.2", "--epochs", "50", "--quiet", "--out", out)  # fmt: skip
+    result.assert_usage_error("loss became", "checkpoint")

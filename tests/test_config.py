@@ -1,0 +1,88 @@
+import argparse
+import json
+
+import pytest
+
+from rlgen import config as cfgmod
+from rlgen.errors import UsageError
+from rlgen.runtime import RuntimeConfig
+from rlgen.supervised.configs import CONFIGS, CNNConfig, MLPConfig, RNNConfig
+
+
+def parse(cls, argv):
+    p = argparse.ArgumentParser()
+    cfgmod.add_flags(p, cls)
+    return {k: v for k, v in vars(p.parse_args(argv)).items()}
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_round_trip_dataclass_flags_toml_json(name, tmp_path):
+    cls = CONFIGS[name]
+    original = cls()
+    # change every numeric field so the round trip carries non-defaults
+    changes = {}
+    for key, value in cfgmod.to_dict(original).items():
+        if isinstance(value, bool):
+            changes[key] = not value
+        elif isinstance(value, int):
+            changes[key] = value + 1
+        elif isinstance(value, float):
+            changes[key] = min(value * 0.5, 0.5)
+    cfg = cfgmod.build(cls, changes)
+    from_flags = cfgmod.build(cls, parse(cls, cfgmod.to_flags(cfg)))
+    assert from_flags == cfg
+    toml_file = tmp_path / "c.toml"
+    toml_file.write_text(cfgmod.to_toml(cfg))
+    from_toml = cfgmod.build(cls, cfgmod.read_toml(toml_file))
+    assert from_toml == cfg
+    from_json = cfgmod.build(cls, json.loads(json.dumps(cfgmod.to_dict(cfg))))
+    assert from_json == cfg
+
+
+def test_precedence_defaults_preset_file_flags():
+    cfg = cfgmod.resolve(
+        RNNConfig,
+        flags={"epochs": 3},
+        file_values={"units": 7, "epochs": 5},
+        preset={"units": 128, "learning_rate": 0.5},
+    )
+    assert (cfg.epochs, cfg.units, cfg.learning_rate) == (3, 7, 0.5)
+
+
+def test_unknown_key_is_named():
+    with pytest.raises(UsageError, match="unknown key 'hiden'"):
+        cfgmod.build(MLPConfig, {"hiden": [3]}, where="config file x.toml")
+
+
+def test_wrong_type_is_named():
+    with pytest.raises(UsageError, match="'epochs' must be int"):
+        cfgmod.build(MLPConfig, {"epochs": "many"})
+    with pytest.raises(UsageError, match="'optimizer'"):
+        cfgmod.build(MLPConfig, {"optimizer": "adamw"})
+
+
+@pytest.mark.parametrize("field,value", [("epochs", 0), ("batch_size", -1), ("learning_rate", 0.0)])
+def test_non_positive_values_rejected(field, value):
+    with pytest.raises(UsageError, match=field.replace("_", "-")):
+        cfgmod.build(CNNConfig, {field: value})
+
+
+def test_tuple_flag_parses_commas():
+    assert parse(MLPConfig, ["--hidden", "64,32"])["hidden"] == (64, 32)
+    with pytest.raises(SystemExit):
+        parse(MLPConfig, ["--hidden", "a,b"])
+
+
+def test_runtime_config_flags():
+    got = parse(RuntimeConfig, ["--device", "cpu", "--mixed-precision", "--threads", "1"])
+    cfg = cfgmod.build(RuntimeConfig, got)
+    assert (cfg.device, cfg.mixed_precision, cfg.threads) == ("cpu", True, 1)
+
+
+def test_malformed_toml(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("epochs = = 3\n")
+    with pytest.raises(UsageError, match="not valid TOML"):
+        cfgmod.read_toml(bad)
+    with pytest.raises(UsageError, match="not found"):
+        cfgmod.read_toml(tmp_path / "missing.toml")

