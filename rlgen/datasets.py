@@ -29,9 +29,17 @@ from rlgen.errors import UsageError
 IMAGE_DATASETS = ("mnist", "fashion_mnist")
 DIGIT_NAMES = tuple(str(i) for i in range(10))
 FASHION_NAMES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -93,9 +101,13 @@ def read_idx(path: str | Path) -> np.ndarray:
                 f"{path} is a truncated or garbled gzip file; download it again"
             ) from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise UsageError(f"{path} is not an IDX file (bad magic number); give MNIST-style IDX files")
+        raise UsageError(
+            f"{path} is not an IDX file (bad magic number); give MNIST-style IDX files"
+        )
     if raw[2] != _IDX_UBYTE:
-        raise UsageError(f"{path} holds IDX type 0x{raw[2]:02x}; only unsigned bytes (0x08) are read")
+        raise UsageError(
+            f"{path} holds IDX type 0x{raw[2]:02x}; only unsigned bytes (0x08) are read"
+        )
     ndim = raw[3]
     header = 4 + 4 * ndim
     if ndim == 0 or len(raw) < header:
@@ -385,7 +397,9 @@ def addition_pairs(n: int, bits: int = 8, seed: int = 0, exclude: np.ndarray | N
         ex = np.asarray(exclude, dtype=np.int64)
         banned = set((ex[:, 0] * limit + ex[:, 1]).tolist())
     if n > total - len(banned):
-        raise UsageError(f"only {total - len(banned)} distinct {bits}-bit pairs exist; ask for fewer")
+        raise UsageError(
+            f"only {total - len(banned)} distinct {bits}-bit pairs exist; ask for fewer"
+        )
     codes: list[int] = []
     seen = set(banned)
     while len(codes) < n:
@@ -400,7 +414,7 @@ def addition_pairs(n: int, bits: int = 8, seed: int = 0, exclude: np.ndarray | N
 
 
 def encode_addition(pairs: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs -> x (N, bits, 2) float32 operand bits and y (N, bits, 1) float32 sum bits (LSB first)."""
+    """Pairs -> x (N, bits, 2) operand bits, y (N, bits, 1) sum bits; float32, LSB first."""
     pairs = np.asarray(pairs, dtype=np.int64)
     x = np.stack([encode_bits(pairs[:, 0], bits), encode_bits(pairs[:, 1], bits)], axis=-1)
     y = encode_bits(pairs.sum(axis=1), bits)[..., None]
@@ -452,9 +466,12 @@ def read_digit_image(path: str | Path) -> np.ndarray:
     h, w = grey.shape
     scale = 20.0 / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    digit = np.asarray(
-        Image.fromarray((grey * 255).astype(np.uint8)).resize(size, Image.LANCZOS), np.float32
-    ) / 255.0
+    digit = (
+        np.asarray(
+            Image.fromarray((grey * 255).astype(np.uint8)).resize(size, Image.LANCZOS), np.float32
+        )
+        / 255.0
+    )
     field_ = np.zeros((28, 28), np.float32)
     top, left = (28 - digit.shape[0]) // 2, (28 - digit.shape[1]) // 2
     field_[top : top + digit.shape[0], left : left + digit.shape[1]] = digit

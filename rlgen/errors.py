@@ -3,3 +3,7 @@
 
 class UsageError(Exception):
     """A bad input from the user: the message names the problem and the fix."""
+
+
+class TrainingDiverged(UsageError):
+    """A loss became NaN or inf: training stopped, and the last good checkpoint is kept."""

@@ -22,7 +22,9 @@ def _pyplot():
 def _save(fig, path: str | Path) -> Path:
     plt = _pyplot()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, bbox_inches="tight", format=Path(path).suffix.lstrip(".") or "png")
+        fig.savefig(
+            tmp, dpi=100, bbox_inches="tight", format=Path(path).suffix.lstrip(".") or "png"
+        )
     plt.close(fig)
     return Path(path)
 
@@ -39,6 +41,7 @@ def plot_history(history: dict[str, Sequence[float]], path: str | Path, title: s
         if f"val_{key}" in history:
             ax.plot(epochs, history[f"val_{key}"], marker="o", ms=3, label="validation")
         ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
         ax.legend()

@@ -33,7 +33,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; a run's files are ordinary files
@@ -119,7 +121,9 @@ class Run:
         return write_text(self.file(name), text)
 
 
-def create_run(group: str, task: str, out: str | Path | None = None, root: str | Path = "runs") -> Run:
+def create_run(
+    group: str, task: str, out: str | Path | None = None, root: str | Path = "runs"
+) -> Run:
     """Make a new, empty run folder; an existing non-empty ``out`` is refused, never reused."""
     if out is not None:
         path = Path(out)
@@ -137,8 +141,17 @@ def create_run(group: str, task: str, out: str | Path | None = None, root: str |
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise UsageError(f"cannot create run folder {path} ({err.strerror}); pick another --out")
+        raise UsageError(
+            f"cannot create run folder {path} ({err.strerror}); pick another --out"
+        ) from None
     return Run(path)
+
+
+def merge_json(path: str | Path, updates: dict[str, Any], what: str = "run config") -> Path:
+    """Write ``updates`` over the JSON object at ``path`` (created if missing), atomically."""
+    path = Path(path)
+    old = read_json(path, what) if path.is_file() else {}
+    return write_json(path, {**old, **updates})
 
 
 def read_json(path: str | Path, what: str = "JSON file") -> dict[str, Any]:

@@ -45,8 +45,12 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: int = 600, env: dict |
     full_env = {**os.environ, "RLGEN_OFFLINE": "1", **(env or {})}
     proc = subprocess.run(
         [sys.executable, "-m", "rlgen", *map(str, args)],
-        capture_output=True, text=True, cwd=cwd, timeout=timeout, env=full_env,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env=full_env,
+    )
     return CLIResult(proc)
 
 

@@ -22,8 +22,18 @@ def iris_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def cnn_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "cnn"
-    result = run_cli("supervised", "train", "cnn", "--train-size", "500", "--epochs", "2",
-                     "--quiet", "--out", out)  # fmt: skip
+    result = run_cli(
+        "supervised",
+        "train",
+        "cnn",
+        "--train-size",
+        "500",
+        "--epochs",
+        "2",
+        "--quiet",
+        "--out",
+        out,
+    )
     assert result.code == 0, result
     return out
 
@@ -50,8 +60,15 @@ def test_info(cli):
 
 def test_train_writes_a_complete_run(iris_run):
     out, result = iris_run
-    for name in ("config.json", "model.keras", "history.csv", "history.png", "summary.json",
-                 "model_summary.txt", "checkpoint/model.keras"):  # fmt: skip
+    for name in (
+        "config.json",
+        "model.keras",
+        "history.csv",
+        "history.png",
+        "summary.json",
+        "model_summary.txt",
+        "checkpoint/model.keras",
+    ):
         assert (out / name).is_file(), name
     assert any((out / "tensorboard").rglob("events.out.tfevents*"))
     summary = json.loads((out / "summary.json").read_text())
@@ -90,8 +107,9 @@ def test_config_file_sets_values_and_flags_win(cli, tmp_path):
     toml = tmp_path / "c.toml"
     toml.write_text("epochs = 3\nhidden = [6]\n[runtime]\nseed = 4\n")
     out = tmp_path / "run"
-    result = cli("supervised", "train", "iris", "--config", toml, "--epochs", "2", "--quiet",
-                 "--out", out)  # fmt: skip
+    result = cli(
+        "supervised", "train", "iris", "--config", toml, "--epochs", "2", "--quiet", "--out", out
+    )
     assert result.code == 0, result
     config = json.loads((out / "config.json").read_text())
     assert config["config"]["epochs"] == 2 and config["config"]["hidden"] == [6]
@@ -129,7 +147,9 @@ def test_bad_data_dirs(cli, tmp_path):
 def test_bad_toml(cli, tmp_path):
     unknown = tmp_path / "u.toml"
     unknown.write_text("epochs = 2\nlayers = 3\n")
-    cli("supervised", "train", "mlp", "--config", unknown).assert_usage_error("unknown key 'layers'")
+    cli("supervised", "train", "mlp", "--config", unknown).assert_usage_error(
+        "unknown key 'layers'"
+    )
     wrong = tmp_path / "w.toml"
     wrong.write_text('epochs = "two"\n')
     cli("supervised", "train", "mlp", "--config", wrong).assert_usage_error("'epochs' must be int")
@@ -163,6 +183,18 @@ def test_existing_run_is_never_overwritten(cli, iris_run):
 
 def test_nan_loss_exits_2_and_keeps_checkpoint(cli, tmp_path):
     out = tmp_path / "nan"
-    result = cli("supervised", "train", "regression", "--optimizer", "sgd", "--learning-rate",
-                 "0.2", "--epochs", "50", "--quiet", "--out", out)  # fmt: skip
+    result = cli(
+        "supervised",
+        "train",
+        "regression",
+        "--optimizer",
+        "sgd",
+        "--learning-rate",
+        "0.2",
+        "--epochs",
+        "50",
+        "--quiet",
+        "--out",
+        out,
+    )
     result.assert_usage_error("loss became", "checkpoint")

@@ -73,8 +73,13 @@ def test_mismatched_counts_and_shapes(tmp_path):
         datasets.load_images("mnist", tmp_path)
     bad = tmp_path / "bad"
     bad.mkdir()
-    np.savez(bad / "x.npz", x_train=np.zeros((3, 32, 32)), y_train=np.zeros(3),
-             x_test=np.zeros((1, 32, 32)), y_test=np.zeros(1))  # fmt: skip
+    np.savez(
+        bad / "x.npz",
+        x_train=np.zeros((3, 32, 32)),
+        y_train=np.zeros(3),
+        x_test=np.zeros((1, 32, 32)),
+        y_test=np.zeros(1),
+    )
     with pytest.raises(UsageError, match=r"expected \(N, 28, 28\)"):
         datasets.load_images("mnist", bad)
 
@@ -141,12 +146,20 @@ def test_iris_split():
 def test_binary_addition_encoding():
     x, y, x_test, y_test = datasets.binary_addition(300, 100, bits=8, seed=3)
     assert x.shape == (300, 8, 2) and y.shape == (300, 8, 1) and x.dtype == np.float32
-    a, b, s = datasets.decode_bits(x[..., 0]), datasets.decode_bits(x[..., 1]), datasets.decode_bits(y)
+    a, b, s = (
+        datasets.decode_bits(x[..., 0]),
+        datasets.decode_bits(x[..., 1]),
+        datasets.decode_bits(y),
+    )
     np.testing.assert_array_equal(a + b, s)
     assert a.max() < 128 and b.max() < 128
     train_pairs = set(zip(a.tolist(), b.tolist()))
-    test_pairs = set(zip(datasets.decode_bits(x_test[..., 0]).tolist(),
-                         datasets.decode_bits(x_test[..., 1]).tolist()))  # fmt: skip
+    test_pairs = set(
+        zip(
+            datasets.decode_bits(x_test[..., 0]).tolist(),
+            datasets.decode_bits(x_test[..., 1]).tolist(),
+        )
+    )
     assert len(train_pairs) == 300 and not train_pairs & test_pairs
     assert datasets.encode_bits(np.array([6]), 4).tolist() == [[0, 1, 1, 0]]  # LSB first
 

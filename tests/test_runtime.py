@@ -15,8 +15,9 @@ def accuracy(out):
 def test_mirrored_strategy_on_two_logical_cpus_matches_plain_fit(tmp_path):
     common = ["supervised", "train", "mlp", "--train-size", "1000", "--epochs", "6", "--quiet"]
     plain = run_cli(*common, "--out", tmp_path / "plain")
-    mirrored = run_cli(*common, "--strategy", "mirrored", "--logical-cpus", "2",
-                       "--out", tmp_path / "mirrored")  # fmt: skip
+    mirrored = run_cli(
+        *common, "--strategy", "mirrored", "--logical-cpus", "2", "--out", tmp_path / "mirrored"
+    )
     assert plain.code == 0, plain
     assert mirrored.code == 0, mirrored
     runtime = json.loads((tmp_path / "mirrored" / "config.json").read_text())["runtime"]
@@ -28,8 +29,19 @@ def test_mirrored_strategy_on_two_logical_cpus_matches_plain_fit(tmp_path):
 
 def test_mixed_precision_keeps_float32_outputs(tmp_path):
     out = tmp_path / "mp"
-    result = run_cli("supervised", "train", "mlp", "--mixed-precision", "--train-size", "600",
-                     "--epochs", "4", "--quiet", "--out", out)  # fmt: skip
+    result = run_cli(
+        "supervised",
+        "train",
+        "mlp",
+        "--mixed-precision",
+        "--train-size",
+        "600",
+        "--epochs",
+        "4",
+        "--quiet",
+        "--out",
+        out,
+    )
     assert result.code == 0, result
     runtime = json.loads((out / "config.json").read_text())["runtime"]
     assert runtime["precision_policy"] == "mixed_float16"
@@ -51,8 +63,21 @@ def test_deterministic_mode_reproduces_a_run(tmp_path, seed):
     outs = []
     for i in range(2):
         out = tmp_path / f"r{i}"
-        result = run_cli("supervised", "train", "mlp", "--deterministic", "--seed", str(seed),
-                         "--train-size", "300", "--epochs", "2", "--quiet", "--out", out)  # fmt: skip
+        result = run_cli(
+            "supervised",
+            "train",
+            "mlp",
+            "--deterministic",
+            "--seed",
+            str(seed),
+            "--train-size",
+            "300",
+            "--epochs",
+            "2",
+            "--quiet",
+            "--out",
+            out,
+        )
         assert result.code == 0, result
         outs.append((out / "history.csv").read_text().splitlines())
     strip = [[",".join(r.split(",")[:-1]) for r in rows] for rows in outs]  # drop seconds

@@ -43,5 +43,7 @@ def resolve(
     runtime_file = file_values.pop("runtime", {}) if isinstance(file_values, dict) else {}
     where = f"config file {args.config}" if getattr(args, "config", None) else "config"
     cfg = cfgmod.resolve(cls, _flags_for(cls, args), file_values, preset, where)
-    runtime = cfgmod.resolve(RuntimeConfig, _flags_for(RuntimeConfig, args), runtime_file, None, where)
+    runtime = cfgmod.resolve(
+        RuntimeConfig, _flags_for(RuntimeConfig, args), runtime_file, None, where
+    )
     return cfg, runtime

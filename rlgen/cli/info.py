@@ -30,5 +30,5 @@ def run(args: argparse.Namespace) -> int:
     print("  agents       1 (small MLP agents run fastest on one thread; see BENCHMARKS.md)")
     print("data sources")
     for name, where in datasets.available_sources().items():
-        print(f"  {name:<12} {where}")
+        print(f"  {name:<24} {where}")
     return 0

@@ -146,7 +146,9 @@ def predict_command(args: argparse.Namespace) -> int:
         )
     probs = np.asarray(trainer.model(image[None], training=False))[0]
     names = (
-        datasets.FASHION_NAMES if trainer.config.dataset == "fashion_mnist" else datasets.DIGIT_NAMES
+        datasets.FASHION_NAMES
+        if trainer.config.dataset == "fashion_mnist"
+        else datasets.DIGIT_NAMES
     )
     print(f"{args.image}: top {min(args.top, len(probs))} of {trainer.task} ({args.run})")
     for i in np.argsort(probs)[::-1][: args.top]:

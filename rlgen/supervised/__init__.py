@@ -14,9 +14,19 @@ from rlgen.supervised.configs import (
 )
 
 __all__ = [
-    "CONFIGS", "CNNConfig", "IrisConfig", "MLPConfig", "PerceptronConfig", "RegressionConfig",
-    "RNNConfig", "Trainer", "build_cnn", "build_iris", "build_mlp", "build_rnn",
-]  # fmt: skip
+    "CONFIGS",
+    "CNNConfig",
+    "IrisConfig",
+    "MLPConfig",
+    "PerceptronConfig",
+    "RegressionConfig",
+    "RNNConfig",
+    "Trainer",
+    "build_cnn",
+    "build_iris",
+    "build_mlp",
+    "build_rnn",
+]
 
 _LAZY = {
     "Trainer": "rlgen.supervised.training",

@@ -44,11 +44,27 @@ class ImageConfig(TrainConfig):
     train_size: int = field(
         default=0, metadata=_h("use a stratified subset of this many training images; 0 = all")
     )
+    geometric: bool = field(
+        default=False,
+        metadata=_h("random rotation (±18°), shift (±10%) and zoom (±10%) of training images"),
+    )
+    augment_from: str | None = field(
+        default=None, metadata=_h("a conditional GAN run whose labelled digits join training")
+    )
+    synthetic: int = field(
+        default=0, metadata=_h("with --augment-from: how many synthetic digits to add")
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.train_size < 0:
             raise ValueError(f"--train-size must be >= 0, got {self.train_size}")
+        if self.synthetic < 0:
+            raise ValueError(f"--synthetic must be >= 0, got {self.synthetic}")
+        if self.synthetic and not self.augment_from:
+            raise ValueError("--synthetic needs --augment-from GAN_RUN (the digits' source)")
+        if self.augment_from and not self.synthetic:
+            raise ValueError("--augment-from needs --synthetic N (how many digits to add)")
 
 
 @dataclass

@@ -21,7 +21,7 @@ RNN_CELLS = {"simple": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
 
 
 def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
-    """A fresh Keras optimiser by name (``sgd``, ``rmsprop``, ``adadelta``, ``adam``, ``adagrad``)."""
+    """A fresh Keras optimiser by name: sgd, rmsprop, adadelta, adam or adagrad."""
     return OPTIMIZERS[name](learning_rate=learning_rate)
 
 

@@ -21,8 +21,8 @@ import tensorflow as tf
 
 from rlgen import config as cfgmod
 from rlgen import datasets, plots, runtime
-from rlgen.errors import UsageError
-from rlgen.runs import CONFIG, Run, atomic_path, read_json, write_csv, write_json
+from rlgen.errors import TrainingDiverged, UsageError
+from rlgen.runs import CONFIG, Run, atomic_path, merge_json, write_csv
 from rlgen.supervised import models
 from rlgen.supervised.configs import CONFIGS, RNN_PRESETS, TrainConfig
 
@@ -30,10 +30,6 @@ MODEL_FILE = "model.keras"
 GROUP = "supervised"
 # y = 1 - 0.5 x - x^2 + 0.5 x^3: the cubic the regression task samples (x in [-2, 2]).
 TRUE_COEFFICIENTS = (1.0, -0.5, -1.0, 0.5)
-
-
-class TrainingDiverged(UsageError):
-    """The loss became NaN or inf; the last good checkpoint is kept."""
 
 
 @dataclass
@@ -69,6 +65,31 @@ def _validation_split(x, y, fraction: float, stratify: bool) -> tuple[np.ndarray
         return datasets.stratified_split(y, test_size=n_val, seed=0)
     order = np.random.default_rng(0).permutation(len(x))
     return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def geometric_augmentation(seed: int = 0) -> keras.Sequential:
+    """Small random rotations, shifts and zooms: the classic label-preserving digit jitter."""
+    return keras.Sequential(
+        [
+            keras.layers.RandomRotation(0.05, fill_mode="constant", seed=seed),
+            keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 1),
+            keras.layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 2),
+        ],
+        name="geometric_augmentation",
+    )
+
+
+def synthetic_digits(gan_run: str | Path, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` labelled digits drawn from a conditional GAN run (the one supervised -> gan link)."""
+    from rlgen.gan.sampling import sample_labelled
+
+    x, y = sample_labelled(gan_run, n, seed=seed)
+    if x.shape[1:] != (28, 28, 1):
+        raise UsageError(
+            f"--augment-from {gan_run} draws images of shape {x.shape[1:]}, not (28, 28, 1); "
+            "give a GAN trained on MNIST-style images"
+        )
+    return x.astype(np.float32), y.astype(np.int64)
 
 
 class Trainer:
@@ -107,7 +128,14 @@ class Trainer:
                 keep = datasets.subset(y, c.train_size, seed=0)
                 x, y = x[keep], y[keep]
             tr, va = _validation_split(x, y, c.validation_split, stratify=True)
-            return Splits(x[tr], y[tr], x[va], y[va], d.x_test, d.y_test, d.source, d.class_names)
+            x_train, y_train, source = x[tr], y[tr], d.source
+            if c.augment_from:
+                x_syn, y_syn = synthetic_digits(c.augment_from, c.synthetic, self.seed)
+                # Synthetic digits join the training split only: validation and test stay real.
+                x_train = np.concatenate([x_train, x_syn])
+                y_train = np.concatenate([y_train, y_syn])
+                source = f"{d.source} + {len(y_syn)} synthetic digits from {c.augment_from}"
+            return Splits(x_train, y_train, x[va], y[va], d.x_test, d.y_test, source, d.class_names)
         if self.task == "rnn":
             x, y, x_test, y_test = datasets.binary_addition(c.train_pairs, c.test_pairs, c.bits)
             tr, va = _validation_split(x, y, c.validation_split, stratify=False)
@@ -116,10 +144,15 @@ class Trainer:
             d = datasets.load_iris()
             tr, va = _validation_split(d.x_train, d.y_train, c.validation_split, stratify=True)
             return Splits(
-                d.x_train[tr], d.y_train[tr], d.x_train[va], d.y_train[va],
-                d.x_test, d.y_test, "scikit-learn iris, fixed stratified 120/30 split",
+                d.x_train[tr],
+                d.y_train[tr],
+                d.x_train[va],
+                d.y_train[va],
+                d.x_test,
+                d.y_test,
+                "scikit-learn iris, fixed stratified 120/30 split",
                 d.class_names,
-            )  # fmt: skip
+            )
         if self.task == "perceptron":
             x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
             table = {"and": [0, 0, 0, 1], "or": [0, 1, 1, 1], "xor": [0, 1, 1, 0]}[c.gate]
@@ -140,7 +173,13 @@ class Trainer:
         ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
         if training:
             ds = ds.shuffle(len(x), seed=self.seed, reshuffle_each_iteration=True)
-        return ds.batch(self.config.batch_size).prefetch(tf.data.AUTOTUNE)
+        ds = ds.batch(self.config.batch_size)
+        if training and getattr(self.config, "geometric", False):
+            augment = geometric_augmentation(self.seed)
+            ds = ds.map(
+                lambda a, b: (augment(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE
+            )
+        return ds.prefetch(tf.data.AUTOTUNE)
 
     # ------------------------------------------------------------------ model
     def build_model(self) -> keras.Model:
@@ -148,17 +187,27 @@ class Trainer:
         c = self.config
         with runtime.active().strategy.scope():
             if self.task == "mlp":
-                model = models.build_mlp(hidden=c.hidden, dropout=c.dropout, activation=c.activation)
+                model = models.build_mlp(
+                    hidden=c.hidden, dropout=c.dropout, activation=c.activation
+                )
             elif self.task == "cnn":
                 model = models.build_cnn(
-                    filters=c.filters, kernel_size=c.kernel_size, dense=c.dense,
-                    conv_dropout=c.conv_dropout, dense_dropout=c.dense_dropout,
-                )  # fmt: skip
+                    filters=c.filters,
+                    kernel_size=c.kernel_size,
+                    dense=c.dense,
+                    conv_dropout=c.conv_dropout,
+                    dense_dropout=c.dense_dropout,
+                )
             elif self.task == "rnn":
                 model = models.build_rnn(
-                    c.task, c.cell, c.units, c.dropout, c.recurrent_dropout, c.unroll,
+                    c.task,
+                    c.cell,
+                    c.units,
+                    c.dropout,
+                    c.recurrent_dropout,
+                    c.unroll,
                     sequence_length=c.bits if (c.unroll and c.task == "addition") else None,
-                )  # fmt: skip
+                )
             elif self.task == "iris":
                 model = models.build_iris(hidden=c.hidden, activation=c.activation)
             elif self.task == "perceptron":
@@ -240,15 +289,18 @@ class Trainer:
         if self.model is None:
             raise UsageError("the model is not trained yet; call fit() or load a run")
         d = self.data
-        scores = self.model.evaluate(self._dataset(d.x_test, d.y_test, False), verbose=0,
-                                     return_dict=True)  # fmt: skip
+        scores = self.model.evaluate(
+            self._dataset(d.x_test, d.y_test, False), verbose=0, return_dict=True
+        )
         out: dict[str, Any] = {f"test_{k}": float(v) for k, v in scores.items()}
         out["test_examples"] = int(len(d.x_test))
         c = self.config
         if self.task == "rnn" and c.task == "addition":
             out.pop("test_accuracy", None)
             out["test_bit_accuracy"] = float(scores["accuracy"])
-            out["test_exact_sum_accuracy"] = self._exact_sum_accuracy(self.model, d.x_test, d.y_test)
+            out["test_exact_sum_accuracy"] = self._exact_sum_accuracy(
+                self.model, d.x_test, d.y_test
+            )
             if c.test_bits:
                 pairs = datasets.addition_pairs(c.test_pairs, c.test_bits, seed=2)
                 x16, y16 = datasets.encode_addition(pairs, c.test_bits)
@@ -262,8 +314,9 @@ class Trainer:
                 )
         elif self.task == "perceptron":
             p = self.model(d.x_test, training=False).numpy()[:, 0]
-            out["predictions"] = {f"{int(a)}{int(b)}": round(float(v), 3)
-                                  for (a, b), v in zip(d.x_test, p)}  # fmt: skip
+            out["predictions"] = {
+                f"{int(a)}{int(b)}": round(float(v), 3) for (a, b), v in zip(d.x_test, p)
+            }
         elif self.task == "regression":
             kernel, bias = self.model.get_layer("y").get_weights()
             out["coefficients"] = [float(bias[0])] + [float(w) for w in kernel[:, 0]]
@@ -293,10 +346,7 @@ class Trainer:
             "config": cfgmod.to_dict(self.config),
             "versions": runtime.versions(),
         }
-        old = path / CONFIG
-        if old.is_file():
-            meta = {**read_json(old, "run config"), **meta}
-        write_json(old, {**meta, **(extra or {})})
+        merge_json(path / CONFIG, {**meta, **(extra or {})})
         return path
 
     @classmethod
@@ -308,10 +358,19 @@ class Trainer:
         meta = run.config
         task = meta.get("task")
         if task not in CONFIGS:
-            raise UsageError(f"{run.path}/config.json names an unknown model {task!r}; it is corrupt")
+            raise UsageError(
+                f"{run.path}/config.json names an unknown model {task!r}; it is corrupt"
+            )
         config = cfgmod.build(CONFIGS[task], meta.get("config", {}), f"{run.path}/config.json")
         trainer = cls(task, config, seed=int(meta.get("seed", 0)))
         trainer.model = load_model(run.file(MODEL_FILE))
+        # Compiled afresh for evaluation: the saved optimizer state is not needed to evaluate,
+        # and restoring it warns under mixed precision (the loss-scale optimizer's extra slots).
+        trainer.model.compile(
+            optimizer=models.make_optimizer(config.optimizer, config.learning_rate),
+            loss=trainer._loss(),
+            metrics=trainer._metrics(),
+        )
         return trainer
 
 
@@ -319,9 +378,11 @@ def load_model(path: str | Path) -> keras.Model:
     """Load a ``.keras`` file, turning a missing or corrupt file into one clear UsageError."""
     path = Path(path)
     if not path.is_file():
-        raise UsageError(f"{path} is missing; the run has no trained model (was training cut short?)")
+        raise UsageError(
+            f"{path} is missing; the run has no trained model (was training cut short?)"
+        )
     try:
-        return keras.models.load_model(path, compile=True)
+        return keras.models.load_model(path, compile=False)
     except Exception as err:  # zipfile.BadZipFile, ValueError, OSError, KeyError ...
         raise UsageError(
             f"{path} is corrupt or not a Keras model ({type(err).__name__}); "
@@ -341,8 +402,13 @@ class _ProgressBar(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict | None = None) -> None:
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=self.epochs * self.steps, unit="batch", mininterval=0.5,
-                        dynamic_ncols=True, desc="epoch 1")  # fmt: skip
+        self.bar = tqdm(
+            total=self.epochs * self.steps,
+            unit="batch",
+            mininterval=0.5,
+            dynamic_ncols=True,
+            desc="epoch 1",
+        )
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch = epoch
@@ -396,4 +462,3 @@ class _EpochLog(keras.callbacks.Callback):
             write_csv(self.run.file("history.csv"), rows)
             with atomic_path(self.run.file("checkpoint") / MODEL_FILE) as tmp:
                 self.model.save(tmp)
-

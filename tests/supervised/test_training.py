@@ -81,8 +81,10 @@ def test_save_then_load_in_a_fresh_process_gives_same_predictions(tmp_path):
         "t = Trainer.load(sys.argv[1])\n"
         "np.save(sys.argv[3], t.model(np.load(sys.argv[2]), training=False).numpy())\n"
     )
-    subprocess.run([sys.executable, "-c", code, tmp_path / "run", tmp_path / "x.npy",
-                    tmp_path / "y.npy"], check=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-c", code, tmp_path / "run", tmp_path / "x.npy", tmp_path / "y.npy"],
+        check=True,
+    )
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-6)
     meta = json.loads((tmp_path / "run" / "config.json").read_text())
     assert meta["task"] == "cnn" and meta["config"]["train_size"] == 300
@@ -90,13 +92,19 @@ def test_save_then_load_in_a_fresh_process_gives_same_predictions(tmp_path):
 
 def test_nan_loss_stops_training_and_keeps_last_good_checkpoint(tmp_path):
     run = create_run("supervised", "regression", out=tmp_path / "run")
-    trainer = Trainer("regression", default_config("regression", optimizer="sgd",
-                      learning_rate=0.2, epochs=50, degree=3), seed=0)  # fmt: skip
+    trainer = Trainer(
+        "regression",
+        default_config("regression", optimizer="sgd", learning_rate=0.2, epochs=50, degree=3),
+        seed=0,
+    )
     with pytest.raises(TrainingDiverged, match="(NaN|inf).*checkpoint"):
         trainer.fit(run, verbose=0)
     # whatever epochs finished before the blow-up were logged with finite losses
-    history = (tmp_path / "run" / "history.csv").read_text().splitlines() if (
-        tmp_path / "run" / "history.csv").exists() else []  # fmt: skip
+    history = (
+        (tmp_path / "run" / "history.csv").read_text().splitlines()
+        if (tmp_path / "run" / "history.csv").exists()
+        else []
+    )
     assert all("nan" not in row.lower() for row in history)
 
 
@@ -105,3 +113,28 @@ def test_unknown_task_and_wrong_config_type():
         Trainer("transformer")
     with pytest.raises(TypeError):
         Trainer("cnn", default_config("mlp"))
+
+
+def test_geometric_augmentation_changes_training_images_only():
+    trainer = Trainer("cnn", default_config("cnn", train_size=200, geometric=True), seed=0)
+    x, y = trainer.data.x_train[:16], trainer.data.y_train[:16]
+    batch_x, batch_y = next(iter(trainer._dataset(x, y, training=True).unbatch().batch(16)))
+    assert batch_x.shape == x.shape and float(np.max(batch_x)) <= 1.0 + 1e-6
+    assert sorted(batch_y.numpy().tolist()) == sorted(y.tolist())  # labels untouched
+    plain = next(iter(trainer._dataset(x, y, training=False)))[0].numpy()
+    np.testing.assert_array_equal(plain, x)  # evaluation data is never augmented
+    shuffled_sorted = np.sort(batch_x.numpy().reshape(16, -1).sum(axis=1))
+    assert not np.allclose(shuffled_sorted, np.sort(x.reshape(16, -1).sum(axis=1)), atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"synthetic": 100}, "--synthetic needs --augment-from"),
+        ({"augment_from": "runs/gan"}, "--augment-from needs --synthetic"),
+        ({"synthetic": -1, "augment_from": "x"}, "--synthetic must be >= 0"),
+    ],
+)
+def test_augmentation_flags_are_checked(overrides, message):
+    with pytest.raises(UsageError, match=message):
+        default_config("cnn", **overrides)

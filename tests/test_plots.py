@@ -1,0 +1,26 @@
+import numpy as np
+from PIL import Image
+
+from rlgen import plots
+
+
+def is_png(path):
+    with Image.open(path) as img:
+        return img.format == "PNG" and img.size[0] > 100 and img.size[1] > 50
+
+
+def test_history_plot(tmp_path):
+    history = {"epoch": [1, 2, 3], "loss": [1.0, 0.5, 0.3], "accuracy": [0.5, 0.8, 0.9],
+               "val_loss": [1.1, 0.6, 0.4], "val_accuracy": [0.4, 0.7, 0.85]}  # fmt: skip
+    assert is_png(plots.plot_history(history, tmp_path / "h.png", title="cnn"))
+
+
+def test_learning_curve_and_digit_grid(tmp_path):
+    steps = np.arange(1, 51) * 100
+    returns = np.linspace(10, 500, 50)
+    path = plots.plot_learning_curve(steps, returns, tmp_path / "lc.png", [1000, 5000], [50, 480])
+    assert is_png(path)
+    digits = np.random.default_rng(0).random((20, 28, 28, 1))
+    grid = plots.plot_digit_grid(digits, tmp_path / "g.png", ncols=10, labels=list(range(20)))
+    assert is_png(grid)
+    assert {p.name for p in tmp_path.iterdir()} == {"g.png", "lc.png"}  # no temp files left
