@@ -6,7 +6,9 @@ above 475 ("first_hit"), the step from which every later evaluation stayed >= 47
 bar uses: >= 475 within 50,000 steps), the final model's ("final100"), and training
 wall-clock with evaluations excluded. ``--sb3`` trains SB3's DQN with rl-zoo's tuned
 CartPole-v1 hyper-parameters in the same process, same thread count, same evaluation.
-``--throughput`` adds env steps/s with one gradient step per env step.
+``--throughput`` adds env steps/s with one gradient step per env step. With ``--sb3``,
+"rlgen_api" also times rlgen through the Python API with only the evaluation callback, the
+same set-up as the SB3 run (the CLI path also writes checkpoints and TensorBoard events).
 
     python benchmarks/cartpole_dqn.py --seeds 0,1,2,3,4 --sb3 --sb3-seeds 0,1 --throughput
 """
@@ -84,6 +86,24 @@ def rlgen_seed(seed: int, steps: int, eval_every: int, eval_episodes: int, root:
         "final100": float(np.mean(episode_returns(final, "CartPole-v1", 100, seed=1_000))),
         "train_seconds": round(history[-1]["train_seconds"], 2),
         "seconds_to_first_hit": _first(history, "train_seconds"),
+    }
+
+
+def rlgen_api_seed(seed: int, steps: int, eval_every: int, eval_episodes: int) -> dict:
+    """rlgen's DQN through the Python API with only the evaluation callback: the same
+    set-up as the SB3 run (no checkpoints or TensorBoard), for a like-for-like wall-clock."""
+    from rlgen.agents import DQNAgent, EvalCallback
+
+    agent = DQNAgent("CartPole-v1", seed=seed)
+    ev = EvalCallback("CartPole-v1", eval_every=eval_every, episodes=eval_episodes)
+    t0 = time.perf_counter()
+    agent.learn(steps, callbacks=[ev], progress=False)
+    total = time.perf_counter() - t0
+    return {
+        "seed": seed,
+        "first_hit": _first(ev.history),
+        "train_seconds": round(total - ev.eval_seconds, 2),
+        "seconds_to_first_hit": _first(ev.history, "train_seconds"),
     }
 
 
@@ -189,28 +209,51 @@ def main() -> None:
     a = p.parse_args()
     seeds = [int(s) for s in a.seeds.split(",") if s]
     out: dict = {"benchmark": "cartpole_dqn", "steps": a.steps, "threads": 1}
+    sb3_seeds = [int(s) for s in (a.sb3_seeds or a.seeds).split(",") if s] if a.sb3 else []
+    rows, sb3_rows, api_rows = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        rows = []
-        for s in seeds:
-            rows.append(rlgen_seed(s, a.steps, a.eval_every, a.eval_episodes, Path(tmp)))
-            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-        out["rlgen"] = {"per_seed": rows, **_agg(rows, a.steps)}
+        # rlgen and SB3 alternate seed by seed, so background load hits both alike.
+        for s in sorted(set(seeds) | set(sb3_seeds)):
+            if s in seeds:
+                rows.append(rlgen_seed(s, a.steps, a.eval_every, a.eval_episodes, Path(tmp)))
+                print(json.dumps({"rlgen": rows[-1]}), file=sys.stderr, flush=True)
+            if a.sb3 and s in seeds:
+                api_rows.append(rlgen_api_seed(s, a.steps, a.eval_every, a.eval_episodes))
+                print(json.dumps({"rlgen_api": api_rows[-1]}), file=sys.stderr, flush=True)
+            if s in sb3_seeds:
+                sb3_rows.append(sb3_seed(s, a.steps, a.eval_every, a.eval_episodes))
+                print(json.dumps({"sb3": sb3_rows[-1]}), file=sys.stderr, flush=True)
+    out["rlgen"] = {"per_seed": rows, **_agg(rows, a.steps)}
     if a.throughput:
         out.update(throughput())
     if a.sb3:
-        sb3_seeds = [int(s) for s in (a.sb3_seeds or a.seeds).split(",") if s]
-        rows = []
-        for s in sb3_seeds:
-            rows.append(sb3_seed(s, a.steps, a.eval_every, a.eval_episodes))
-            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-        out["sb3"] = {"per_seed": rows, **_agg(rows, a.steps)}
-        r, s = out["rlgen"], out["sb3"]
-        out["ratio_train_seconds_rlgen_over_sb3"] = round(
-            r["mean_train_seconds"] / s["mean_train_seconds"], 3
+        out["sb3"] = {"per_seed": sb3_rows, **_agg(sb3_rows, a.steps)}
+        # Ratios over the seeds both ran, so the same background load is compared.
+        common = set(seeds) & set(sb3_seeds)
+        mine = _agg([r for r in rows if r["seed"] in common], a.steps)
+        theirs = _agg([r for r in sb3_rows if r["seed"] in common], a.steps)
+        out["common_seeds"] = sorted(common)
+        api = [r for r in api_rows if r["seed"] in common]
+        api_train = float(np.mean([r["train_seconds"] for r in api]))
+        api_hit = [r["seconds_to_first_hit"] for r in api if r["seconds_to_first_hit"]]
+        out["rlgen_api"] = {
+            "per_seed": api_rows,
+            "mean_train_seconds": round(api_train, 2),
+            "mean_seconds_to_first_hit": round(float(np.mean(api_hit)), 2) if api_hit else None,
+        }
+        out["ratio_train_seconds_rlgen_api_over_sb3"] = round(
+            api_train / theirs["mean_train_seconds"], 3
         )
-        if r["mean_seconds_to_first_hit"] and s["mean_seconds_to_first_hit"]:
+        if api_hit and theirs["mean_seconds_to_first_hit"]:
+            out["ratio_time_to_solve_rlgen_api_over_sb3"] = round(
+                float(np.mean(api_hit)) / theirs["mean_seconds_to_first_hit"], 3
+            )
+        out["ratio_train_seconds_rlgen_over_sb3"] = round(
+            mine["mean_train_seconds"] / theirs["mean_train_seconds"], 3
+        )
+        if mine["mean_seconds_to_first_hit"] and theirs["mean_seconds_to_first_hit"]:
             out["ratio_time_to_solve_rlgen_over_sb3"] = round(
-                r["mean_seconds_to_first_hit"] / s["mean_seconds_to_first_hit"], 3
+                mine["mean_seconds_to_first_hit"] / theirs["mean_seconds_to_first_hit"], 3
             )
     print(json.dumps(out))
 

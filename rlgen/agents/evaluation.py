@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -79,6 +80,8 @@ def record_gif(agent: Any, env_id: str, path: Any, seed: int = 0, fps: int = 30)
     if path.suffix.lower() != ".gif":
         raise UsageError(f"--gif {path}: give a file name ending in .gif")
     hint = "--gif needs rendering support: pip install 'rlgen[render]'"
+    # Off-screen frames need no display: keep SDL from looking for one (and warning).
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     try:
         from PIL import Image
 

@@ -37,6 +37,12 @@ def _positive(name: str, value: int | None) -> None:
         raise UsageError(f"--{name} must be > 0, got {value}; give a positive number")
 
 
+def check_budget(**values: int | None) -> None:
+    """Raise UsageError for the first of ``values`` (flag name -> number) that is not > 0."""
+    for name, value in values.items():
+        _positive(name.replace("_", "-"), value)
+
+
 def _reward_threshold(env_id: str) -> float | None:
     import gymnasium as gym
 
@@ -44,63 +50,94 @@ def _reward_threshold(env_id: str) -> float | None:
     return None if spec is None else spec.reward_threshold
 
 
+def _budget_defaults(algorithm: str, env_id: str, budget: int | None, eval_every: int | None):
+    from rlgen.agents import configs
+
+    if algorithm == "dqn":
+        budget = budget or configs.DEFAULT_STEPS.get(env_id, configs.GENERAL_STEPS)
+        return "step", budget, eval_every or max(budget // 20, 500)
+    budget = budget or configs.REINFORCE_DEFAULT_EPISODES.get(
+        env_id, configs.REINFORCE_GENERAL_EPISODES
+    )
+    return "episode", budget, eval_every or max(budget // 20, 10)
+
+
 def train_run(
     algorithm: str,
-    env_id: str,
+    env_id: str | None,
     config: Any,
     runtime: Any = None,
     *,
     steps: int | None = None,
     episodes: int | None = None,
     eval_every: int | None = None,
-    eval_episodes: int = 20,
+    eval_episodes: int | None = None,
     checkpoint_every: int | None = None,
     stop_at_reward: float | None = None,
     out: str | None = None,
     quiet: bool = False,
+    resume: str | None = None,
 ) -> tuple[runs.Run, dict[str, Any]]:
     """Train ``algorithm`` on ``env_id`` and write a complete run folder; returns it and the
     summary. DQN counts ``steps``; REINFORCE counts ``episodes`` (updates use whole episodes).
-    Bad input is refused before the folder is created."""
+    Bad input is refused before the folder is created.
+
+    ``resume=RUN`` continues RUN from its ``checkpoint/`` (weights, optimizer, replay buffer,
+    epsilon position, counters, RNG, env state) up to its budget (or the new ``steps`` /
+    ``episodes``) with its own config, writing into the same folder.
+    """
     from rlgen.runtime import versions
 
-    from rlgen.agents import configs
-
-    _positive("steps", steps)
-    _positive("episodes", episodes)
-    _positive("eval-every", eval_every)
-    _positive("eval-episodes", eval_episodes)
-    _positive("checkpoint-every", checkpoint_every)
-    seed = runtime.config.seed if runtime is not None else 0
-    cls = agent_class(algorithm)
-    agent = cls(env_id, config, seed=seed)  # unknown env / wrong spaces fail here
-    if algorithm == "dqn":
-        unit = "step"
-        budget = steps or configs.DEFAULT_STEPS.get(env_id, configs.GENERAL_STEPS)
-        eval_every = eval_every or max(budget // 20, 500)
-    else:
-        unit = "episode"
-        budget = episodes or configs.REINFORCE_DEFAULT_EPISODES.get(
-            env_id, configs.REINFORCE_GENERAL_EPISODES
-        )
-        eval_every = eval_every or max(budget // 20, 10)
-    checkpoint_every = checkpoint_every or eval_every
-
-    run = runs.create_run("agent", f"{algorithm}-{env_id}", out)
-    run.write_json(
-        runs.CONFIG,
-        {
-            "group": "agent",
-            "algorithm": algorithm,
-            "env_id": env_id,
-            "budget": {unit + "s": budget},
-            "eval_every": eval_every,
-            "eval_episodes": eval_episodes,
-            "config": cfgmod.to_dict(config),
-            "runtime": runtime.describe() if runtime is not None else None,
-            "versions": versions(),
-        },
+    check_budget(
+        steps=steps,
+        episodes=episodes,
+        eval_every=eval_every,
+        eval_episodes=eval_episodes,
+        checkpoint_every=checkpoint_every,
     )
+    cls = agent_class(algorithm)
+    if resume is not None:
+        run, agent, saved = _open_for_resume(resume, algorithm, env_id)
+        env_id = saved["env_id"]
+        unit = "step" if algorithm == "dqn" else "episode"
+        budget = steps or episodes or int(saved["budget"][unit + "s"])
+        eval_every = eval_every or int(saved["eval_every"])
+        eval_episodes = eval_episodes or int(saved["eval_episodes"])
+        checkpoint_every = checkpoint_every or int(saved.get("checkpoint_every", eval_every))
+        done = agent.num_timesteps if unit == "step" else agent.num_episodes
+        if budget <= done:
+            raise UsageError(
+                f"{run.path} already has {done} {unit}s of its budget {budget}; "
+                f"give a larger --{unit}s to train further"
+            )
+        saved.setdefault("resumed", []).append({"from": done, "budget": budget})
+        run.write_json(runs.CONFIG, saved)
+    else:
+        seed = runtime.config.seed if runtime is not None else 0
+        agent = cls(env_id, config, seed=seed)  # unknown env / wrong spaces fail here
+        unit, budget, eval_every = _budget_defaults(
+            algorithm, env_id, steps or episodes, eval_every
+        )
+        eval_episodes = eval_episodes or 20
+        # Checkpoints hold the replay buffer: write them less often than evaluations.
+        checkpoint_every = checkpoint_every or max(eval_every, budget // 5)
+        run = runs.create_run("agent", f"{algorithm}-{env_id}", out)
+        run.write_json(
+            runs.CONFIG,
+            {
+                "group": "agent",
+                "algorithm": algorithm,
+                "env_id": env_id,
+                "budget": {unit + "s": budget},
+                "eval_every": eval_every,
+                "eval_episodes": eval_episodes,
+                "checkpoint_every": checkpoint_every,
+                "config": cfgmod.to_dict(config),
+                "runtime": runtime.describe() if runtime is not None else None,
+                "versions": versions(),
+            },
+        )
+        done = 0
     threshold = _reward_threshold(env_id)
     evaluator = EvalCallback(
         env_id,
@@ -111,20 +148,30 @@ def train_run(
         stop_at_reward=stop_at_reward,
         unit=unit,
     )
+    if resume is not None:
+        evaluator.restore(getattr(agent, "checkpoint_extra", {}).get("evaluator", {}))
     callbacks = [
         evaluator,
-        CheckpointCallback(run.file(CHECKPOINT), checkpoint_every, unit=unit),
+        CheckpointCallback(run.file(CHECKPOINT), checkpoint_every, unit=unit, evaluator=evaluator),
         TensorBoardCallback(run.file(TENSORBOARD), evaluator),
     ]
     t0 = time.perf_counter()
     error: UsageError | None = None
     try:
         if algorithm == "dqn":
-            agent.learn(budget, callbacks=callbacks, progress=not quiet)
+            agent.learn(
+                budget - done,
+                callbacks=callbacks,
+                progress=not quiet,
+                reset_schedule=resume is None,
+            )
         else:
-            agent.learn(episodes=budget, callbacks=callbacks, progress=not quiet)
+            agent.learn(episodes=budget - done, callbacks=callbacks, progress=not quiet)
     except TrainingDiverged as err:
         error = err
+    except KeyboardInterrupt:  # keep what was learnt so far readable, then stop
+        _write_results(run, agent, evaluator, time.perf_counter() - t0, threshold, unit, budget)
+        raise
     seconds = time.perf_counter() - t0
     if error is None:
         if not evaluator.history or evaluator.history[-1]["step"] != agent.num_timesteps:
@@ -136,6 +183,55 @@ def train_run(
         run.write_json(runs.SUMMARY, summary)
         raise error
     return run, summary
+
+
+def check_resume(path: str, algorithm: str, env_id: str | None, budget: int | None) -> None:
+    """The checks of a resume that need no TensorFlow: run, algorithm, env, checkpoint, budget."""
+    from rlgen.agents.checkpoint import STATE_JSON
+
+    run, saved = _check_run_for_resume(path, algorithm, env_id)
+    ckpt = run.file(CHECKPOINT)
+    if not (ckpt / STATE_JSON).is_file():
+        raise UsageError(
+            f"{run.path} holds no resumable checkpoint ({CHECKPOINT}/{STATE_JSON} missing); "
+            "train again"
+        )
+    runs.read_json(ckpt / STATE_JSON, what="checkpoint state")
+    meta = runs.read_json(ckpt / AGENT_FILE, what="checkpoint agent file")
+    unit = "step" if algorithm == "dqn" else "episode"
+    done = meta.get("num_timesteps" if unit == "step" else "num_episodes")
+    budget = budget or saved["budget"].get(unit + "s")
+    if not isinstance(done, int) or not isinstance(budget, int):
+        raise UsageError(f"checkpoint {ckpt / AGENT_FILE} is corrupt (no counters); train again")
+    if budget <= done:
+        raise UsageError(
+            f"{run.path} already has {done} {unit}s of its budget {budget}; "
+            f"give a larger --{unit}s to train further"
+        )
+
+
+def _check_run_for_resume(path: str, algorithm: str, env_id: str | None):
+    run = runs.open_run(path, group="agent")
+    saved = run.config
+    if saved.get("algorithm") != algorithm:
+        raise UsageError(
+            f"{run.path} is a {saved.get('algorithm', 'unknown')} run, not {algorithm}; "
+            f"resume it with 'rlgen agent train {saved.get('algorithm', '...')} --resume'"
+        )
+    if env_id is not None and saved.get("env_id") != env_id:
+        raise UsageError(
+            f"{run.path} was trained on {saved.get('env_id')}, not {env_id}; "
+            "drop --env or give the run's own env id"
+        )
+    if not isinstance(saved.get("budget"), dict) or "eval_every" not in saved:
+        raise UsageError(f"{run.path}/{runs.CONFIG} is corrupt (no budget); train again")
+    return run, saved
+
+
+def _open_for_resume(path: str, algorithm: str, env_id: str | None):
+    run, saved = _check_run_for_resume(path, algorithm, env_id)
+    agent = agent_class(algorithm).load_checkpoint(run.file(CHECKPOINT))
+    return run, agent, saved
 
 
 def _write_results(run, agent, evaluator, seconds, threshold, unit, budget) -> dict[str, Any]:
@@ -178,6 +274,25 @@ def _write_results(run, agent, evaluator, seconds, threshold, unit, budget) -> d
     return summary
 
 
+def find_model(path: str) -> tuple[runs.Run, str, Any]:
+    """(run, "best" or "final", folder) of an agent run; clear errors for anything else."""
+    run = runs.open_run(path, group="agent")
+    cfg = run.config
+    algorithm, env_id = cfg.get("algorithm"), cfg.get("env_id")
+    if algorithm not in ("dqn", "reinforce") or not isinstance(env_id, str):
+        raise UsageError(f"{run.path}/{runs.CONFIG} is corrupt (no algorithm or env id)")
+    if (run.file(BEST) / AGENT_FILE).is_file():
+        return run, "best", run.file(BEST)
+    if run.file(AGENT_FILE).is_file():
+        return run, "final", run.path
+    if (run.file(CHECKPOINT) / AGENT_FILE).is_file():  # stopped before its first evaluation
+        return run, "checkpoint", run.file(CHECKPOINT)
+    raise UsageError(
+        f"{run.path} has no saved model (no {BEST}/ and no {AGENT_FILE}); "
+        "the training did not finish: train again"
+    )
+
+
 def evaluate_run(
     path: str, episodes: int = 100, seed: int = 1_000, gif: str | None = None
 ) -> dict[str, Any]:
@@ -185,20 +300,11 @@ def evaluate_run(
     from rlgen.agents.evaluation import episode_returns
 
     _positive("episodes", episodes)
-    run = runs.open_run(path, group="agent")
+    if gif and not str(gif).lower().endswith(".gif"):
+        raise UsageError(f"--gif {gif}: give a file name ending in .gif")
+    run, which, folder = find_model(path)
     cfg = run.config
-    algorithm, env_id = cfg.get("algorithm"), cfg.get("env_id")
-    if algorithm not in ("dqn", "reinforce") or not isinstance(env_id, str):
-        raise UsageError(f"{run.path}/{runs.CONFIG} is corrupt (no algorithm or env id)")
-    if (run.file(BEST) / AGENT_FILE).is_file():
-        which, folder = "best", run.file(BEST)
-    elif run.file(AGENT_FILE).is_file():
-        which, folder = "final", run.path
-    else:
-        raise UsageError(
-            f"{run.path} has no saved model (no {BEST}/ and no {AGENT_FILE}); "
-            "the training did not finish: train again"
-        )
+    algorithm, env_id = cfg["algorithm"], cfg["env_id"]
     agent = agent_class(algorithm).load(folder)
     returns = episode_returns(agent, env_id, episodes=episodes, seed=seed)
     result = {

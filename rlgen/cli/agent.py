@@ -31,7 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
             description=f"{helptext}. Defaults: the env's tuned preset, else general values; "
             "--config FILE.toml, then flags, override them.",
         )
-        p.add_argument("--env", required=True, metavar="ID", help="Gymnasium env id")
+        p.add_argument("--env", metavar="ID", help="Gymnasium env id (required unless --resume)")
+        p.add_argument(
+            "--resume",
+            metavar="RUN",
+            help="continue RUN from its checkpoint/ with its own config, in the same folder",
+        )
         if name == "dqn":
             p.add_argument(
                 "--steps", type=int, metavar="N", help="env steps (default: the preset's)"
@@ -44,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             unit = "episodes"
         p.add_argument("--eval-every", type=int, metavar="N", help=f"{unit} between evaluations")
         p.add_argument(
-            "--eval-episodes", type=int, default=20, metavar="N", help="episodes per evaluation"
+            "--eval-episodes", type=int, metavar="N", help="episodes per evaluation (20)"
         )
         p.add_argument(
             "--checkpoint-every", type=int, metavar="N", help=f"{unit} between checkpoints"
@@ -73,13 +78,41 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from rlgen import runtime
     from rlgen.agents.envs import check_env
+    from rlgen.agents.training import check_budget, check_resume, train_run
+    from rlgen.errors import UsageError
 
-    cfg, runtime_cfg = resolve(args, args.config_cls, preset(args.algorithm, args.env))
-    check_env(args.env, args.algorithm.upper())  # fail fast, before TensorFlow loads
-    from rlgen.agents.training import train_run
-
+    # Fail fast on bad input, before TensorFlow loads.
+    check_budget(
+        steps=getattr(args, "steps", None),
+        episodes=getattr(args, "episodes", None),
+        eval_every=args.eval_every,
+        eval_episodes=args.eval_episodes,
+        checkpoint_every=args.checkpoint_every,
+    )
+    if args.resume:
+        fields = {f.name for f in dataclasses.fields(args.config_cls)}
+        given = sorted(fields & set(vars(args)))
+        if given or args.config or args.out:
+            name = (
+                "--" + given[0].replace("_", "-")
+                if given
+                else ("--config" if args.config else "--out")
+            )
+            raise UsageError(
+                f"--resume continues with the run's own config and folder; drop {name}"
+            )
+        cfg, runtime_cfg = resolve(args, args.config_cls)
+        budget = getattr(args, "steps", None) or getattr(args, "episodes", None)
+        check_resume(args.resume, args.algorithm, args.env, budget)
+    else:
+        if not args.env:
+            raise UsageError("--env is required (e.g. --env CartPole-v1), unless --resume RUN")
+        cfg, runtime_cfg = resolve(args, args.config_cls, preset(args.algorithm, args.env))
+        check_env(args.env, args.algorithm.upper())
     rt = runtime.configure(runtime_cfg, default_threads=1)
     run, summary = train_run(
         args.algorithm,
@@ -94,6 +127,7 @@ def run_train(args: argparse.Namespace) -> int:
         stop_at_reward=args.stop_at_reward,
         out=args.out,
         quiet=args.quiet,
+        resume=args.resume,
     )
     if not args.quiet:
         best = summary["best_eval_mean_reward"]
@@ -108,8 +142,13 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     from rlgen import runtime
-    from rlgen.agents.training import evaluate_run
+    from rlgen.agents.training import check_budget, evaluate_run, find_model
+    from rlgen.errors import UsageError
 
+    check_budget(episodes=args.episodes)
+    if args.gif and not args.gif.lower().endswith(".gif"):
+        raise UsageError(f"--gif {args.gif}: give a file name ending in .gif")
+    find_model(args.run)  # a missing or wrong run fails before TensorFlow loads
     runtime.configure(runtime.RuntimeConfig(threads=max(args.threads, 0)), default_threads=1)
     res = evaluate_run(args.run, episodes=args.episodes, seed=args.seed, gif=args.gif)
     print(

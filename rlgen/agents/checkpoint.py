@@ -1,0 +1,111 @@
+"""A training checkpoint folder: everything needed to continue a run exactly.
+
+``model.keras`` + ``agent.json`` (as :meth:`save` writes them) plus ``state.npz`` (extra
+weights and optimizer variables), ``state.json`` (counters, RNG state, epsilon schedule,
+episode log, callback state) and, for DQN, ``replay.npz`` and ``env.pkl`` (the env mid-episode).
+The folder is written beside the old one and swapped in, so a crash keeps the previous one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlgen.errors import UsageError
+from rlgen.runs import read_json
+
+STATE_JSON, STATE_NPZ, ENV_PICKLE = "state.json", "state.npz", "env.pkl"
+
+
+def write_checkpoint(
+    path: str | Path,
+    write_files: Callable[[Path], None],
+    arrays: dict[str, np.ndarray],
+    state: dict[str, Any],
+    env: Any = None,
+) -> Path:
+    """Write a complete checkpoint into a fresh folder, then swap it in for ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        write_files(tmp)
+        with open(tmp / STATE_NPZ, "wb") as fh:
+            np.savez(fh, **arrays)
+        state = dict(state, env_pickled=False)
+        if env is not None:
+            try:
+                blob = pickle.dumps(env)
+            except Exception:  # an env that cannot be pickled restarts its episode on resume
+                blob = None
+            if blob is not None:
+                (tmp / ENV_PICKLE).write_bytes(blob)
+                state["env_pickled"] = True
+        (tmp / STATE_JSON).write_text(json.dumps(state) + "\n", encoding="utf-8")
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray], Any]:
+    """(state, arrays, env or None) of a checkpoint folder; clear errors when incomplete."""
+    path = Path(path)
+    if not (path / STATE_JSON).is_file():
+        raise UsageError(
+            f"{path} holds no resumable checkpoint ({STATE_JSON} missing); "
+            "train again, or give a run written by 'rlgen agent train'"
+        )
+    state = read_json(path / STATE_JSON, what="checkpoint state")
+    try:
+        with np.load(path / STATE_NPZ) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as err:
+        raise UsageError(f"checkpoint {path / STATE_NPZ} is corrupt or missing ({err})") from None
+    env = None
+    if state.get("env_pickled"):
+        try:
+            env = pickle.loads((path / ENV_PICKLE).read_bytes())
+        except Exception as err:
+            raise UsageError(f"checkpoint {path / ENV_PICKLE} is corrupt ({err})") from None
+    return state, arrays, env
+
+
+def optimizer_arrays(optimizer: Any, prefix: str) -> dict[str, np.ndarray]:
+    return {f"{prefix}{i}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)}
+
+
+def restore_optimizer(optimizer: Any, arrays: dict[str, np.ndarray], prefix: str) -> None:
+    variables = optimizer.variables
+    saved = [k for k in arrays if k.startswith(prefix)]
+    if len(saved) != len(variables):
+        raise UsageError(
+            f"checkpoint optimizer state has {len(saved)} variables, expected {len(variables)}"
+        )
+    for i, v in enumerate(variables):
+        v.assign(arrays[f"{prefix}{i}"])
+
+
+def rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    return rng.bit_generator.state
+
+
+def restore_rng(rng: np.random.Generator, state: dict[str, Any]) -> None:
+    rng.bit_generator.state = state

@@ -1,0 +1,196 @@
+"""``rlgen agent`` end to end in subprocesses: a short training run and its evaluation, and
+every bad input ending in one line, exit status 2 and no traceback."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from tests.agents.helpers import assert_usage_error, rlgen, run_python
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "dqn"
+    proc = rlgen(
+        "agent", "train", "dqn", "--env", "CartPole-v1", "--steps", "2000",
+        "--eval-every", "1000", "--eval-episodes", "5", "--learning-starts", "500",
+        "--out", str(out), "--quiet",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"run written to {out}" in proc.stdout
+    return out
+
+
+def test_train_writes_a_complete_run(trained_run):
+    names = {p.name for p in trained_run.iterdir()}
+    assert {
+        "config.json", "model.keras", "agent.json", "metrics.csv", "evaluations.csv",
+        "summary.json", "learning_curve.png", "best", "checkpoint", "tensorboard",
+    } <= names  # fmt: skip
+    cfg = json.loads((trained_run / "config.json").read_text())
+    assert cfg["group"] == "agent" and cfg["algorithm"] == "dqn"
+    assert cfg["env_id"] == "CartPole-v1"
+    assert cfg["config"]["learning_starts"] == 500  # the flag won over the preset
+    assert cfg["config"]["train_freq"] == 256  # CartPole's preset
+    assert cfg["runtime"]["threads_used"] == 1 and "tensorflow" in cfg["versions"]
+    with open(trained_run / "metrics.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and {"episode", "step", "return", "length", "epsilon", "loss"} <= set(rows[0])
+    summary = json.loads((trained_run / "summary.json").read_text())
+    assert summary["steps"] == 2000 and summary["best_eval_mean_reward"] is not None
+    assert (trained_run / "best" / "model.keras").is_file()
+    assert (trained_run / "checkpoint" / "model.keras").is_file()
+    assert any((trained_run / "tensorboard").iterdir())
+
+
+def test_tensorboard_uses_sb3_key_names(trained_run):
+    script = (
+        "import sys, tensorflow as tf\n"
+        "from tensorflow.python.summary.summary_iterator import summary_iterator\n"
+        "keys = set()\n"
+        "import pathlib\n"
+        "for f in pathlib.Path(sys.argv[1]).iterdir():\n"
+        "    for e in summary_iterator(str(f)):\n"
+        "        keys |= {v.tag for v in e.summary.value}\n"
+        "print(sorted(keys))\n"
+    )
+    proc = run_python(["-c", script, str(trained_run / "tensorboard")])
+    assert proc.returncode == 0, proc.stderr
+    for key in ("rollout/ep_rew_mean", "train/loss", "rollout/exploration_rate"):
+        assert key in proc.stdout
+    assert "eval/mean_reward" in proc.stdout
+
+
+def test_eval_prints_mean_and_std_of_best_model(trained_run):
+    proc = rlgen("agent", "eval", str(trained_run), "--episodes", "5", "--seed", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert "best model" in proc.stdout and "±" in proc.stdout and "5 episodes" in proc.stdout
+
+
+def test_help_does_not_import_tensorflow():
+    code = (
+        "import sys\n"
+        "from rlgen.cli import build_parser\n"
+        "import rlgen.agents.configs\n"
+        "try:\n"
+        "    build_parser().parse_args(['agent', 'train', 'dqn', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('TF', 'tensorflow' in sys.modules)\n"
+    )
+    proc = run_python(["-c", code])
+    assert proc.returncode == 0, proc.stderr
+    assert "--target-update-interval" in proc.stdout and "--hidden-sizes" in proc.stdout
+    assert "TF False" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["--env", "CartPol-v1"], ["unknown Gymnasium environment", "CartPole-v1"]),
+        (["--env", "Pendulum-v1"], ["Discrete"]),
+        (["--env", "MountainCarContinuous-v0"], ["Discrete"]),
+        (["--env", "CartPole-v1", "--steps", "-5"], ["--steps must be > 0"]),
+        (["--env", "CartPole-v1", "--steps", "0"], ["--steps must be > 0"]),
+        (["--env", "CartPole-v1", "--gamma", "2"], ["--gamma"]),
+    ],
+)
+def test_bad_train_inputs(tmp_path, args, needles):
+    out = tmp_path / "run"
+    proc = rlgen("agent", "train", "dqn", *args, "--out", str(out), "--quiet")
+    assert_usage_error(proc, *needles)
+    assert not out.exists() or not any(out.iterdir())  # nothing half-written
+
+
+def test_config_file_with_unknown_key(tmp_path):
+    cfg = tmp_path / "dqn.toml"
+    cfg.write_text("learning_rate = 0.001\nlearning_rat = 0.1\n")
+    proc = rlgen(
+        "agent", "train", "dqn", "--env", "CartPole-v1", "--config", str(cfg),
+        "--out", str(tmp_path / "run"),
+    )  # fmt: skip
+    assert_usage_error(proc, "learning_rat")
+
+
+def test_out_folder_in_use_is_refused(trained_run):
+    before = sorted(p.name for p in trained_run.iterdir())
+    proc = rlgen("agent", "train", "dqn", "--env", "CartPole-v1", "--out", str(trained_run))
+    assert_usage_error(proc, "already exists")
+    assert sorted(p.name for p in trained_run.iterdir()) == before
+
+
+def test_eval_bad_runs(tmp_path, trained_run):
+    assert_usage_error(rlgen("agent", "eval", str(tmp_path / "missing")), "not a folder")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_usage_error(rlgen("agent", "eval", str(empty)), "not an rlgen run")
+    other = tmp_path / "supervised"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"group": "supervised"}))
+    assert_usage_error(rlgen("agent", "eval", str(other)), "not a agent run")
+    garbled = tmp_path / "garbled"
+    garbled.mkdir()
+    (garbled / "config.json").write_text("{not json")
+    assert_usage_error(rlgen("agent", "eval", str(garbled)), "corrupt")
+
+
+def test_eval_corrupt_model(tmp_path, trained_run):
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(trained_run, run)
+    (run / "best" / "model.keras").write_bytes(b"\x00garbage")
+    assert_usage_error(rlgen("agent", "eval", str(run), "--episodes", "2"), "corrupt")
+    proc = rlgen("agent", "eval", str(trained_run), "--episodes", "0")
+    assert_usage_error(proc, "--episodes must be > 0")
+
+
+def test_resume_continues_the_run(tmp_path, trained_run):
+    import shutil
+
+    run = tmp_path / "resumed"
+    shutil.copytree(trained_run, run)
+    proc = rlgen("agent", "train", "dqn", "--resume", str(run), "--steps", "2500", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 2500
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["resumed"] == [{"from": 2000, "budget": 2500}]
+    with open(run / "metrics.csv") as fh:
+        assert int(list(csv.DictReader(fh))[-1]["step"]) > 2000
+
+
+def test_bad_resume_inputs(tmp_path, trained_run):
+    import shutil
+
+    resume = ("agent", "train", "dqn", "--resume")
+    assert_usage_error(rlgen(*resume, str(tmp_path / "missing")), "not a folder")
+    proc = rlgen("agent", "train", "reinforce", "--resume", str(trained_run))
+    assert_usage_error(proc, "is a dqn run")
+    proc = rlgen(*resume, str(trained_run), "--env", "Acrobot-v1")
+    assert_usage_error(proc, "trained on CartPole-v1")
+    proc = rlgen(*resume, str(trained_run), "--learning-rate", "0.1")
+    assert_usage_error(proc, "drop --learning-rate")
+    assert_usage_error(rlgen(*resume, str(trained_run), "--steps", "1000"), "larger --steps")
+    broken = tmp_path / "broken"
+    shutil.copytree(trained_run, broken)
+    (broken / "checkpoint" / "state.json").write_text("{garbled")
+    assert_usage_error(rlgen(*resume, str(broken), "--steps", "3000"), "corrupt")
+    assert_usage_error(rlgen("agent", "train", "dqn", "--steps", "10"), "--env is required")
+
+
+def test_eval_gif(tmp_path, trained_run):
+    import importlib.util
+
+    gif = tmp_path / "episode.gif"
+    proc = rlgen("agent", "eval", str(trained_run), "--episodes", "1", "--gif", str(gif))
+    if importlib.util.find_spec("pygame") is None:  # without the render extra: a clear error
+        assert_usage_error(proc, "rlgen[render]")
+    else:
+        assert proc.returncode == 0, proc.stderr
+        assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
+    bad = rlgen("agent", "eval", str(trained_run), "--gif", str(tmp_path / "x.png"))
+    assert_usage_error(bad, "ending in .gif")
