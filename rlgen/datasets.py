@@ -191,6 +191,8 @@ def _to_image_data(arrays: dict[str, np.ndarray], name: str, source: str) -> Ima
         if y.size and (y.min() < 0 or y.max() > 9):
             raise UsageError(f"{source}: {split} labels outside 0-9; these are not MNIST labels")
         x = x.astype(np.float32)
+        if not np.isfinite(x).all():
+            raise UsageError(f"{source}: x_{split} holds NaN or inf pixels; the file is corrupt")
         if x.size and x.max() > 1.0:
             x /= 255.0
         out[f"x_{split}"] = x[..., None]

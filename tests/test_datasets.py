@@ -189,3 +189,12 @@ def test_read_digit_image_errors(tmp_path):
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "blank.png")
     with pytest.raises(UsageError, match="blank"):
         datasets.read_digit_image(tmp_path / "blank.png")
+
+
+def test_nan_pixels_are_refused(tmp_path):
+    arrays = write_idx_set(tmp_path / "idx")
+    x = arrays["x_train"].astype(np.float32)
+    x[0, 0, 0] = np.nan
+    np.savez(tmp_path / "bad.npz", **{**arrays, "x_train": x})
+    with pytest.raises(UsageError, match="NaN"):
+        datasets.load_images("mnist", tmp_path / "bad.npz")

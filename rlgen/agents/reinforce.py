@@ -7,14 +7,12 @@ returns-to-go, and makes one compiled update of the policy and the baseline.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rlgen import config as cfgmod
 from rlgen.agents.callbacks import Callback, CallbackList, ProgressBarCallback
 from rlgen.agents.configs import ReinforceConfig, reinforce_config_for
 from rlgen.agents.dqn import (
@@ -26,8 +24,9 @@ from rlgen.agents.dqn import (
     load_keras_model,
 )
 from rlgen.agents.envs import check_spaces, make_env, resolve_env
+from rlgen.agents.saving import agent_from_file, write_agent_file
 from rlgen.errors import UsageError
-from rlgen.runs import atomic_path, read_json
+from rlgen.runs import atomic_path
 
 VALUE_FILE = "value.keras"
 
@@ -291,42 +290,14 @@ class ReinforceAgent:
             self.policy_net.save(tmp)
         with atomic_path(path / VALUE_FILE) as tmp:
             self.value_net.save(tmp)
-        meta = {
-            "algorithm": self.algorithm,
-            "env_id": self.env_id,
-            "seed": self.seed,
-            "obs_dim": self.obs_dim,
-            "n_actions": self.n_actions,
-            "num_timesteps": self.num_timesteps,
-            "num_episodes": self.num_episodes,
-            "config": cfgmod.to_dict(self.config),
-        }
-        with atomic_path(path / AGENT_FILE) as tmp:
-            tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        write_agent_file(self, path)
         return path
 
     @classmethod
     def load(cls, path: str | Path, env: Any = None) -> ReinforceAgent:
         """An agent saved by :meth:`save`; its env is remade from the saved id unless given."""
         path = Path(path)
-        meta = read_json(path / AGENT_FILE, what="agent file")
-        if meta.get("algorithm") != cls.algorithm:
-            raise UsageError(
-                f"{path} holds a {meta.get('algorithm', 'unknown')} agent, not {cls.algorithm}"
-            )
-        try:
-            config = cfgmod.build(ReinforceConfig, meta["config"], where=str(path / AGENT_FILE))
-            spaces = (int(meta["obs_dim"]), int(meta["n_actions"]))
-        except (KeyError, TypeError, ValueError):
-            raise UsageError(
-                f"agent file {path / AGENT_FILE} is corrupt (fields missing)"
-            ) from None
-        if env is None and meta.get("env_id"):
-            import gymnasium as gym
-
-            if meta["env_id"] in gym.envs.registry:
-                env = make_env(meta["env_id"])
-        agent = cls(env, config, int(meta.get("seed", 0)), spaces=spaces)
+        agent = agent_from_file(cls, ReinforceConfig, path, env)
         for net, name in ((agent.policy_net, MODEL_FILE), (agent.value_net, VALUE_FILE)):
             model = load_keras_model(path / name)
             try:
@@ -335,8 +306,6 @@ class ReinforceAgent:
                 raise UsageError(
                     f"model file {path / name} does not fit {AGENT_FILE}: {err}"
                 ) from None
-        agent.num_timesteps = int(meta.get("num_timesteps", 0))
-        agent.num_episodes = int(meta.get("num_episodes", 0))
         return agent
 
     # ---- checkpoints (resume) ------------------------------------------------------------

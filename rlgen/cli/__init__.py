@@ -23,7 +23,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from rlgen.cli import agent, info, supervised
+    from rlgen.cli import agent, gan, info, supervised
 
     parser = Parser(
         prog="rlgen",
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.register(sub)
     supervised.register(sub)
     agent.register(sub)
+    gan.register(sub)
     return parser
 
 

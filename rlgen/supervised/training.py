@@ -81,14 +81,15 @@ def geometric_augmentation(seed: int = 0) -> keras.Sequential:
 
 def synthetic_digits(gan_run: str | Path, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` labelled digits drawn from a conditional GAN run (the one supervised -> gan link)."""
-    from rlgen.gan.sampling import sample_labelled
+    from rlgen.gan.sampling import image_shape, sample_labelled
 
-    x, y = sample_labelled(gan_run, n, seed=seed)
-    if x.shape[1:] != (28, 28, 1):
+    shape = image_shape(gan_run)  # checked from config.json before the generator loads
+    if shape != (28, 28, 1):
         raise UsageError(
-            f"--augment-from {gan_run} draws images of shape {x.shape[1:]}, not (28, 28, 1); "
+            f"--augment-from {gan_run} draws images of shape {shape}, not (28, 28, 1); "
             "give a GAN trained on MNIST-style images"
         )
+    x, y = sample_labelled(gan_run, n, seed=seed)
     return x.astype(np.float32), y.astype(np.int64)
 
 

@@ -1,0 +1,225 @@
+"""Does a conditional GAN trained on N real digits help the seed CNN trained on the same N?
+
+For each real training size N (a stratified subset of the training split; the GAN sees only
+those N digits), each GAN seed and each classifier seed, the seed CNN is trained with the same
+number of SGD steps on five arms and tested on the real test digits only:
+
+    a  real only                      b  real + geometric augmentation
+    c  real + synthetic               d  real + synthetic + geometric
+    u  real + synthetic from an under-trained GAN (1 epoch): the negative control
+
+Prints the GAN figures per (N, GAN seed), mean ± std test accuracy per arm, and paired
+differences d - b and c - a with a paired t-test, as one JSON line (``--table`` adds a
+Markdown table for BENCHMARKS.md).
+
+    python benchmarks/augmentation_study.py --quick          # smoke run, minutes
+    python benchmarks/augmentation_study.py                  # the full study, hours on a CPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+ARMS = ("a", "b", "c", "d", "u")
+ARM_NAMES = {
+    "a": "real",
+    "b": "real + geometric",
+    "c": "real + synthetic",
+    "d": "real + synthetic + geometric",
+    "u": "real + under-trained synthetic",
+}
+
+
+def parse() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", default="500,1000,4000", help="real training sizes N")
+    p.add_argument("--gan-seeds", type=int, default=3)
+    p.add_argument("--classifier-seeds", type=int, default=5)
+    p.add_argument("--gan-epochs", type=int, default=100, help="GAN epochs over the N digits")
+    p.add_argument("--gan-steps", type=int, default=0, help="if > 0: GAN steps instead of epochs")
+    p.add_argument("--diffaugment", default="", help="e.g. translation,cutout (default off)")
+    p.add_argument("--synthetic-ratio", type=float, default=1.0, help="synthetic digits per real")
+    p.add_argument(
+        "--min-confidence",
+        type=float,
+        default=0.0,
+        help="keep synthetic digits the reference classifier gives at least this probability "
+        "of their label (0 = keep all)",
+    )
+    p.add_argument("--classifier-epochs", type=int, default=20, help="epochs over the N real")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--out", default="runs/augmentation-study", help="folder for the GAN runs")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--table", action="store_true", help="also print a Markdown table")
+    p.add_argument(
+        "--quick", action="store_true", help="N=500, 1 GAN seed, 2 classifier seeds, tiny budgets"
+    )
+    args = p.parse_args()
+    if args.quick:
+        args.sizes, args.gan_seeds, args.classifier_seeds = "500", 1, 2
+        args.gan_epochs, args.classifier_epochs = 3, 3
+    return args
+
+
+def train_classifier(x, y, x_test, y_test, steps: int, seed: int, geometric: bool, batch: int):
+    """The seed CNN trained for exactly ``steps`` SGD steps; real-test accuracy."""
+    import tensorflow as tf
+
+    from rlgen import runtime
+    from rlgen.supervised import models
+    from rlgen.supervised.training import geometric_augmentation
+
+    runtime.seed_everything(seed)
+    model = models.build_cnn()
+    model.compile(
+        optimizer=models.make_optimizer("adam", 1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=False,
+    )
+    ds = tf.data.Dataset.from_tensor_slices((x.astype(np.float32), y.astype(np.int64))).cache()
+    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).repeat().batch(batch)
+    if geometric:
+        augment = geometric_augmentation(seed)
+        ds = ds.map(lambda a, b: (augment(a, training=True), b))
+    model.fit(
+        ds.prefetch(tf.data.AUTOTUNE), steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0
+    )
+    _, acc = model.evaluate(x_test, y_test, batch_size=500, verbose=0)
+    return float(acc)
+
+
+def synthetic(gan, n: int, seed: int, reference, min_confidence: float):
+    """``n`` balanced labelled digits, optionally only those the reference finds confident."""
+    if min_confidence <= 0:
+        return gan.sample(n, seed=seed)
+    xs, ys = gan.sample(4 * n, seed=seed)
+    probs = reference.probabilities(xs)[np.arange(len(ys)), ys]
+    keep = []
+    for digit in range(10):
+        idx = np.flatnonzero((ys == digit) & (probs >= min_confidence))
+        keep.extend(idx[: math.ceil(n / 10)].tolist())
+    keep = np.array(sorted(keep))[:n]
+    return xs[keep], ys[keep]
+
+
+def paired(a: list[float], b: list[float]) -> dict[str, float]:
+    from scipy import stats
+
+    diff = np.array(a) - np.array(b)
+    out = {"mean": float(diff.mean()), "std": float(diff.std(ddof=1)) if len(diff) > 1 else 0.0}
+    if len(diff) > 1 and diff.std() > 0:
+        out["p_value"] = float(stats.ttest_rel(a, b).pvalue)
+    return out
+
+
+def main() -> None:
+    args = parse()
+    start = time.perf_counter()
+    from rlgen import datasets, runtime
+
+    runtime.configure(runtime.RuntimeConfig(threads=args.threads, seed=0))
+    from rlgen.gan import metrics
+    from rlgen.gan.configs import GANConfig
+    from rlgen.gan.dcgan import GAN
+
+    data = datasets.load_images("mnist")
+    reference = metrics.reference_classifier("mnist", data=data)
+    out = Path(args.out)
+    results: dict = {"benchmark": "augmentation_study", "args": vars(args), "sizes": {}}
+    for n in (int(s) for s in args.sizes.split(",")):
+        keep = datasets.subset(data.y_train, n, seed=0)
+        x, y = data.x_train[keep], data.y_train[keep]
+        steps = args.classifier_epochs * math.ceil(n / args.batch_size)
+        n_syn = int(round(args.synthetic_ratio * n))
+        acc: dict[str, list[float]] = {arm: [] for arm in ARMS}
+        gans = []
+        for g_seed in range(args.gan_seeds):
+            cfg = GANConfig(train_size=n, diffaugment=args.diffaugment)
+            epochs = args.gan_epochs
+            if args.gan_steps:
+                epochs = max(1, round(args.gan_steps / max(1, n // cfg.batch_size)))
+            gan = GAN(cfg, seed=g_seed)
+            control = GAN(cfg, seed=g_seed)
+            t0 = time.perf_counter()
+            gan.train(x, y, epochs=epochs, verbose=0)
+            gan_seconds = time.perf_counter() - t0
+            control.train(x, y, epochs=1, verbose=0)
+            gan.save(out / f"n{n}-seed{g_seed}")
+            figures = metrics.evaluate(gan, n=min(1000, len(data.x_test)), reference=reference)
+            gans.append(
+                {
+                    "seed": g_seed,
+                    "epochs": epochs,
+                    "seconds": round(gan_seconds, 1),
+                    **{
+                        k: figures.get(k)
+                        for k in ("label_fidelity", "frechet_distance", "frechet_floor", "cas")
+                    },
+                }
+            )
+            for c_seed in range(args.classifier_seeds):
+                syn_seed = 1000 * g_seed + c_seed
+                xs, ys = synthetic(gan, n_syn, syn_seed, reference, args.min_confidence)
+                xu, yu = control.sample(n_syn, seed=syn_seed)
+                sets = {
+                    "a": (x, y, False),
+                    "b": (x, y, True),
+                    "c": (np.concatenate([x, xs]), np.concatenate([y, ys]), False),
+                    "d": (np.concatenate([x, xs]), np.concatenate([y, ys]), True),
+                    "u": (np.concatenate([x, xu]), np.concatenate([y, yu]), False),
+                }
+                for arm, (xa, ya, geo) in sets.items():
+                    acc[arm].append(
+                        train_classifier(
+                            xa, ya, data.x_test, data.y_test, steps, c_seed, geo, args.batch_size
+                        )
+                    )
+        results["sizes"][str(n)] = {
+            "gans": gans,
+            "classifier_steps": steps,
+            "synthetic": n_syn,
+            "accuracy": {
+                arm: {
+                    "mean": statistics.mean(v),
+                    "std": statistics.stdev(v) if len(v) > 1 else 0.0,
+                    "all": v,
+                }
+                for arm, v in acc.items()
+            },
+            "d_minus_b": paired(acc["d"], acc["b"]),
+            "c_minus_a": paired(acc["c"], acc["a"]),
+            "u_minus_a": paired(acc["u"], acc["a"]),
+        }
+    results["seconds"] = round(time.perf_counter() - start, 1)
+    results["data_source"] = data.source
+    print(json.dumps(results))
+    if args.table:
+        print(markdown(results))
+
+
+def markdown(results: dict) -> str:
+    head = "| N | " + " | ".join(ARM_NAMES[a] for a in ARMS) + " | d − b | c − a |"
+    lines = [head, "|" + "---|" * (len(ARMS) + 3)]
+    for n, r in results["sizes"].items():
+        cells = [
+            f"{100 * r['accuracy'][a]['mean']:.1f} ± {100 * r['accuracy'][a]['std']:.1f}"
+            for a in ARMS
+        ]
+        diffs = [
+            f"{100 * r[k]['mean']:+.1f} ± {100 * r[k]['std']:.1f}"
+            for k in ("d_minus_b", "c_minus_a")
+        ]
+        lines.append(f"| {n} | " + " | ".join(cells + diffs) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

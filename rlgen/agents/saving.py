@@ -1,0 +1,61 @@
+"""The ``agent.json`` beside an agent's ``.keras`` files: written by ``save``, read by ``load``.
+
+Shared by every agent so that DQN and REINFORCE save and load their metadata one way.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rlgen import config as cfgmod
+from rlgen.agents.envs import make_env
+from rlgen.errors import UsageError
+from rlgen.runs import atomic_path, read_json
+
+AGENT_FILE = "agent.json"
+
+
+def write_agent_file(agent: Any, path: str | Path) -> Path:
+    """Write what :func:`agent_from_file` needs to rebuild ``agent`` (atomically)."""
+    meta = {
+        "algorithm": agent.algorithm,
+        "env_id": agent.env_id,
+        "seed": agent.seed,
+        "obs_dim": agent.obs_dim,
+        "n_actions": agent.n_actions,
+        "num_timesteps": agent.num_timesteps,
+        "num_episodes": agent.num_episodes,
+        "config": cfgmod.to_dict(agent.config),
+    }
+    with atomic_path(Path(path) / AGENT_FILE) as tmp:
+        tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return Path(path)
+
+
+def agent_from_file(cls: type, config_cls: type, path: str | Path, env: Any = None) -> Any:
+    """A fresh, untrained ``cls`` agent shaped as ``path/agent.json`` says, counters restored.
+
+    The env is remade from the saved id unless ``env`` is given; the caller loads weights.
+    """
+    path = Path(path)
+    meta = read_json(path / AGENT_FILE, what="agent file")
+    if meta.get("algorithm") != cls.algorithm:
+        raise UsageError(
+            f"{path} holds a {meta.get('algorithm', 'unknown')} agent, not {cls.algorithm}"
+        )
+    try:
+        config = cfgmod.build(config_cls, meta["config"], where=str(path / AGENT_FILE))
+        spaces = (int(meta["obs_dim"]), int(meta["n_actions"]))
+    except (KeyError, TypeError, ValueError):
+        raise UsageError(f"agent file {path / AGENT_FILE} is corrupt (fields missing)") from None
+    if env is None and meta.get("env_id"):
+        import gymnasium as gym
+
+        if meta["env_id"] in gym.envs.registry:
+            env = make_env(meta["env_id"])
+    agent = cls(env, config, int(meta.get("seed", 0)), spaces=spaces)
+    agent.num_timesteps = int(meta.get("num_timesteps", 0))
+    agent.num_episodes = int(meta.get("num_episodes", 0))
+    return agent

@@ -1,0 +1,152 @@
+"""``rlgen gan train|sample|eval``: parse, check, and call :mod:`rlgen.gan`."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from rlgen.cli import common
+from rlgen.gan.configs import GANConfig
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    group = sub.add_parser("gan", help="a DCGAN that draws labelled digits")
+    cmds = group.add_subparsers(dest="command", metavar="COMMAND")
+    cmds.required = True
+
+    train = cmds.add_parser(
+        "train",
+        help="train a (conditional) DCGAN and write a run folder",
+        description=GANConfig.__doc__,
+    )
+    common.add_common_flags(train)
+    from rlgen import config as cfgmod
+
+    cfgmod.add_flags(train, GANConfig)
+    train.set_defaults(func=train_command)
+
+    sample = cmds.add_parser("sample", help="draw digits from a GAN run into a .png or .npz")
+    sample.add_argument("run", metavar="RUN", help="run folder written by 'rlgen gan train'")
+    sample.add_argument("-n", type=int, default=64, help="how many digits (default 64)")
+    sample.add_argument("--digit", type=int, help="only this digit (conditional GANs)")
+    sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    sample.add_argument(
+        "--out", required=True, metavar="FILE", help="FILE.png (a grid) or FILE.npz (x, y)"
+    )
+    sample.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
+    sample.set_defaults(func=sample_command)
+
+    ev = cmds.add_parser("eval", help="quality figures of a GAN run (table and eval.json)")
+    ev.add_argument("run", metavar="RUN", help="run folder written by 'rlgen gan train'")
+    ev.add_argument("-n", type=int, default=1000, help="digits compared (default 1000)")
+    ev.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    ev.add_argument(
+        "--cas",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="train a CNN on synthetic digits only (slow part; default on)",
+    )
+    ev.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
+    ev.set_defaults(func=eval_command)
+
+
+def _print_figures(figures: dict[str, Any]) -> None:
+    for key, value in figures.items():
+        shown = f"{value:.4f}" if isinstance(value, float) else value
+        print(f"  {key:<32} {shown}")
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from rlgen import runtime
+    from rlgen.runs import create_run
+
+    cfg, rt_cfg = common.resolve(args, GANConfig)
+    rt = runtime.configure(rt_cfg)
+    from rlgen import plots
+    from rlgen.gan.dcgan import GAN, run_meta
+
+    gan = GAN(cfg, seed=rt_cfg.seed)
+    x, y = gan.load_data()  # bad data ends here, before a run folder exists
+    task = "cdcgan" if cfg.conditional else "dcgan"
+    run = create_run("gan", task, args.out)
+    run.write_json(
+        "config.json",
+        {
+            **run_meta(gan),
+            "runtime": rt.describe(),
+            "data": {"source": gan.data_source, "train": int(len(x))},
+        },
+    )
+    if not args.quiet:
+        print(f"rlgen: training {task} on {len(x)} images of {gan.data_source} -> {run.path}")
+    start = time.perf_counter()
+    gan.train(x, y, run=run, verbose=0 if args.quiet else 1)
+    gan.save(run.path)
+    hist = gan.history
+    plots.plot_history(
+        {"d_loss": hist["d_loss"], "g_loss": hist["g_loss"]}, run.file("losses.png"), task
+    )
+    epochs = len(hist["epoch"])
+    summary = {
+        "task": task,
+        "epochs": epochs,
+        "final_d_loss": hist["d_loss"][-1],
+        "final_g_loss": hist["g_loss"][-1],
+        "final_real_score": hist["real_score"][-1],
+        "final_fake_score": hist["fake_score"][-1],
+        "seconds": round(time.perf_counter() - start, 2),
+        "seconds_per_epoch": round(gan.seconds / max(epochs, 1), 3),
+        "generator_parameters": int(gan.generator.count_params()),
+        "discriminator_parameters": int(gan.discriminator.count_params()),
+        "train_examples": int(len(x)),
+        "data_source": gan.data_source,
+    }
+    run.write_json("summary.json", summary)
+    if not args.quiet:
+        print("summary")
+        _print_figures(summary)
+    print(f"run written to {run.path}")
+    return 0
+
+
+def _load(run: str, device: str):
+    from rlgen import runtime
+
+    runtime.configure(runtime.RuntimeConfig(device=device))
+    from rlgen.gan.dcgan import GAN
+
+    return GAN.load(run)
+
+
+def sample_command(args: argparse.Namespace) -> int:
+    from rlgen.gan import sampling
+
+    # Every check that needs no model runs first: a bad request fails before TensorFlow loads.
+    sampling.check_request(args.run, args.n, args.digit, args.out, seed=args.seed)
+    gan = _load(args.run, args.device)
+    path = sampling.write_samples(gan, args.out, args.n, digits=args.digit, seed=args.seed)
+    what = f"digit {args.digit}" if args.digit is not None else "digits"
+    print(f"wrote {args.n} {what} to {path}")
+    return 0
+
+
+def eval_command(args: argparse.Namespace) -> int:
+    from rlgen.errors import UsageError
+    from rlgen.gan import sampling
+    from rlgen.runs import write_json
+
+    sampling.run_meta(args.run)
+    if args.n < 10:
+        raise UsageError(f"-n must be at least 10 to estimate the figures, got {args.n}")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    gan = _load(args.run, args.device)
+    from rlgen.gan import metrics
+
+    figures = metrics.evaluate(gan, n=args.n, seed=args.seed, cas=args.cas)
+    print(f"gan run {args.run}: {figures['n']} digits against real test digits")
+    _print_figures(figures)
+    write_json(f"{args.run}/eval.json", figures)
+    print(f"figures written to {args.run}/eval.json")
+    return 0

@@ -1,0 +1,109 @@
+"""Hyper-parameters of the DCGAN: one dataclass, the published starting values as defaults.
+
+TensorFlow-free, so ``rlgen --help`` lists every flag without importing it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rlgen.config import check_fraction, check_positive
+
+Dataset = Literal["mnist", "fashion_mnist"]
+DIFFAUGMENT_POLICIES = ("translation", "cutout")
+
+
+def _h(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass
+class GANConfig:
+    """A class-conditional DCGAN (Radford et al. 2016; labels as in Mirza & Osindero 2014).
+
+    Adam 2e-4 / beta1 0.5, batch 64, LeakyReLU slope 0.2 and a 100-d latent code are the
+    DCGAN paper's values; dropout 0.3 and the two-block nets follow the TensorFlow DCGAN
+    tutorial, small enough for a CPU.
+    """
+
+    dataset: Dataset = field(default="mnist", metadata=_h("which images"))
+    data_dir: str | None = field(
+        default=None, metadata=_h("folder with IDX files or an .npz (Keras layout)")
+    )
+    train_size: int = field(
+        default=0, metadata=_h("train on a stratified subset of this many images; 0 = all")
+    )
+    epochs: int = field(default=50, metadata=_h("passes over the training images"))
+    batch_size: int = field(default=64, metadata=_h("real images per step (DCGAN paper: 128)"))
+    unconditional: bool = field(
+        default=False, metadata=_h("the plain DCGAN of the course: no labels, no --digit")
+    )
+    latent_dim: int = field(default=100, metadata=_h("size of the noise vector z"))
+    embedding_dim: int = field(
+        default=50, metadata=_h("size of the learned label embedding fed to the generator")
+    )
+    generator_filters: tuple[int, ...] = field(
+        default=(128, 64), metadata=_h("filters of the generator's 7x7 base and 14x14 block")
+    )
+    discriminator_filters: tuple[int, ...] = field(
+        default=(64, 128), metadata=_h("filters of the discriminator's two strided convs")
+    )
+    dropout: float = field(default=0.3, metadata=_h("dropout after each discriminator conv"))
+    leaky_slope: float = field(default=0.2, metadata=_h("LeakyReLU slope (DCGAN paper)"))
+    generator_learning_rate: float = field(default=2e-4, metadata=_h("Adam step, generator"))
+    discriminator_learning_rate: float = field(
+        default=2e-4, metadata=_h("Adam step, discriminator")
+    )
+    beta_1: float = field(default=0.5, metadata=_h("Adam beta1 (DCGAN paper: 0.5, not 0.9)"))
+    label_smoothing: float = field(
+        default=0.0,
+        metadata=_h("one-sided: real targets 1 - s for the discriminator (Salimans 2016)"),
+    )
+    update: Literal["alternating", "simultaneous"] = field(
+        default="alternating",
+        metadata=_h(
+            "alternating: discriminator step, then generator step on a fresh fake batch; "
+            "simultaneous: one fake batch, both steps at once (the TF tutorial; fewer passes)"
+        ),
+    )
+    log_every: int = field(
+        default=1,
+        metadata=_h("write the progress grid and the checkpoint every N epochs (and the last)"),
+    )
+    diffaugment: str = field(
+        default="",
+        metadata=_h(
+            "differentiable augmentation of real and fake images before the discriminator "
+            "(Zhao et al. 2020): comma list of translation, cutout; empty = off"
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        check_positive(self, "epochs", "batch_size", "latent_dim", "embedding_dim", "log_every")
+        check_positive(self, "generator_learning_rate", "discriminator_learning_rate")
+        if self.train_size < 0:
+            raise ValueError(f"--train-size must be >= 0, got {self.train_size}")
+        if len(self.generator_filters) != 2 or min(self.generator_filters) <= 0:
+            raise ValueError("--generator-filters takes two positive widths, e.g. 128,64")
+        if len(self.discriminator_filters) != 2 or min(self.discriminator_filters) <= 0:
+            raise ValueError("--discriminator-filters takes two positive widths, e.g. 64,128")
+        check_fraction(self, "dropout")
+        check_fraction(self, "label_smoothing")
+        check_fraction(self, "beta_1")
+        if self.leaky_slope < 0:
+            raise ValueError(f"--leaky-slope must be >= 0, got {self.leaky_slope}")
+        unknown = [p for p in self.policies if p not in DIFFAUGMENT_POLICIES]
+        if unknown:
+            raise ValueError(
+                f"--diffaugment: unknown policy {unknown[0]!r}; "
+                f"use a comma list of {', '.join(DIFFAUGMENT_POLICIES)}"
+            )
+
+    @property
+    def policies(self) -> tuple[str, ...]:
+        return tuple(p for p in self.diffaugment.replace(" ", "").split(",") if p)
+
+    @property
+    def conditional(self) -> bool:
+        return not self.unconditional

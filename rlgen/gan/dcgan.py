@@ -1,0 +1,745 @@
+"""The DCGAN: generator, discriminator, the Keras model with its own train step, and :class:`GAN`.
+
+Class-conditional by default, with the label fed to **both** networks through a learned
+embedding (Mirza & Osindero 2014): the generator gets ``[z, embed(y)]``, the discriminator an
+extra image channel ``embed(y)`` reshaped to 28 x 28. We chose this over an auxiliary classifier
+head (AC-GAN, Odena et al. 2017) because the digits are meant to *augment* a classifier: the
+AC-GAN's classification loss pushes the generator towards easy-to-classify prototypes and is
+known to shrink within-class diversity (Shu et al. 2017), which is the very thing augmentation
+needs. ``unconditional=True`` drops the labels and gives the plain DCGAN of the course.
+
+>>> gan = GAN(GANConfig(epochs=5, train_size=1000), seed=0)
+>>> gan.train()                              # tf.data pipeline, compiled train step
+>>> x, y = gan.sample(64, digits=7, seed=1)  # float32 (64, 28, 28, 1) in [0, 1], labels
+>>> gan.save("runs/my-gan"); gan = GAN.load("runs/my-gan")
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers, ops
+
+from rlgen import config as cfgmod
+from rlgen import datasets, runtime
+from rlgen.errors import TrainingDiverged, UsageError
+from rlgen.gan.configs import GANConfig
+from rlgen.runs import (
+    CONFIG,
+    Run,
+    atomic_path,
+    merge_json,
+    open_run,
+    write_csv,
+)
+
+GROUP = "gan"
+GENERATOR_FILE = "generator.keras"
+DISCRIMINATOR_FILE = "discriminator.keras"
+IMAGE_SHAPE = (28, 28, 1)
+NUM_CLASSES = 10
+CHUNK = 1000  # images generated per generator call when sampling (bounded memory)
+MAX_IN_MEMORY = 1_000_000  # GAN.sample refuses more (3.1 GB); write_npz streams any number
+# DCGAN paper: all weights initialised from N(0, 0.02).
+_INIT_STDDEV = 0.02
+
+
+def _init() -> keras.initializers.Initializer:
+    return keras.initializers.RandomNormal(stddev=_INIT_STDDEV)
+
+
+# ----------------------------------------------------------------------------- networks
+
+
+def build_generator(config: GANConfig | None = None) -> keras.Model:
+    """z (and a digit label) -> a 28 x 28 x 1 image in [-1, 1] (tanh, float32).
+
+    Dense to 7 x 7 x f0, then two stride-2 transposed convolutions (14 x 14, 28 x 28), batch
+    norm and ReLU between them, as in Radford et al.; no bias before batch norm.
+    """
+    c = config or GANConfig()
+    f0, f1 = c.generator_filters
+    z = keras.Input(shape=(c.latent_dim,), name="z")
+    inputs: list[keras.KerasTensor] = [z]
+    x = z
+    if c.conditional:
+        label = keras.Input(shape=(1,), dtype="int32", name="label")
+        inputs.append(label)
+        e = layers.Embedding(NUM_CLASSES, c.embedding_dim, name="label_embedding")(label)
+        x = layers.Concatenate(name="z_and_label")([z, layers.Flatten()(e)])
+    x = layers.Dense(7 * 7 * f0, use_bias=False, kernel_initializer=_init(), name="project")(x)
+    x = layers.BatchNormalization(name="project_bn")(x)
+    x = layers.ReLU()(x)
+    x = layers.Reshape((7, 7, f0))(x)
+    x = layers.Conv2DTranspose(
+        f1, 4, strides=2, padding="same", use_bias=False, kernel_initializer=_init(), name="up14"
+    )(x)
+    x = layers.BatchNormalization(name="up14_bn")(x)
+    x = layers.ReLU()(x)
+    x = layers.Conv2DTranspose(
+        1, 4, strides=2, padding="same", kernel_initializer=_init(), name="up28"
+    )(x)
+    # float32 output so mixed precision never rounds the image the discriminator sees.
+    out = layers.Activation("tanh", dtype="float32", name="image")(x)
+    name = "conditional_generator" if c.conditional else "generator"
+    return keras.Model(inputs if c.conditional else z, out, name=name)
+
+
+def build_discriminator(config: GANConfig | None = None) -> keras.Model:
+    """A 28 x 28 x 1 image in [-1, 1] (and its label) -> one real/fake logit (float32).
+
+    Two stride-2 convolutions with LeakyReLU(0.2) and dropout, no batch norm (the TensorFlow
+    DCGAN tutorial's discriminator: real and fake batches pass separately, and batch norm
+    would let it tell them apart by batch statistics).
+    """
+    c = config or GANConfig()
+    f0, f1 = c.discriminator_filters
+    image = keras.Input(shape=IMAGE_SHAPE, name="image")
+    inputs: list[keras.KerasTensor] = [image]
+    x = image
+    if c.conditional:
+        label = keras.Input(shape=(1,), dtype="int32", name="label")
+        inputs.append(label)
+        e = layers.Embedding(NUM_CLASSES, 28 * 28, name="label_embedding")(label)
+        x = layers.Concatenate(name="image_and_label")([image, layers.Reshape(IMAGE_SHAPE)(e)])
+    for i, f in enumerate((f0, f1)):
+        # No bias: TensorFlow 2.21's grappler remapper fails on the gradient of a fused
+        # Conv2D + BiasAdd + LeakyReLU and logs an "error:" line on every run (harmless but
+        # alarming); a bias before LeakyReLU adds little, and Radford et al. used none.
+        x = layers.Conv2D(
+            f,
+            4,
+            strides=2,
+            padding="same",
+            use_bias=False,
+            kernel_initializer=_init(),
+            name=f"down{i}",
+        )(x)
+        x = layers.LeakyReLU(c.leaky_slope)(x)
+        x = layers.Dropout(c.dropout)(x)
+    x = layers.Flatten()(x)
+    out = layers.Dense(1, dtype="float32", kernel_initializer=_init(), name="logit")(x)
+    name = "conditional_discriminator" if c.conditional else "discriminator"
+    return keras.Model(inputs if c.conditional else image, out, name=name)
+
+
+# ----------------------------------------------------------------------------- DiffAugment
+
+
+def diff_augment(images: Any, policies: Sequence[str], seed: Any) -> Any:
+    """Differentiable translation (±1/8 of the side) and cutout (half-side square) per image.
+
+    Zhao et al. 2020, "Differentiable Augmentation for Data-Efficient GAN Training": the same
+    random transform family is applied to real and fake images before the discriminator, so
+    it cannot memorise a small training set, while gradients still reach the generator.
+    Empty space is filled with -1, the background of images in [-1, 1].
+    """
+    x = images
+    batch = ops.shape(x)[0]
+    h, w = IMAGE_SHAPE[0], IMAGE_SHAPE[1]
+    if "translation" in policies:
+        p = h // 8
+        padded = tf.pad(x + 1.0, [[0, 0], [p, p], [p, p], [0, 0]]) - 1.0
+        oy = keras.random.randint((batch, 1), 0, 2 * p + 1, seed=seed)
+        ox = keras.random.randint((batch, 1), 0, 2 * p + 1, seed=seed)
+        rows = oy + tf.range(h)[None, :]
+        cols = ox + tf.range(w)[None, :]
+        x = tf.gather(padded, rows, axis=1, batch_dims=1)
+        x = tf.gather(x, cols, axis=2, batch_dims=1)
+    if "cutout" in policies:
+        size = h // 2
+        cy = keras.random.randint((batch, 1, 1), 0, h, seed=seed)
+        cx = keras.random.randint((batch, 1, 1), 0, w, seed=seed)
+        r = tf.range(h)[None, :, None]
+        col = tf.range(w)[None, None, :]
+        inside = tf.logical_and(tf.abs(r - cy) < size // 2, tf.abs(col - cx) < size // 2)
+        x = tf.where(inside[..., None], tf.constant(-1.0, x.dtype), x)
+    return x
+
+
+# ----------------------------------------------------------------------------- the Keras model
+
+
+@keras.saving.register_keras_serializable(package="rlgen")
+class DCGAN(keras.Model):
+    """Generator and discriminator trained in one compiled step: a discriminator update on a
+    real and a fake batch, then a generator update through a fresh fake batch (non-saturating
+    loss, Goodfellow et al. 2014). ``call`` runs the generator."""
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        latent_dim: int = 100,
+        conditional: bool = True,
+        label_smoothing: float = 0.0,
+        policies: Sequence[str] = (),
+        seed: int | None = None,
+        simultaneous: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = int(latent_dim)
+        self.conditional = bool(conditional)
+        self.label_smoothing = float(label_smoothing)
+        self.policies = tuple(policies)
+        self.seed = seed
+        self.simultaneous = bool(simultaneous)
+        # The train step's noise and augmentation draw from this, so a seeded model repeats.
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.real_score_tracker = keras.metrics.Mean(name="real_score")
+        self.fake_score_tracker = keras.metrics.Mean(name="fake_score")
+        # Both networks are functional models, built on construction; marking the wrapper
+        # built stops Keras from tracing ``call`` on a data batch under a tf.distribute scope.
+        self.built = True
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return [
+            self.d_loss_tracker,
+            self.g_loss_tracker,
+            self.real_score_tracker,
+            self.fake_score_tracker,
+        ]
+
+    def compile(
+        self,
+        d_optimizer: keras.optimizers.Optimizer,
+        g_optimizer: keras.optimizers.Optimizer,
+        **kwargs: Any,
+    ) -> None:
+        """Two optimizers; under a mixed_float16 policy each is wrapped in its own
+        LossScaleOptimizer (each net's gradients over- or underflow on their own scale)."""
+        kwargs.setdefault("jit_compile", False)  # XLA was slower on the CPUs measured
+        if keras.mixed_precision.global_policy().name == "mixed_float16":
+            if not isinstance(d_optimizer, keras.optimizers.LossScaleOptimizer):
+                d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer)
+            if not isinstance(g_optimizer, keras.optimizers.LossScaleOptimizer):
+                g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer)
+        # ``model.optimizer`` is the generator's: TensorBoard reads its step count and rate.
+        super().compile(optimizer=g_optimizer, **kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        # Built here, under the caller's tf.distribute scope: a MirroredStrategy cannot create
+        # optimizer slots later inside the replicated train step.
+        d_optimizer.build(self.discriminator.trainable_variables)
+        g_optimizer.build(self.generator.trainable_variables)
+
+    def call(self, inputs: Any, training: bool = False) -> Any:
+        return self.generator(inputs, training=training)
+
+    def _g_inputs(self, z: Any, labels: Any) -> Any:
+        return [z, labels] if self.conditional else z
+
+    def _d_logits(self, images: Any, labels: Any) -> Any:
+        if self.policies:
+            images = diff_augment(images, self.policies, self.seed_generator)
+        inputs = [images, labels] if self.conditional else images
+        return ops.cast(self.discriminator(inputs, training=True), "float32")
+
+    def train_step(self, data: Any) -> dict[str, Any]:
+        real, labels = data
+        labels = ops.reshape(ops.cast(labels, "int32"), (-1, 1))
+        batch = ops.shape(real)[0]
+        # Gradients are summed over replicas, so each replica's loss is divided by their count
+        # for the gradient (ops-level cross-entropy: keras.losses objects would also rescale,
+        # and the trackers should see the true loss).
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+
+        def bce(target: Any, logits: Any) -> Any:
+            return ops.mean(ops.binary_crossentropy(target, logits, from_logits=True))
+
+        d_vars = self.discriminator.trainable_weights
+        g_vars = self.generator.trainable_weights
+
+        def d_loss_of(real_logits: Any, fake_logits: Any) -> Any:
+            real_target = ops.ones_like(real_logits) * (1.0 - self.label_smoothing)
+            return bce(real_target, real_logits) + bce(ops.zeros_like(fake_logits), fake_logits)
+
+        z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        if self.simultaneous:
+            # The TensorFlow DCGAN tutorial's step: one fake batch, both gradients taken
+            # against the same (pre-update) networks: 1 generator and 2 discriminator passes.
+            with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
+                fake = self.generator(self._g_inputs(z, labels), training=True)
+                real_logits = self._d_logits(real, labels)
+                fake_logits = self._d_logits(fake, labels)
+                d_loss = d_loss_of(real_logits, fake_logits)
+                g_loss = bce(ops.ones_like(fake_logits), fake_logits)
+                d_scaled = self.d_optimizer.scale_loss(d_loss / replicas)
+                g_scaled = self.g_optimizer.scale_loss(g_loss / replicas)
+            self.d_optimizer.apply(d_tape.gradient(d_scaled, d_vars), d_vars)
+            self.g_optimizer.apply(g_tape.gradient(g_scaled, g_vars), g_vars)
+        else:
+            # Alternating (Goodfellow et al. 2014): the generator steps against the
+            # discriminator just updated, through a fresh fake batch.
+            fake = self.generator(self._g_inputs(z, labels), training=True)
+            with tf.GradientTape() as tape:
+                real_logits = self._d_logits(real, labels)
+                fake_logits = self._d_logits(fake, labels)
+                d_loss = d_loss_of(real_logits, fake_logits)
+                scaled = self.d_optimizer.scale_loss(d_loss / replicas)
+            self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
+
+            z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+            with tf.GradientTape() as tape:
+                fake = self.generator(self._g_inputs(z, labels), training=True)
+                logits = self._d_logits(fake, labels)
+                g_loss = bce(ops.ones_like(logits), logits)
+                scaled = self.g_optimizer.scale_loss(g_loss / replicas)
+            self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
+
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.real_score_tracker.update_state(ops.mean(ops.sigmoid(real_logits)))
+        self.fake_score_tracker.update_state(ops.mean(ops.sigmoid(fake_logits)))
+        return {m.name: m.result() for m in self.metrics}
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "latent_dim": self.latent_dim,
+            "conditional": self.conditional,
+            "label_smoothing": self.label_smoothing,
+            "policies": list(self.policies),
+            "seed": self.seed,
+            "simultaneous": self.simultaneous,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> DCGAN:
+        config = dict(config)
+        config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
+        config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
+        return cls(**config)
+
+
+def make_dcgan(config: GANConfig, seed: int = 0) -> DCGAN:
+    """Build and compile a fresh :class:`DCGAN` under the active tf.distribute strategy."""
+    runtime.seed_everything(seed)
+    with runtime.active().strategy.scope():
+        model = DCGAN(
+            build_generator(config),
+            build_discriminator(config),
+            latent_dim=config.latent_dim,
+            conditional=config.conditional,
+            label_smoothing=config.label_smoothing,
+            policies=config.policies,
+            seed=seed,
+            simultaneous=config.update == "simultaneous",
+            name="dcgan",
+        )
+        model.compile(
+            d_optimizer=keras.optimizers.Adam(config.discriminator_learning_rate, config.beta_1),
+            g_optimizer=keras.optimizers.Adam(config.generator_learning_rate, config.beta_1),
+        )
+    return model
+
+
+# ----------------------------------------------------------------------------- sampling helpers
+
+
+def sample_labels(n: int, digits: int | Sequence[int] | None, seed: int) -> np.ndarray:
+    """``n`` int64 labels: all ``digits`` if an int, else balanced over ``digits`` (default
+    0-9), shuffled within each chunk of :data:`CHUNK`. Independent of the noise stream."""
+    pool = np.arange(NUM_CLASSES) if digits is None else np.atleast_1d(digits).astype(np.int64)
+    check_digits(pool)
+    return np.concatenate(list(_label_chunks(n, pool, seed))) if n else np.zeros(0, np.int64)
+
+
+def _label_chunks(n: int, pool: np.ndarray, seed: int) -> Iterator[np.ndarray]:
+    rng = np.random.default_rng([seed, 1])
+    for start in range(0, n, CHUNK):
+        stop = min(n, start + CHUNK)
+        yield rng.permutation(pool[np.arange(start, stop) % len(pool)]).astype(np.int64)
+
+
+def _noise_chunks(n: int, latent_dim: int, seed: int) -> Iterator[np.ndarray]:
+    rng = np.random.default_rng([seed, 0])
+    for start in range(0, n, CHUNK):
+        yield rng.standard_normal((min(n, start + CHUNK) - start, latent_dim), dtype=np.float32)
+
+
+def check_digits(digits: Any) -> None:
+    """Raise UsageError unless every digit lies in 0-9."""
+    arr = np.atleast_1d(np.asarray(digits))
+    if arr.size == 0 or not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() > 9:
+        raise UsageError(f"--digit must be an integer from 0 to 9, got {digits!r}")
+
+
+def to_unit(images: Any) -> np.ndarray:
+    """Generator output in [-1, 1] -> float32 in [0, 1]."""
+    return np.clip((np.asarray(images, np.float32) + 1.0) / 2.0, 0.0, 1.0)
+
+
+# ----------------------------------------------------------------------------- the API
+
+
+class GAN:
+    """A DCGAN you can train, sample from, save and load (the toolkit's GAN API)."""
+
+    def __init__(self, config: GANConfig | None = None, seed: int = 0) -> None:
+        self.config = config or GANConfig()
+        if not isinstance(self.config, GANConfig):
+            raise TypeError(f"GAN needs a GANConfig, got {type(self.config).__name__}")
+        self.seed = int(seed)
+        self.model = make_dcgan(self.config, self.seed)
+        self.history: dict[str, list[float]] = {}
+        self.seconds = 0.0
+        self.data_source = ""
+
+    @property
+    def generator(self) -> keras.Model:
+        return self.model.generator
+
+    @property
+    def discriminator(self) -> keras.Model:
+        return self.model.discriminator
+
+    @property
+    def conditional(self) -> bool:
+        return self.config.conditional
+
+    # ------------------------------------------------------------------ data
+    def load_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """The training images (a stratified subset if ``train_size``) in [0, 1] and labels.
+
+        Only the training split: the test split stays unseen for the metrics."""
+        c = self.config
+        d = datasets.load_images(c.dataset, c.data_dir)
+        x, y = d.x_train, d.y_train
+        if c.train_size:
+            keep = datasets.subset(y, c.train_size, seed=0)
+            x, y = x[keep], y[keep]
+        self.data_source = d.source
+        return x, y
+
+    def dataset(self, x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:
+        """Images scaled to [-1, 1] (the generator's tanh range), cached, shuffled, batched."""
+        batch = min(self.config.batch_size, len(x))
+        ds = tf.data.Dataset.from_tensor_slices((x * 2.0 - 1.0, y.astype(np.int32))).cache()
+        ds = ds.shuffle(len(x), seed=self.seed, reshuffle_each_iteration=True)
+        # Whole batches only: one last tiny batch makes a noisy discriminator step.
+        return ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+    # ------------------------------------------------------------------ training
+    def train(
+        self,
+        x: np.ndarray | None = None,
+        y: np.ndarray | None = None,
+        epochs: int | None = None,
+        run: Run | None = None,
+        verbose: int = 1,
+    ) -> dict[str, list[float]]:
+        """Train for ``epochs`` (default: the config's) on ``x, y`` (default: the config's data).
+
+        With a ``run``: metrics.csv, a fixed-noise grid per epoch in samples/, the last good
+        generator and discriminator in checkpoint/, TensorBoard events, and progress.gif at the
+        end. A NaN or inf in either loss stops training with :class:`TrainingDiverged`.
+        """
+        if x is None:
+            x, y = self.load_data()
+        x = np.asarray(x, np.float32)
+        y = np.zeros(len(x), np.int64) if y is None else np.asarray(y, np.int64)
+        if x.ndim != 4 or x.shape[1:] != IMAGE_SHAPE or len(y) != len(x) or not len(x):
+            raise UsageError(
+                f"training images have shape {x.shape} with {len(y)} labels; "
+                "give (N, 28, 28, 1) images in [0, 1] and N labels"
+            )
+        if epochs is not None and epochs <= 0:
+            raise UsageError(f"epochs must be > 0, got {epochs}")
+        epochs = epochs or self.config.epochs
+        steps = len(x) // min(self.config.batch_size, len(x))
+        monitor = _Monitor(self, run)
+        done = len(self.history.get("epoch", []))
+        monitor.last_epoch = done + epochs
+        callbacks: list[keras.callbacks.Callback] = [monitor]
+        if verbose:
+            callbacks.append(_ProgressBar(epochs, steps))
+        if run is not None:
+            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.file("tensorboard"))))
+            monitor.save_grid(0)  # the untrained generator: the GIF's first frame
+        start = time.perf_counter()
+        self.model.fit(
+            self.dataset(x, y),
+            epochs=done + epochs,  # a second train() call continues the epoch count
+            initial_epoch=done,
+            shuffle=False,  # the tf.data pipeline shuffles
+            verbose=0,
+            callbacks=callbacks,
+        )
+        self.seconds += time.perf_counter() - start
+        if monitor.diverged:
+            where = ""
+            if run is not None and (run.file("checkpoint") / GENERATOR_FILE).is_file():
+                where = (
+                    f"; the last good generator and discriminator are in {run.file('checkpoint')}"
+                )
+            elif run is not None:
+                where = "; no epoch finished, so no checkpoint was written (check the data)"
+            raise TrainingDiverged(
+                f"the {monitor.diverged} became NaN or inf during epoch {monitor.bad_epoch}"
+                f"{where}; lower the learning rates or the batch size and train again"
+            )
+        if run is not None:
+            _write_gif(sorted(run.file("samples").glob("epoch_*.png")), run.file("progress.gif"))
+        return self.history
+
+    # ------------------------------------------------------------------ sampling
+    def iter_samples(
+        self, n: int, digits: int | Sequence[int] | None = None, seed: int = 0
+    ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """Yield ``(x, y)`` chunks of at most :data:`CHUNK` images (bounded memory for any n)."""
+        if n <= 0:
+            raise UsageError(f"-n must be > 0, got {n}")
+        if seed < 0:
+            raise UsageError(f"--seed must be >= 0, got {seed}")
+        if digits is not None and not self.conditional:
+            raise UsageError(
+                "--digit needs a conditional GAN, but this one was trained --unconditional; "
+                "drop --digit or train without --unconditional"
+            )
+        pool = np.arange(NUM_CLASSES) if digits is None else np.atleast_1d(digits)
+        check_digits(pool)
+        pool = pool.astype(np.int64)
+        for z, y in zip(
+            _noise_chunks(n, self.config.latent_dim, seed), _label_chunks(n, pool, seed)
+        ):
+            inputs = [z, y[:, None].astype(np.int32)] if self.conditional else z
+            images = to_unit(self.generator(inputs, training=False))
+            yield images, (y if self.conditional else None)
+
+    def sample(
+        self, n: int, digits: int | Sequence[int] | None = None, seed: int = 0
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``n`` generated images float32 (n, 28, 28, 1) in [0, 1] and their int64 labels.
+
+        ``digits``: one digit, or several to balance over (default all ten); the same seed
+        gives the same images. Labels are None for an unconditional GAN.
+        """
+        if n > MAX_IN_MEMORY:
+            raise UsageError(
+                f"-n {n} images would take {n * 784 * 4 / 1e9:.1f} GB of memory; "
+                "write them to an .npz (rlgen gan sample RUN -n N --out FILE.npz streams them)"
+            )
+        parts = list(self.iter_samples(n, digits, seed))
+        x = np.concatenate([p[0] for p in parts])
+        y = np.concatenate([p[1] for p in parts]) if self.conditional else None
+        return x, y
+
+    def grid(self, seed: int | None = None) -> np.ndarray:
+        """100 images from fixed noise: one row per digit (conditional) for progress pictures."""
+        seed = self.seed + 12_345 if seed is None else seed
+        z = np.random.default_rng(seed).standard_normal((100, self.config.latent_dim))
+        z = z.astype(np.float32)
+        if self.conditional:
+            y = np.repeat(np.arange(NUM_CLASSES), 10)
+            return to_unit(self.generator([z, y[:, None].astype(np.int32)], training=False))
+        return to_unit(self.generator(z, training=False))
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
+        """Write generator.keras, discriminator.keras and config.json into ``path``."""
+        path = Path(path)
+        save_models(self, path)
+        merge_json(path / CONFIG, {**run_meta(self), **(extra or {})})
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> GAN:
+        """Load a GAN saved by :meth:`save` or ``rlgen gan train`` (fresh optimizers)."""
+        run = open_run(path, group=GROUP)
+        meta = run.config
+        config = cfgmod.build(GANConfig, meta.get("config", {}), f"{run.path}/{CONFIG}")
+        gan = cls.__new__(cls)
+        gan.config, gan.seed = config, int(meta.get("seed", 0))
+        gan.history, gan.seconds = {}, 0.0
+        gan.data_source = meta.get("data", {}).get("source", "")
+        generator = load_model(run.file(GENERATOR_FILE))
+        discriminator = load_model(run.file(DISCRIMINATOR_FILE))
+        expected = (None, *IMAGE_SHAPE)
+        if tuple(generator.output_shape) != expected:
+            raise UsageError(
+                f"{run.file(GENERATOR_FILE)} draws {generator.output_shape[1:]} images, not "
+                f"{IMAGE_SHAPE}; it is not an rlgen GAN generator"
+            )
+        with runtime.active().strategy.scope():
+            gan.model = DCGAN(
+                generator,
+                discriminator,
+                latent_dim=config.latent_dim,
+                conditional=config.conditional,
+                label_smoothing=config.label_smoothing,
+                policies=config.policies,
+                seed=gan.seed,
+                simultaneous=config.update == "simultaneous",
+                name="dcgan",
+            )
+            gan.model.compile(
+                d_optimizer=keras.optimizers.Adam(
+                    config.discriminator_learning_rate, config.beta_1
+                ),
+                g_optimizer=keras.optimizers.Adam(config.generator_learning_rate, config.beta_1),
+            )
+        return gan
+
+
+def run_meta(gan: GAN) -> dict[str, Any]:
+    """What config.json records about a GAN (read back without TensorFlow by sampling.py)."""
+    return {
+        "group": GROUP,
+        "task": "cdcgan" if gan.conditional else "dcgan",
+        "seed": gan.seed,
+        "conditional": gan.conditional,
+        "image_shape": list(IMAGE_SHAPE),
+        "num_classes": NUM_CLASSES,
+        "config": cfgmod.to_dict(gan.config),
+        "versions": runtime.versions(),
+    }
+
+
+def save_models(gan: GAN, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for model, name in ((gan.generator, GENERATOR_FILE), (gan.discriminator, DISCRIMINATOR_FILE)):
+        with atomic_path(folder / name) as tmp:
+            model.save(tmp)
+
+
+def load_model(path: Path) -> keras.Model:
+    """Load a ``.keras`` file, turning a missing or corrupt one into one clear UsageError."""
+    if not path.is_file():
+        raise UsageError(f"{path} is missing; the run has no trained model (was training cut?)")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as err:  # zipfile.BadZipFile, ValueError, OSError, KeyError ...
+        raise UsageError(
+            f"{path} is corrupt or not a Keras model ({type(err).__name__}); retrain, or copy "
+            "the run's checkpoint/ files over it"
+        ) from None
+
+
+def write_mosaic(images: np.ndarray, path: Path, ncols: int = 10, scale: int = 2) -> Path:
+    """(N, 28, 28, 1) images in [0, 1] as one PNG mosaic, dark digits on white (Pillow).
+
+    Written every epoch, so it is built with NumPy rather than 100 matplotlib axes (which
+    took longer than a training epoch on 500 digits)."""
+    from PIL import Image
+
+    n, h, w = images.shape[0], images.shape[1], images.shape[2]
+    rows, pad = math.ceil(n / ncols), 2
+    canvas = np.ones((rows * (h + pad) + pad, ncols * (w + pad) + pad), np.float32)
+    for i in range(n):
+        r, c = divmod(i, ncols)
+        top, left = pad + r * (h + pad), pad + c * (w + pad)
+        canvas[top : top + h, left : left + w] = 1.0 - images[i, ..., 0]
+    pixels = np.kron((canvas * 255).round().astype(np.uint8), np.ones((scale, scale), np.uint8))
+    with atomic_path(path) as tmp:
+        Image.fromarray(pixels).save(tmp, format="PNG")
+    return path
+
+
+def _write_gif(frames: list[Path], path: Path, ms: int = 300) -> Path | None:
+    """An animated GIF of the per-epoch grids (Pillow), written atomically."""
+    if not frames:
+        return None
+    from PIL import Image
+
+    images = [Image.open(f).convert("P") for f in frames]
+    with atomic_path(path) as tmp:
+        images[0].save(
+            tmp, format="GIF", save_all=True, append_images=images[1:], duration=ms, loop=0
+        )
+    return path
+
+
+# ----------------------------------------------------------------------------- callbacks
+
+
+class _Monitor(keras.callbacks.Callback):
+    """History, NaN/inf stop, and with a run: metrics.csv, grids and the last good checkpoint."""
+
+    LOSSES = {"d_loss": "discriminator loss", "g_loss": "generator loss"}
+
+    def __init__(self, gan: GAN, run: Run | None) -> None:
+        super().__init__()
+        self.gan, self.run = gan, run
+        self.diverged: str | None = None
+        self.bad_epoch = 0
+        self._t0 = 0.0
+        self._epoch = 0
+        self.last_epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._t0 = time.perf_counter()
+        self._epoch = epoch + 1
+
+    def _check(self, logs: dict | None) -> bool:
+        for key in self.LOSSES:
+            value = float((logs or {}).get(key, 0.0))
+            if not math.isfinite(value):
+                self.diverged = self.diverged or self.LOSSES[key]
+                self.bad_epoch = self._epoch
+                self.model.stop_training = True
+                return False
+        return True
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._check(logs)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.diverged or not self._check(logs):
+            return
+        hist = self.gan.history
+        hist.setdefault("epoch", []).append(epoch + 1)
+        for k, v in (logs or {}).items():
+            hist.setdefault(k, []).append(float(v))
+        hist.setdefault("seconds", []).append(round(time.perf_counter() - self._t0, 3))
+        if self.run is not None:
+            rows = [dict(zip(hist, vals)) for vals in zip(*hist.values())]
+            write_csv(self.run.file("metrics.csv"), rows)
+            every = self.gan.config.log_every
+            if (epoch + 1) % every == 0 or epoch + 1 == self.last_epoch:
+                self.save_grid(epoch + 1)
+                save_models(self.gan, self.run.file("checkpoint"))
+
+    def save_grid(self, epoch: int) -> None:
+        write_mosaic(self.gan.grid(), self.run.file("samples") / f"epoch_{epoch:03d}.png")
+
+
+class _ProgressBar(keras.callbacks.Callback):
+    """One tqdm bar over every batch, showing both losses as they run."""
+
+    def __init__(self, epochs: int, steps_per_epoch: int) -> None:
+        super().__init__()
+        self.epochs, self.steps = epochs, steps_per_epoch
+        self.bar = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=self.epochs * self.steps, unit="step", mininterval=0.5)
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.bar.set_description(f"epoch {epoch + 1}/{self.epochs}")
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.bar.update(1)
+        if batch % 10 == 0 and logs:
+            shown = {k: f"{float(v):.3f}" for k, v in logs.items() if k in _Monitor.LOSSES}
+            self.bar.set_postfix(shown, refresh=False)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.bar.close()

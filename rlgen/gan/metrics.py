@@ -1,0 +1,323 @@
+"""Figures that judge generated digits, all through one frozen reference classifier.
+
+The reference is the seed CNN (:func:`rlgen.supervised.models.build_cnn`, architecture only)
+trained on the **real training split only**, with a fixed seed and budget, cached on disk
+under a name holding :data:`REFERENCE_VERSION` and a fingerprint of the training data, so
+every figure of every run is measured by the same network. The test split it never saw is
+what the figures compare against:
+
+- label fidelity: share of conditional samples it classifies as the digit asked for;
+- Fréchet distance on its 128-d ``features`` layer, beside the real-train-vs-real-test floor
+  at the same N (the distance has a sample-size bias, so only same-N figures compare);
+- KID (Bińkowski et al. 2018) on features standardised with real-train statistics (raw
+  ReLU features are dominated by a few large units, which makes the cubic kernel
+  meaningless);
+- recall (Kynkäänniemi et al. 2019) and coverage (Naeem et al. 2020) for diversity, and the
+  histogram of predicted classes. Precision and density are left out on purpose: in this
+  feature space uniform noise scores high precision;
+- CAS (Ravuri & Vinyals 2019): the same CNN trained on as many synthetic digits as the real
+  training split, for the same number of SGD steps as the reference, tested on real digits;
+- memorisation: median pixel distance from each generated digit to its nearest training
+  digit, beside the same figure for real test digits (much lower means copying).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from rlgen import datasets, runtime
+from rlgen.datasets import ImageData
+from rlgen.errors import UsageError
+from rlgen.runs import atomic_path, read_json, write_json
+from rlgen.supervised import models
+
+# Bump when the reference's architecture, budget or training changes: old caches are ignored.
+REFERENCE_VERSION = 1
+REFERENCE_EPOCHS = 5
+REFERENCE_BATCH = 128
+REFERENCE_LEARNING_RATE = 1e-3
+REFERENCE_SEED = 0
+DEFAULT_N = 1000
+NEIGHBOURS = 5  # k of the k-NN balls for recall and coverage (Naeem et al. use k = 5)
+
+
+def cache_dir() -> Path:
+    """Where reference classifiers are cached: $RLGEN_CACHE_DIR or ~/.cache/rlgen."""
+    env = os.environ.get("RLGEN_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "rlgen"
+
+
+def fingerprint(x: np.ndarray, y: np.ndarray) -> str:
+    """A short hash of the training images and labels: a different split, a different cache."""
+    h = hashlib.sha1()
+    h.update(np.ascontiguousarray(x, np.float32).tobytes())
+    h.update(np.ascontiguousarray(y, np.int64).tobytes())
+    return h.hexdigest()[:12]
+
+
+@dataclass
+class Reference:
+    """The frozen reference classifier, its 128-d feature extractor and the data it knows."""
+
+    model: keras.Model
+    features_model: keras.Model
+    data: ImageData
+    info: dict[str, Any]
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        return _predict(self.model, x)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.probabilities(x).argmax(axis=1).astype(np.int64)
+
+    def features(self, x: np.ndarray) -> np.ndarray:
+        return _predict(self.features_model, x).astype(np.float64)
+
+
+def _predict(model: keras.Model, x: np.ndarray, batch: int = 500) -> np.ndarray:
+    out = [
+        np.asarray(model(tf.constant(x[i : i + batch], tf.float32), training=False))
+        for i in range(0, len(x), batch)
+    ]
+    return np.concatenate(out) if out else np.zeros((0,) + tuple(model.output_shape[1:]))
+
+
+def train_reference(x: np.ndarray, y: np.ndarray, epochs: int = REFERENCE_EPOCHS) -> keras.Model:
+    """The seed CNN trained on ``x, y`` with the reference's fixed seed and budget."""
+    return _train_cnn(x, y, steps=reference_steps(len(x), epochs), seed=REFERENCE_SEED)
+
+
+def reference_steps(n_train: int, epochs: int = REFERENCE_EPOCHS) -> int:
+    return epochs * math.ceil(n_train / REFERENCE_BATCH)
+
+
+def _train_cnn(x: np.ndarray, y: np.ndarray, steps: int, seed: int) -> keras.Model:
+    runtime.seed_everything(seed)
+    model = models.build_cnn()
+    model.compile(
+        optimizer=models.make_optimizer("adam", REFERENCE_LEARNING_RATE),
+        loss="sparse_categorical_crossentropy",
+        jit_compile=False,
+    )
+    ds = (
+        tf.data.Dataset.from_tensor_slices((x.astype(np.float32), y.astype(np.int64)))
+        .cache()
+        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        .batch(REFERENCE_BATCH)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    model.fit(ds, steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0)
+    return model
+
+
+def reference_classifier(
+    dataset: str = "mnist",
+    data_dir: str | Path | None = None,
+    data: ImageData | None = None,
+    epochs: int = REFERENCE_EPOCHS,
+    directory: str | Path | None = None,
+) -> Reference:
+    """The cached reference for ``dataset`` (trained on first use, on the training split)."""
+    data = data or datasets.load_images(dataset, data_dir)
+    key = f"reference-{data.name}-v{REFERENCE_VERSION}-e{epochs}-"
+    key += fingerprint(data.x_train, data.y_train)
+    folder = Path(directory) if directory else cache_dir()
+    path, info_path = folder / f"{key}.keras", folder / f"{key}.json"
+    model = None
+    if path.is_file() and info_path.is_file():
+        try:
+            model = keras.models.load_model(path, compile=False)
+            info = read_json(info_path, "reference info")
+        except Exception:  # a corrupt cache is rebuilt, never trusted
+            model = None
+    if model is None:
+        model = train_reference(data.x_train, data.y_train, epochs)
+        accuracy = float(np.mean(_predict(model, data.x_test).argmax(1) == data.y_test))
+        info = {
+            "version": REFERENCE_VERSION,
+            "dataset": data.name,
+            "source": data.source,
+            "train_examples": int(len(data.x_train)),
+            "epochs": epochs,
+            "steps": reference_steps(len(data.x_train), epochs),
+            "test_accuracy": accuracy,
+            "file": str(path),
+        }
+        try:
+            with atomic_path(path) as tmp:
+                model.save(tmp)
+            write_json(info_path, info)
+        except OSError:  # a read-only cache only costs retraining next time
+            pass
+    features = keras.Model(model.inputs, model.get_layer("features").output)
+    return Reference(model, features, data, info)
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to feature sets ``a`` and ``b`` (N, D)."""
+    from scipy import linalg
+
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    with warnings.catch_warnings():  # collapsed samples give a singular covariance
+        warnings.simplefilter("ignore")
+        covmean = linalg.sqrtm(cov_a @ cov_b)
+    if not np.isfinite(covmean).all():  # near-singular product: regularise (as in TTUR's FID)
+        eps = np.eye(len(cov_a)) * 1e-6
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            covmean = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
+    covmean = np.real(covmean)
+    diff = mu_a - mu_b
+    return float(max(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(covmean), 0))
+
+
+def kernel_inception_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Unbiased MMD² with the cubic kernel (x·y / d + 1)³ (Bińkowski et al. 2018).
+
+    Give standardised features: see :func:`standardise`."""
+    d = a.shape[1]
+    kaa = (a @ a.T / d + 1) ** 3
+    kbb = (b @ b.T / d + 1) ** 3
+    kab = (a @ b.T / d + 1) ** 3
+    m, n = len(a), len(b)
+    return float(
+        (kaa.sum() - np.trace(kaa)) / (m * (m - 1))
+        + (kbb.sum() - np.trace(kbb)) / (n * (n - 1))
+        - 2 * kab.mean()
+    )
+
+
+def standardise(features: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    return (features - mean) / np.where(std > 1e-8, std, 1.0)
+
+
+def _pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
+    return np.sqrt(np.maximum(sq, 0.0))
+
+
+def _knn_radius(x: np.ndarray, k: int) -> np.ndarray:
+    d = _pairwise(x, x)
+    return np.sort(d, axis=1)[:, k]  # column 0 is the point itself
+
+
+def recall_coverage(real: np.ndarray, fake: np.ndarray, k: int = NEIGHBOURS) -> dict[str, float]:
+    """Recall: share of real points inside some fake point's k-NN ball (Kynkäänniemi 2019).
+    Coverage: share of real points whose own k-NN ball holds a fake point (Naeem 2020)."""
+    d = _pairwise(real, fake)
+    recall = float(np.mean((d <= _knn_radius(fake, k)[None, :]).any(axis=1)))
+    coverage = float(np.mean(d.min(axis=1) <= _knn_radius(real, k)))
+    return {"recall": recall, "coverage": coverage}
+
+
+def nearest_distance(x: np.ndarray, pool: np.ndarray, batch: int = 500) -> np.ndarray:
+    """Euclidean pixel distance from each image of ``x`` to its nearest image in ``pool``."""
+    a, b = x.reshape(len(x), -1).astype(np.float32), pool.reshape(len(pool), -1)
+    b = b.astype(np.float32)
+    out = [_pairwise(a[i : i + batch], b).min(axis=1) for i in range(0, len(a), batch)]
+    return np.concatenate(out)
+
+
+def class_histogram(labels: np.ndarray, num_classes: int = 10) -> list[int]:
+    return np.bincount(np.asarray(labels, np.int64), minlength=num_classes).tolist()
+
+
+def classifier_accuracy_score(
+    x_syn: np.ndarray, y_syn: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, steps: int
+) -> float:
+    """CAS: the seed CNN trained on synthetic digits only for ``steps`` steps, tested on real."""
+    model = _train_cnn(x_syn, y_syn, steps=steps, seed=REFERENCE_SEED)
+    return float(np.mean(_predict(model, x_test).argmax(1) == y_test))
+
+
+# ----------------------------------------------------------------------------- the figures
+
+
+def compare(
+    x_gen: np.ndarray,
+    y_gen: np.ndarray | None,
+    reference: Reference,
+    n: int = DEFAULT_N,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Every figure except CAS for generated images ``x_gen`` (and the labels asked for).
+
+    N = min(n, len(x_gen), test size, train size); the floors use real train vs real test
+    at the same N, drawn with ``seed``."""
+    d = reference.data
+    n = int(min(n, len(x_gen), len(d.x_test), len(d.x_train)))
+    if n < 10:
+        raise UsageError(f"need at least 10 images to compare, got {n}; raise -n")
+    rng = np.random.default_rng(seed)
+    test_idx = np.sort(rng.choice(len(d.x_test), n, replace=False))
+    train_idx = np.sort(rng.choice(len(d.x_train), n, replace=False))
+    gen_idx = np.sort(rng.choice(len(x_gen), n, replace=False))
+    x_gen = np.asarray(x_gen, np.float32)[gen_idx]
+    f_test = reference.features(d.x_test[test_idx])
+    f_train = reference.features(d.x_train[train_idx])
+    f_gen = reference.features(x_gen)
+    mean, std = f_train.mean(axis=0), f_train.std(axis=0)
+    s_test, s_train, s_gen = (standardise(f, mean, std) for f in (f_test, f_train, f_gen))
+    pred = reference.predict(x_gen)
+    fd, floor = frechet_distance(f_gen, f_test), frechet_distance(f_train, f_test)
+    out: dict[str, Any] = {"n": n}
+    if y_gen is not None:
+        out["label_fidelity"] = float(np.mean(pred == np.asarray(y_gen)[gen_idx]))
+    out.update(
+        {
+            "frechet_distance": fd,
+            "frechet_floor": floor,
+            "frechet_ratio": fd / max(floor, 1e-12),
+            "kid": kernel_inception_distance(s_gen, s_test),
+            "kid_floor": kernel_inception_distance(s_train, s_test),
+        }
+    )
+    rc_gen, rc_real = recall_coverage(s_test, s_gen), recall_coverage(s_test, s_train)
+    out.update({"recall": rc_gen["recall"], "recall_floor": rc_real["recall"]})
+    out.update({"coverage": rc_gen["coverage"], "coverage_floor": rc_real["coverage"]})
+    gen_nn = np.median(nearest_distance(x_gen, d.x_train))
+    test_nn = np.median(nearest_distance(d.x_test[test_idx], d.x_train))
+    out["memorisation_median_generated"] = float(gen_nn)
+    out["memorisation_median_real_test"] = float(test_nn)
+    out["memorisation_ratio"] = float(gen_nn / max(test_nn, 1e-12))
+    out["predicted_class_histogram"] = class_histogram(pred)
+    return out
+
+
+def evaluate(
+    gan: Any,
+    n: int = DEFAULT_N,
+    seed: int = 0,
+    cas: bool = True,
+    reference: Reference | None = None,
+) -> dict[str, Any]:
+    """The quality figures of a trained :class:`rlgen.gan.dcgan.GAN` (see the module doc)."""
+    reference = reference or reference_classifier(gan.config.dataset, gan.config.data_dir)
+    d = reference.data
+    n = int(min(n, len(d.x_test), len(d.x_train)))  # the floor needs as many real digits
+    x_gen, y_gen = gan.sample(n, seed=seed)
+    out = compare(x_gen, y_gen, reference, n=n, seed=seed)
+    if cas and gan.conditional:
+        steps = int(reference.info["steps"])
+        x_syn, y_syn = gan.sample(len(d.x_train), seed=seed + 1)
+        out["cas"] = classifier_accuracy_score(x_syn, y_syn, d.x_test, d.y_test, steps)
+        out["cas_steps"] = steps
+    out["reference_test_accuracy"] = float(reference.info["test_accuracy"])
+    out["reference_version"] = REFERENCE_VERSION
+    out["data_source"] = d.source
+    return out

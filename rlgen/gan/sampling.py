@@ -1,0 +1,167 @@
+"""Labelled synthetic digits from a GAN run: the one door other groups use to read a GAN.
+
+``sample_labelled`` is what ``rlgen supervised train --augment-from RUN --synthetic N`` calls;
+``image_shape`` and ``check_request`` read only config.json, so every bad request fails in
+a fraction of a second, before TensorFlow starts. ``write_samples`` streams any number of
+digits into an ``.npz`` in chunks, so memory never limits ``-n``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlgen.errors import UsageError
+from rlgen.runs import atomic_path, open_run
+
+GROUP = "gan"
+GENERATOR_FILE = "generator.keras"
+OUTPUT_SUFFIXES = (".png", ".npz")
+MAX_PNG = 1000  # a grid of more digits is unreadable; an .npz takes any number
+
+
+def run_meta(run_path: str | Path) -> dict[str, Any]:
+    """config.json of a GAN run, or UsageError naming what is wrong (no TensorFlow)."""
+    run = open_run(run_path, group=GROUP)
+    meta = run.config
+    if not isinstance(meta.get("config"), dict) or "conditional" not in meta:
+        raise UsageError(
+            f"{run.path}/config.json is corrupt (no GAN config); give a run written by "
+            "'rlgen gan train'"
+        )
+    if not run.file(GENERATOR_FILE).is_file():
+        raise UsageError(
+            f"{run.path} has no {GENERATOR_FILE} (was training cut short?); use a finished run, "
+            "or copy checkpoint/generator.keras there"
+        )
+    return meta
+
+
+def image_shape(run_path: str | Path) -> tuple[int, ...]:
+    """The (H, W, C) shape of the images a GAN run draws, read from its config.json."""
+    shape = run_meta(run_path).get("image_shape")
+    if not isinstance(shape, list) or len(shape) != 3:
+        raise UsageError(f"{run_path}/config.json has no valid image_shape; it is corrupt")
+    return tuple(int(s) for s in shape)
+
+
+def is_conditional(run_path: str | Path) -> bool:
+    return bool(run_meta(run_path)["conditional"])
+
+
+def check_request(
+    run_path: str | Path,
+    n: int,
+    digits: int | Sequence[int] | None = None,
+    out: str | Path | None = None,
+    labels_needed: bool = False,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Every check of a sampling request that needs no model: run, -n, --digit, --seed and
+    the output path."""
+    meta = run_meta(run_path)
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
+        raise UsageError(f"-n must be a whole number > 0, got {n!r}")
+    if seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {seed}")
+    conditional = bool(meta["conditional"])
+    if labels_needed and not conditional:
+        raise UsageError(
+            f"{run_path} is an unconditional GAN, so its digits have no labels; "
+            "train one without --unconditional to augment a classifier"
+        )
+    if digits is not None:
+        if not conditional:
+            raise UsageError(
+                f"--digit needs a conditional GAN, but {run_path} was trained --unconditional; "
+                "drop --digit or train without --unconditional"
+            )
+        arr = np.atleast_1d(np.asarray(digits))
+        if not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() > 9:
+            raise UsageError(f"--digit must be an integer from 0 to 9, got {digits!r}")
+    if out is not None:
+        check_output(out, n, tuple(meta.get("image_shape", (28, 28, 1))))
+    return meta
+
+
+def check_output(out: str | Path, n: int, shape: tuple[int, ...] = (28, 28, 1)) -> Path:
+    """The output path is a .png or .npz in an existing folder, with room for ``n`` digits."""
+    out = Path(out)
+    if out.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise UsageError(f"--out {out} must end in .png (a grid) or .npz (arrays x and y)")
+    if not out.parent.is_dir():
+        raise UsageError(
+            f"--out {out}: folder {out.parent} does not exist; create it first or pick another"
+        )
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder; give a file name ending in .png or .npz")
+    if out.suffix.lower() == ".png" and n > MAX_PNG:
+        raise UsageError(
+            f"-n {n} is too many for a PNG grid (at most {MAX_PNG}); write an .npz instead"
+        )
+    if out.suffix.lower() == ".npz":
+        need = n * (int(np.prod(shape)) * 4 + 8)
+        free = shutil.disk_usage(out.parent).free
+        if need > free:
+            raise UsageError(
+                f"-n {n} digits need {need / 1e9:.1f} GB but {out.parent} has "
+                f"{free / 1e9:.1f} GB free; ask for fewer or write elsewhere"
+            )
+    return out
+
+
+def sample_labelled(
+    run_path: str | Path, n: int, seed: int = 0, digits: int | Sequence[int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` labelled digits from a conditional GAN run: x float32 (n, 28, 28, 1) in [0, 1]
+    and y int64 (n,), balanced over ``digits`` (default 0-9); the same seed, the same digits.
+
+    Raises UsageError for a folder that is not a GAN run, a corrupt model, or an
+    unconditional GAN (its digits have no labels)."""
+    check_request(run_path, n, digits, labels_needed=True, seed=seed)
+    from rlgen.gan.dcgan import GAN
+
+    x, y = GAN.load(run_path).sample(n, digits=digits, seed=seed)
+    return x, y
+
+
+def write_samples(
+    gan: Any,
+    out: str | Path,
+    n: int,
+    digits: int | Sequence[int] | None = None,
+    seed: int = 0,
+) -> Path:
+    """Write ``n`` samples of ``gan`` to ``out``: a PNG grid, or an .npz with ``x`` (n, 28, 28,
+    1) float32 in [0, 1] and ``y`` int64 (-1 for an unconditional GAN), streamed in chunks."""
+    out = check_output(out, n)
+    if out.suffix.lower() == ".png":
+        from rlgen import plots
+
+        x, y = gan.sample(n, digits=digits, seed=seed)
+        labels = None if y is None else [str(v) for v in y]
+        return plots.plot_digit_grid(x, out, ncols=min(10, n), labels=labels)
+    return _write_npz_stream(gan, out, n, digits, seed)
+
+
+def _write_npz_stream(gan: Any, out: Path, n: int, digits: Any, seed: int) -> Path:
+    from numpy.lib import format as npformat
+
+    shape = (n, 28, 28, 1)
+    with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+        labels = []
+        with zf.open("x.npy", "w", force_zip64=True) as fh:
+            header = {"descr": "<f4", "fortran_order": False, "shape": shape}
+            npformat.write_array_header_2_0(fh, header)
+            for x, y in gan.iter_samples(n, digits, seed):
+                fh.write(np.ascontiguousarray(x, "<f4").tobytes())
+                labels.append(np.full(len(x), -1, np.int64) if y is None else y)
+        y_all = np.concatenate(labels).astype("<i8")  # 8 bytes a digit: fits where x did
+        with zf.open("y.npy", "w", force_zip64=True) as fh:
+            npformat.write_array(fh, y_all, allow_pickle=False)
+    return out

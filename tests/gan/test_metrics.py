@@ -1,0 +1,73 @@
+"""The quality figures on inputs whose answer is known: real vs real sits at the floor, noise
+far above it; the statistics themselves on Gaussians."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rlgen.gan import metrics
+
+
+def test_frechet_distance_of_gaussians_matches_the_formula(rng):
+    a = rng.standard_normal((4000, 4))
+    b = rng.standard_normal((4000, 4)) + np.array([2.0, 0.0, 0.0, 0.0])
+    assert metrics.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert metrics.frechet_distance(a, b) == pytest.approx(4.0, rel=0.1)  # |mu|^2, same cov
+    c = rng.standard_normal((4000, 4)) * 2.0
+    # (sigma_a - sigma_b)^2 per dimension: 4 * (2 - 1)^2
+    assert metrics.frechet_distance(a, c) == pytest.approx(4.0, rel=0.15)
+
+
+def test_kid_is_near_zero_for_one_distribution_and_positive_for_two(rng):
+    a, b = rng.standard_normal((500, 8)), rng.standard_normal((500, 8))
+    assert abs(metrics.kernel_inception_distance(a, b)) < 0.05
+    assert metrics.kernel_inception_distance(a, b + 1.0) > 0.5
+
+
+def test_recall_and_coverage_see_a_missing_mode(rng):
+    real = rng.standard_normal((400, 2))
+    same = rng.standard_normal((400, 2))
+    half = same[same[:, 0] > 0]  # the generator lost half the distribution
+    full = metrics.recall_coverage(real, same)
+    lost = metrics.recall_coverage(real, half)
+    assert full["recall"] > 0.9 and full["coverage"] > 0.85
+    assert lost["coverage"] < 0.7 and lost["recall"] < 0.7
+
+
+def test_real_digits_sit_at_the_floor_and_noise_far_above(reference, rng):
+    d = reference.data
+    assert reference.info["test_accuracy"] > 0.9
+    assert reference.info["version"] == metrics.REFERENCE_VERSION
+    idx = rng.choice(len(d.x_train), 1000, replace=False)
+    real = metrics.compare(d.x_train[idx], d.y_train[idx], reference, n=500, seed=1)
+    assert real["n"] == 500
+    assert real["frechet_distance"] < 2.0 * real["frechet_floor"] + 1.0, real
+    assert real["label_fidelity"] > 0.95  # training digits with their own labels
+    assert real["recall"] > 0.8 and real["coverage"] > 0.8
+    assert real["memorisation_median_generated"] == 0.0  # they ARE training digits
+    assert sum(real["predicted_class_histogram"]) == 500
+
+    noise = rng.uniform(0, 1, (500, 28, 28, 1)).astype(np.float32)
+    bad = metrics.compare(noise, np.zeros(500, np.int64), reference, n=500, seed=1)
+    assert bad["frechet_distance"] > 10 * bad["frechet_floor"], bad
+    assert bad["kid"] > 20 * max(bad["kid_floor"], 0.01)
+    assert bad["coverage"] < 0.2 and bad["recall"] < 0.2
+    assert bad["memorisation_ratio"] > 1.5
+
+    held_out = metrics.compare(d.x_test, d.y_test, reference, n=500, seed=1)
+    assert 0.6 < held_out["memorisation_ratio"] < 1.5  # unseen digits: the real-test level
+
+
+def test_reference_is_cached_and_reused(reference, cache_dir):
+    files = sorted(p.name for p in cache_dir.iterdir())
+    assert any(f.endswith(".keras") and f"-v{metrics.REFERENCE_VERSION}-" in f for f in files)
+    again = metrics.reference_classifier("mnist")
+    x = reference.data.x_test[:20]
+    np.testing.assert_allclose(again.probabilities(x), reference.probabilities(x), atol=1e-6)
+
+
+def test_cas_of_real_digits_is_high(reference):
+    d = reference.data
+    cas = metrics.classifier_accuracy_score(d.x_train, d.y_train, d.x_test, d.y_test, steps=60)
+    assert cas > 0.8

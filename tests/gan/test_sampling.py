@@ -1,0 +1,76 @@
+"""sample_labelled (the door the supervised trainer uses) and writing samples to files."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from rlgen.errors import UsageError
+from rlgen.gan import sampling
+
+
+def test_sample_labelled_gives_balanced_labelled_digits(gan_run):
+    x, y = sampling.sample_labelled(gan_run, 50, seed=2)
+    assert x.shape == (50, 28, 28, 1) and x.dtype == np.float32
+    assert 0.0 <= x.min() and x.max() <= 1.0
+    assert y.shape == (50,) and y.dtype == np.int64
+    assert np.bincount(y, minlength=10).tolist() == [5] * 10
+    x2, y2 = sampling.sample_labelled(gan_run, 50, seed=2)
+    np.testing.assert_array_equal(x, x2)
+    np.testing.assert_array_equal(y, y2)
+    _, y3 = sampling.sample_labelled(gan_run, 6, seed=2, digits=4)
+    assert (y3 == 4).all()
+    assert sampling.image_shape(gan_run) == (28, 28, 1)
+
+
+def test_sample_labelled_refuses_what_it_cannot_label(uncond_run, not_a_gan_run, tmp_path):
+    with pytest.raises(UsageError, match="unconditional"):
+        sampling.sample_labelled(uncond_run, 10)
+    with pytest.raises(UsageError, match="not a gan run"):
+        sampling.sample_labelled(not_a_gan_run, 10)
+    with pytest.raises(UsageError, match="not a folder"):
+        sampling.sample_labelled(tmp_path / "missing", 10)
+
+
+def test_corrupt_generator_is_a_usage_error(gan_run, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(gan_run, broken)
+    (broken / "generator.keras").write_bytes(b"not a zip file")
+    with pytest.raises(UsageError, match="corrupt"):
+        sampling.sample_labelled(broken, 10)
+    (broken / "generator.keras").unlink()
+    with pytest.raises(UsageError, match="generator.keras"):
+        sampling.sample_labelled(broken, 10)
+
+
+def test_npz_is_streamed_in_chunks_and_loads_back(trained, tmp_path):
+    out = sampling.write_samples(trained, tmp_path / "many.npz", 2100, seed=1)
+    with np.load(out) as data:
+        x, y = data["x"], data["y"]
+    assert x.shape == (2100, 28, 28, 1) and x.dtype == np.float32
+    assert y.shape == (2100,) and y.dtype == np.int64
+    xs, ys = trained.sample(2100, seed=1)
+    np.testing.assert_array_equal(x, xs)
+    np.testing.assert_array_equal(y, ys)
+
+
+def test_output_checks(tmp_path):
+    with pytest.raises(UsageError, match="does not exist"):
+        sampling.check_output(tmp_path / "no" / "such" / "x.png", 5)
+    with pytest.raises(UsageError, match=".png"):
+        sampling.check_output(tmp_path / "x.txt", 5)
+    with pytest.raises(UsageError, match="npz"):
+        sampling.check_output(tmp_path / "x.png", 5000)
+    with pytest.raises(UsageError, match="GB"):
+        sampling.check_output(tmp_path / "x.npz", 10**15)
+
+
+def test_png_grid(trained, tmp_path):
+    out = sampling.write_samples(trained, tmp_path / "grid.png", 20, digits=3, seed=0)
+    assert out.stat().st_size > 0
+    from PIL import Image
+
+    with Image.open(out) as img:
+        assert img.format == "PNG"
