@@ -168,6 +168,23 @@ def read_json(path: str | Path, what: str = "JSON file") -> dict[str, Any]:
     return data
 
 
+def load_model(path: str | Path) -> Any:
+    """Load a ``.keras`` file without its optimizer, turning a missing or corrupt file into one
+    clear UsageError (Keras raises many exception types for a damaged zip or JSON)."""
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"model file {path} is missing; the run is incomplete or was moved")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as err:  # zipfile.BadZipFile, ValueError, OSError, KeyError ...
+        raise UsageError(
+            f"model file {path} is corrupt or not a Keras model ({type(err).__name__}); "
+            "retrain it or restore it from the run's checkpoint/"
+        ) from None
+
+
 def open_run(path: str | Path, group: str | None = None) -> Run:
     """Open an existing run folder, checking it is one and (optionally) of ``group``."""
     path = Path(path)

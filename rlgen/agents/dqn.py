@@ -20,6 +20,7 @@ from rlgen.agents.replay import ReplayBuffer
 from rlgen.agents.saving import AGENT_FILE, agent_from_file, write_agent_file
 from rlgen.errors import TrainingDiverged, UsageError
 from rlgen.runs import atomic_path
+from rlgen.runs import load_model as load_keras_model
 
 __all__ = ["DQNAgent", "TrainingDiverged", "build_mlp", "load_keras_model"]
 
@@ -64,19 +65,6 @@ def build_mlp(
         name="out",
     )(x)
     return keras.Model(inputs, out, name=name)
-
-
-def load_keras_model(path: Path):
-    """``keras.models.load_model`` with missing/corrupt files turned into one UsageError."""
-    import keras
-
-    if not path.is_file():
-        raise UsageError(f"model file {path} is missing; the run is incomplete or was moved")
-    try:
-        return keras.models.load_model(path, compile=False)
-    except Exception as err:  # Keras raises many types for a damaged zip/JSON
-        first = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
-        raise UsageError(f"model file {path} is corrupt ({first}); retrain or restore it") from None
 
 
 class DQNAgent:

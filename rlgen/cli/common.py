@@ -47,3 +47,10 @@ def resolve(
         RuntimeConfig, _flags_for(RuntimeConfig, args), runtime_file, None, where
     )
     return cfg, runtime
+
+
+def print_figures(figures: dict[str, Any]) -> None:
+    """One indented ``name  value`` line per figure (floats to 4 decimals)."""
+    for key, value in figures.items():
+        shown = f"{value:.4f}" if isinstance(value, float) else value
+        print(f"  {key:<32} {shown}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
 
 from rlgen.cli import common
 from rlgen.gan.configs import GANConfig
@@ -49,12 +48,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     ev.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
     ev.set_defaults(func=eval_command)
-
-
-def _print_figures(figures: dict[str, Any]) -> None:
-    for key, value in figures.items():
-        shown = f"{value:.4f}" if isinstance(value, float) else value
-        print(f"  {key:<32} {shown}")
 
 
 def train_command(args: argparse.Namespace) -> int:
@@ -105,7 +98,7 @@ def train_command(args: argparse.Namespace) -> int:
     run.write_json("summary.json", summary)
     if not args.quiet:
         print("summary")
-        _print_figures(summary)
+        common.print_figures(summary)
     print(f"run written to {run.path}")
     return 0
 
@@ -146,7 +139,7 @@ def eval_command(args: argparse.Namespace) -> int:
 
     figures = metrics.evaluate(gan, n=args.n, seed=args.seed, cas=args.cas)
     print(f"gan run {args.run}: {figures['n']} digits against real test digits")
-    _print_figures(figures)
+    common.print_figures(figures)
     write_json(f"{args.run}/eval.json", figures)
     print(f"figures written to {args.run}/eval.json")
     return 0

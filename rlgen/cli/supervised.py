@@ -50,12 +50,6 @@ def _preset(args: argparse.Namespace) -> dict[str, Any]:
     return RNN_PRESETS.get(task or "addition", {})
 
 
-def _print_figures(figures: dict[str, Any]) -> None:
-    for key, value in figures.items():
-        shown = f"{value:.4f}" if isinstance(value, float) else value
-        print(f"  {key:<28} {shown}")
-
-
 def train_command(args: argparse.Namespace) -> int:
     from rlgen import config as cfgmod
     from rlgen import runtime
@@ -102,7 +96,7 @@ def train_command(args: argparse.Namespace) -> int:
     run.write_json("summary.json", summary)
     if not args.quiet:
         print("summary")
-        _print_figures(summary)
+        common.print_figures(summary)
     print(f"run written to {run.path}")
     return 0
 
@@ -124,7 +118,7 @@ def eval_command(args: argparse.Namespace) -> int:
     trainer = _load(args)
     figures = trainer.evaluate()
     print(f"{trainer.task} run {args.run}: {trainer.data.source}")
-    _print_figures(figures)
+    common.print_figures(figures)
     write_json(f"{args.run}/eval.json", figures)
     return 0
 

@@ -35,6 +35,7 @@ from rlgen.runs import (
     CONFIG,
     Run,
     atomic_path,
+    load_model,
     merge_json,
     open_run,
     write_csv,
@@ -616,19 +617,6 @@ def save_models(gan: GAN, folder: Path) -> None:
     for model, name in ((gan.generator, GENERATOR_FILE), (gan.discriminator, DISCRIMINATOR_FILE)):
         with atomic_path(folder / name) as tmp:
             model.save(tmp)
-
-
-def load_model(path: Path) -> keras.Model:
-    """Load a ``.keras`` file, turning a missing or corrupt one into one clear UsageError."""
-    if not path.is_file():
-        raise UsageError(f"{path} is missing; the run has no trained model (was training cut?)")
-    try:
-        return keras.models.load_model(path, compile=False)
-    except Exception as err:  # zipfile.BadZipFile, ValueError, OSError, KeyError ...
-        raise UsageError(
-            f"{path} is corrupt or not a Keras model ({type(err).__name__}); retrain, or copy "
-            "the run's checkpoint/ files over it"
-        ) from None
 
 
 def write_mosaic(images: np.ndarray, path: Path, ncols: int = 10, scale: int = 2) -> Path:

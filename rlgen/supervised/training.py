@@ -22,7 +22,7 @@ import tensorflow as tf
 from rlgen import config as cfgmod
 from rlgen import datasets, plots, runtime
 from rlgen.errors import TrainingDiverged, UsageError
-from rlgen.runs import CONFIG, Run, atomic_path, merge_json, write_csv
+from rlgen.runs import CONFIG, Run, atomic_path, load_model, merge_json, write_csv
 from rlgen.supervised import models
 from rlgen.supervised.configs import CONFIGS, RNN_PRESETS, TrainConfig
 
@@ -373,22 +373,6 @@ class Trainer:
             metrics=trainer._metrics(),
         )
         return trainer
-
-
-def load_model(path: str | Path) -> keras.Model:
-    """Load a ``.keras`` file, turning a missing or corrupt file into one clear UsageError."""
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError(
-            f"{path} is missing; the run has no trained model (was training cut short?)"
-        )
-    try:
-        return keras.models.load_model(path, compile=False)
-    except Exception as err:  # zipfile.BadZipFile, ValueError, OSError, KeyError ...
-        raise UsageError(
-            f"{path} is corrupt or not a Keras model ({type(err).__name__}); "
-            "retrain it or restore it from the run's checkpoint/"
-        ) from None
 
 
 class _ProgressBar(keras.callbacks.Callback):
