@@ -67,6 +67,10 @@ class DQNConfig:
         default=True,
         metadata={"help": "compile the training round with XLA (about 1.4x faster on CPU)"},
     )
+    n_envs: int = field(
+        default=1,
+        metadata={"help": "env copies stepped side by side; one batched forward pass acts for all"},
+    )
 
     def __post_init__(self) -> None:
         check_positive(
@@ -79,6 +83,7 @@ class DQNConfig:
             "target_update_interval",
             "max_grad_norm",
             "huber_delta",
+            "n_envs",
         )
         if self.learning_starts < 0:
             raise ValueError(f"--learning-starts must be >= 0, got {self.learning_starts}")
@@ -176,10 +181,21 @@ class ReinforceConfig:
     max_grad_norm: float = field(
         default=1.0, metadata={"help": "clip the policy gradient to this global norm"}
     )
+    n_envs: int = field(
+        default=4,
+        metadata={
+            "help": "env copies collecting episodes side by side (at most episodes_per_update)"
+        },
+    )
 
     def __post_init__(self) -> None:
         check_positive(
-            self, "learning_rate", "value_learning_rate", "episodes_per_update", "max_grad_norm"
+            self,
+            "learning_rate",
+            "value_learning_rate",
+            "episodes_per_update",
+            "max_grad_norm",
+            "n_envs",
         )
         check_fraction(self, "gamma")
         if self.entropy_coef < 0:

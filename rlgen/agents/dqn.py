@@ -1,8 +1,12 @@
 """Deep Q-Network agent: Keras Q-network, target network, Double-DQN targets, Huber loss.
 
-Speed: acting and training go through ``tf.function``s with fixed input signatures fed
-``tf.Tensor``s (no ``model.predict``/``fit`` in the loop), and a whole training round of
-``gradient_steps`` updates runs inside one compiled call on batches sampled in one draw.
+Speed: training goes through one ``tf.function`` with a fixed input signature fed
+``tf.Tensor``s (no ``model.predict``/``fit`` in the loop): a whole training round of
+``gradient_steps`` updates runs inside one compiled call on batches sampled in one draw, and
+returns the new weights flattened. The training loop acts on one observation at a time through
+a NumPy copy of those weights: a 4-256-256-2 forward pass costs ~7 µs in NumPy against ~60 µs
+for the cheapest compiled TensorFlow call (dispatch overhead, not arithmetic), measured in
+BENCHMARKS.md. :meth:`DQNAgent.act` reads the Keras model itself.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from rlgen.agents.base import BaseAgent, NumpyMirror, build_mlp, check_budget, flat_weights
+from rlgen.agents.base import tensorflow as _tf
 from rlgen.agents.callbacks import Callback, CallbackList, ProgressBarCallback
 from rlgen.agents.configs import DQNConfig, dqn_config_for
-from rlgen.agents.envs import check_spaces, resolve_env
 from rlgen.agents.replay import ReplayBuffer
 from rlgen.agents.saving import AGENT_FILE, agent_from_file, write_agent_file
 from rlgen.errors import TrainingDiverged, UsageError
@@ -27,50 +32,13 @@ __all__ = ["DQNAgent", "TrainingDiverged", "build_mlp", "load_keras_model"]
 MODEL_FILE = "model.keras"
 
 
-def _tf():
-    from rlgen import runtime
-
-    if not runtime.is_configured():  # the API used directly: agents run fastest on one thread
-        runtime.configure(runtime.RuntimeConfig(), default_threads=1)
-    return runtime.import_tensorflow()
-
-
-def build_mlp(
-    input_dim: int,
-    output_dim: int,
-    hidden: tuple[int, ...],
-    seed: int,
-    name: str,
-    activation: str = "relu",
-    output_activation: str | None = None,
-):
-    """A seeded Keras MLP; the same seed gives the same initial weights in any process."""
-    import keras
-
-    inputs = keras.Input((input_dim,), name="obs", dtype="float32")
-    x = inputs
-    for i, width in enumerate(hidden):
-        x = keras.layers.Dense(
-            width,
-            activation=activation,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 101 + i),
-            dtype="float32",
-            name=f"hidden_{i}",
-        )(x)
-    out = keras.layers.Dense(
-        output_dim,
-        activation=output_activation,
-        kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 101 + 100),
-        dtype="float32",
-        name="out",
-    )(x)
-    return keras.Model(inputs, out, name=name)
-
-
-class DQNAgent:
+class DQNAgent(BaseAgent):
     """Deep Q-learning for a Gymnasium env with a Box observation and Discrete actions.
 
     ``config=None`` takes the tuned preset for the env id (general defaults if none).
+    With ``config.n_envs`` > 1, that many copies of the env step side by side and one
+    batched forward pass picks all their actions; every count (steps, ``train_freq``,
+    ``target_update_interval``, ``learning_starts``) is in env steps summed over the copies.
     """
 
     algorithm = "dqn"
@@ -83,31 +51,18 @@ class DQNAgent:
         *,
         spaces: tuple[int, int] | None = None,
     ) -> None:
-        if env_or_id is None:
-            if spaces is None:
-                raise UsageError("DQNAgent needs an env id or gymnasium.Env")
-            self.env, self.env_id = None, None
-            self.obs_dim, self.n_actions = spaces
-        else:
-            self.env, self.env_id = resolve_env(env_or_id)
-            self.obs_dim, self.n_actions = check_spaces(self.env, self.env_id, "DQN")
-        if seed < 0:
-            raise UsageError(f"--seed must be >= 0, got {seed}")
-        self.config = config if config is not None else dqn_config_for(self.env_id)
-        self.seed = int(seed)
-        self.rng = np.random.default_rng(seed)
-        self.num_timesteps = 0
-        self.num_episodes = 0
+        super().__init__(env_or_id, config, seed, spaces=spaces)
         self.exploration_rate = self.config.exploration_initial_eps
-        self.last_loss: float | None = None
-        self.last_eval: dict[str, float] | None = None
-        self.episode_log: list[dict[str, Any]] = []
         self.replay = ReplayBuffer(self.config.buffer_size, self.obs_dim)
-        self._obs: np.ndarray | None = None
-        self._schedule: tuple[int, int] | None = None  # (first step, span) of the epsilon decay
-        self._ep_return = 0.0
-        self._ep_len = 0
+        self._obs: np.ndarray | None = None  # (n_envs, obs_dim): each copy's observation
+        self._schedule: tuple[str, int, int] | None = None  # epsilon decay: unit, start, span
+        self._ep_return: list[float] = []
+        self._ep_len: list[int] = []
         self._build()
+
+    @classmethod
+    def default_config(cls, env_id: str | None) -> DQNConfig:
+        return dqn_config_for(env_id)
 
     # ---- networks and compiled functions -------------------------------------------------
     def _build(self) -> None:
@@ -128,21 +83,16 @@ class DQNAgent:
         # runs once per env step, so its overhead matters.
         self._greedy = tf.function(self._greedy_py, input_signature=[obs_spec])
         self._greedy = self._greedy.get_concrete_function()
-        # The training loop acts on one observation at a time: a fixed shape lets XLA compile
-        # it once (about 20% cheaper a call); act() keeps the any-batch-size function.
-        one_obs = tf.TensorSpec([1, self.obs_dim], tf.float32)
-        self._greedy_one = tf.function(
-            self._greedy_py, input_signature=[one_obs], jit_compile=cfg.jit_compile
-        ).get_concrete_function()
-        batch = [
-            tf.TensorSpec([None, None, self.obs_dim], tf.float32),
-            tf.TensorSpec([None, None], tf.int32),
-            tf.TensorSpec([None, None], tf.float32),
-            tf.TensorSpec([None, None, self.obs_dim], tf.float32),
-            tf.TensorSpec([None, None], tf.float32),
+        self._mirror = NumpyMirror(self.q_net, "relu")
+        # One packed tensor per round (obs, action, reward, next obs, terminated side by side)
+        # and the pending target update: a call's argument handling costs more than its
+        # arithmetic when a round is one gradient step.
+        packed = [
+            tf.TensorSpec([None, None, 2 * self.obs_dim + 3], tf.float32),
+            tf.TensorSpec([], tf.float32),
         ]
         self._train_round_fn = tf.function(
-            self._train_round_py, input_signature=batch, jit_compile=cfg.jit_compile
+            self._train_round_py, input_signature=packed, jit_compile=cfg.jit_compile
         )
         self._train_round: Any = None  # its concrete function, traced on first use
         one = [
@@ -153,9 +103,6 @@ class DQNAgent:
             tf.TensorSpec([None], tf.float32),
         ]
         self._loss_fn = tf.function(self.td_loss, input_signature=one)
-        self._update_target_fn = tf.function(
-            self._update_target_py, input_signature=[tf.TensorSpec([], tf.float32)]
-        )
         self._pending_target_updates = 0
 
     def _greedy_py(self, obs):
@@ -176,30 +123,43 @@ class DQNAgent:
         import tensorflow as tf
 
         cfg = self.config
+        # The target is computed apart from Q(s, .) and outside the gradient: one forward pass
+        # over s and s' together would drag the s' half through the backward pass too (about
+        # a quarter more arithmetic per gradient step, measured in BENCHMARKS.md).
         next_q_target = self.target_net(next_obs, training=False)
         if cfg.double_dqn:
-            # One forward pass of the online net over s and s' together (cheaper than two).
-            q_both = self.q_net(tf.concat([obs, next_obs], axis=0), training=True)
-            q, next_q_online = tf.split(q_both, 2, axis=0)
+            next_q_online = self.q_net(next_obs, training=False)
             next_a = tf.argmax(next_q_online, axis=1, output_type=tf.int32)
             next_q = tf.reduce_sum(next_q_target * tf.one_hot(next_a, self.n_actions), axis=1)
         else:
-            q = self.q_net(obs, training=True)
             next_q = tf.reduce_max(next_q_target, axis=1)
         target = tf.stop_gradient(rewards + cfg.gamma * (1.0 - terminated) * next_q)
+        q = self.q_net(obs, training=True)
         q_taken = tf.reduce_sum(q * tf.one_hot(actions, self.n_actions), axis=1)
         err = tf.abs(q_taken - target)
         quad = tf.minimum(err, cfg.huber_delta)
         return tf.reduce_mean(0.5 * quad * quad + cfg.huber_delta * (err - quad))
 
-    def _train_round_py(self, obs, actions, rewards, next_obs, terminated):
-        """``n`` gradient steps on ``n`` pre-sampled batches in one compiled call.
+    def _train_round_py(self, packed, target_keep):
+        """The pending target update (``target_keep`` >= 0, see :meth:`_target_keep`), then
+        ``n`` gradient steps on ``n`` pre-sampled batches, in one compiled call.
 
         A step whose loss or gradient norm is not finite is not applied and ends the round,
-        so the weights stay those of the last good step. Returns (mean loss, all finite).
+        so the weights stay those of the last good step. Returns (mean loss, all finite,
+        the online weights flattened for the acting loop's NumPy mirror).
         """
         import tensorflow as tf
 
+        d = self.obs_dim
+        obs, next_obs = packed[..., :d], packed[..., d + 2 : 2 * d + 2]
+        actions = tf.cast(packed[..., d], tf.int32)
+        rewards, terminated = packed[..., d + 1], packed[..., 2 * d + 2]
+
+        def sync():
+            self._update_target_py(target_keep)
+            return tf.constant(True)
+
+        tf.cond(target_keep >= 0.0, sync, lambda: tf.constant(False))
         variables = self.q_net.trainable_variables
         n = tf.shape(obs)[0]
 
@@ -223,15 +183,16 @@ class DQNAgent:
             (tf.constant(0), tf.constant(0.0), tf.constant(True)),
         )
         done = tf.maximum(tf.where(ok, i, i - 1), 1)
-        return total / tf.cast(done, tf.float32), ok
+        return total / tf.cast(done, tf.float32), ok, flat_weights(self.q_net)
 
     def _update_target_py(self, keep):
         """target <- online + keep * (target - online); keep = (1 - tau)^k for k updates."""
         for t, s in zip(self.target_net.weights, self.q_net.weights):
             t.assign(s if self.config.tau == 1.0 else s + keep * (t - s))
 
-    def _sync_target(self) -> None:
-        """Apply the target updates due since the last training round in one call.
+    def _target_keep(self) -> np.float32:
+        """The target updates due since the last training round, as one: ``keep`` for
+        :meth:`_update_target_py`, or -1 when none is due.
 
         The target net is read only by training, and the online net changes only in
         training, so k hard copies (or k soft updates t <- tau*s + (1-tau)*t, which compose
@@ -239,19 +200,10 @@ class DQNAgent:
         next round: same result as updating every ``target_update_interval`` steps, without
         thousands of small calls.
         """
-        k = self._pending_target_updates
-        if k:
-            self._update_target_fn(np.float32((1.0 - self.config.tau) ** k))
-            self._pending_target_updates = 0
+        k, self._pending_target_updates = self._pending_target_updates, 0
+        return np.float32((1.0 - self.config.tau) ** k if k else -1.0)
 
     # ---- acting ----------------------------------------------------------------------------
-    def _is_single(self, obs: np.ndarray) -> bool:
-        """One observation (the env's shape, or flat) rather than a batch of them."""
-        shape = getattr(getattr(self.env, "observation_space", None), "shape", None)
-        if shape is not None and obs.shape == tuple(shape):
-            return True
-        return obs.ndim <= 1 and obs.size == self.obs_dim
-
     def act(self, obs: Any, greedy: bool = True) -> Any:
         """The action for one observation (an int) or a batch (an int array).
 
@@ -259,9 +211,7 @@ class DQNAgent:
         """
         import tensorflow as tf
 
-        obs = np.asarray(obs, np.float32)
-        single = self._is_single(obs)
-        batch = obs.reshape(1 if single else -1, self.obs_dim)
+        batch, single = self._as_batch(obs)
         actions = self._greedy(tf.constant(batch)).numpy()
         if not greedy:
             explore = self.rng.random(len(actions)) < self.exploration_rate
@@ -284,76 +234,93 @@ class DQNAgent:
     # ---- learning --------------------------------------------------------------------------
     def learn(
         self,
-        total_steps: int,
+        total_steps: int | None = None,
         callbacks: list[Callback] | None = None,
         progress: bool = True,
         reset_schedule: bool = True,
+        *,
+        episodes: int | None = None,
     ) -> DQNAgent:
-        """Train for ``total_steps`` more env steps; the epsilon schedule spans them, unless
-        ``reset_schedule=False`` continues the schedule of an earlier call (resuming)."""
-        import tensorflow as tf
+        """Train for ``total_steps`` more env steps, or ``episodes`` more episodes.
 
-        if isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer)):
-            raise UsageError(f"--steps must be a whole number, got {total_steps!r}")
-        if total_steps <= 0:
-            raise UsageError(f"--steps must be > 0, got {total_steps}; give a positive step count")
-        if self.env is None:
-            raise UsageError("this agent has no environment; load it with an env to train it")
+        The epsilon schedule spans this budget (in its unit), unless ``reset_schedule=False``
+        continues the schedule of an earlier call (resuming). With several env copies the
+        last round may go up to ``n_envs - 1`` steps past a step budget.
+        """
+        unit, amount = check_budget(total_steps, episodes)
+        self._check_can_learn()
         cfg = self.config
+        envs = self.side_by_side_envs(cfg.n_envs)
+        k = len(envs)
         cbs = list(callbacks or [])
         if progress:
-            cbs.append(ProgressBarCallback(int(total_steps)))
+            cbs.append(ProgressBarCallback(amount, unit=unit))
         cb = CallbackList(cbs)
-        end = self.num_timesteps + int(total_steps)
-        if reset_schedule or self._schedule is None:
-            self._schedule = (self.num_timesteps, int(total_steps))
-        start, span = self._schedule
-        env, rng, buf, n_actions = self.env, self.rng, self.replay, self.n_actions
-        if self._obs is None:
-            self._obs, _ = env.reset(seed=self.seed)
-            self._ep_return, self._ep_len = 0.0, 0
-        obs = np.asarray(self._obs, np.float32).reshape(-1)
+
+        def count() -> int:
+            return self.num_timesteps if unit == "step" else self.num_episodes
+
+        end = count() + amount
+        if reset_schedule or self._schedule is None or self._schedule[0] != unit:
+            self._schedule = (unit, count(), amount)
+        _, start, span = self._schedule
+        if self._obs is None or len(self._obs) != k:
+            self._obs = np.stack(
+                [
+                    np.asarray(env.reset(seed=self.seed + i)[0], np.float32).reshape(-1)
+                    for i, env in enumerate(envs)
+                ]
+            )
+            self._ep_return, self._ep_len = [0.0] * k, [0] * k
+        obs, ret, length = self._obs, self._ep_return, self._ep_len
+        rng, buf, n_actions, mirror = self.rng, self.replay, self.n_actions, self._mirror
+        train_freq, target_every = cfg.train_freq, cfg.target_update_interval
+        mirror.refresh()  # the weights may have been set from outside since the last call
         t0 = time.perf_counter()
         cb.on_training_start(self)
         try:
-            while self.num_timesteps < end:
-                eps = self._epsilon((self.num_timesteps - start) / span)
+            while count() < end:
+                eps = self._epsilon((count() - start) / span)
                 self.exploration_rate = eps
-                if self.num_timesteps < cfg.learning_starts or rng.random() < eps:
-                    action = int(rng.integers(n_actions))
+                if self.num_timesteps < cfg.learning_starts:
+                    actions = rng.integers(n_actions, size=k)
                 else:
-                    action = int(self._greedy_one(tf.constant(obs[None])).numpy()[0])
-                next_obs, reward, terminated, truncated, _ = env.step(action)
-                next_obs = np.asarray(next_obs, np.float32).reshape(-1)
-                buf.add(obs, action, reward, next_obs, terminated)
-                self.num_timesteps += 1
-                self._ep_return += float(reward)
-                self._ep_len += 1
-                if terminated or truncated:
-                    self.num_episodes += 1
-                    episode = {
-                        "episode": self.num_episodes,
-                        "step": self.num_timesteps,
-                        "return": self._ep_return,
-                        "length": self._ep_len,
-                        "epsilon": eps,
-                        "loss": self.last_loss,
-                        "seconds": time.perf_counter() - t0,
-                    }
-                    self.episode_log.append(episode)
-                    cb.on_episode_end(self, episode)
-                    next_obs, _ = env.reset()
+                    actions = mirror(obs).argmax(axis=1)
+                    explore = rng.random(k) < eps
+                    if explore.any():
+                        actions = np.where(explore, rng.integers(n_actions, size=k), actions)
+                before = self.num_timesteps
+                for i in range(k):
+                    action = int(actions[i])
+                    next_obs, reward, terminated, truncated, _ = envs[i].step(action)
                     next_obs = np.asarray(next_obs, np.float32).reshape(-1)
-                    self._ep_return, self._ep_len = 0.0, 0
-                obs = next_obs
-                self._obs = obs
-                if self.num_timesteps % cfg.target_update_interval == 0:
-                    self._pending_target_updates += 1
-                if (
-                    self.num_timesteps > cfg.learning_starts
-                    and self.num_timesteps % cfg.train_freq == 0
-                ):
-                    self.train(cfg.gradient_steps)
+                    buf.add(obs[i], action, reward, next_obs, terminated)
+                    self.num_timesteps += 1
+                    ret[i] += float(reward)
+                    length[i] += 1
+                    if terminated or truncated:
+                        self.num_episodes += 1
+                        episode = {
+                            "episode": self.num_episodes,
+                            "step": self.num_timesteps,
+                            "return": ret[i],
+                            "length": length[i],
+                            "epsilon": eps,
+                            "loss": self.last_loss,
+                            "seconds": time.perf_counter() - t0,
+                        }
+                        self.episode_log.append(episode)
+                        cb.on_episode_end(self, episode)
+                        next_obs = np.asarray(envs[i].reset()[0], np.float32).reshape(-1)
+                        ret[i], length[i] = 0.0, 0
+                    obs[i] = next_obs
+                now = self.num_timesteps
+                # Target updates and training rounds due at the multiples of their intervals
+                # crossed by this step of the k copies (exactly one or none when k = 1).
+                self._pending_target_updates += now // target_every - before // target_every
+                rounds = now // train_freq - max(before, cfg.learning_starts) // train_freq
+                if now > cfg.learning_starts and rounds > 0:
+                    self.train(cfg.gradient_steps * rounds)
                     cb.on_update(self, self.last_loss)
                 if not cb.on_step(self):
                     break
@@ -365,11 +332,18 @@ class DQNAgent:
         """``gradient_steps`` updates on fresh uniform samples; returns the mean loss."""
         import tensorflow as tf
 
-        self._sync_target()
         if self._train_round is None:
             self._train_round = self._train_round_fn.get_concrete_function()
-        batch = self.replay.sample(self.config.batch_size, self.rng, n_batches=gradient_steps)
-        loss, ok = self._train_round(*(tf.constant(a) for a in batch))
+        obs, actions, rewards, next_obs, terminated = self.replay.sample(
+            self.config.batch_size, self.rng, n_batches=gradient_steps
+        )
+        packed = np.concatenate(
+            [obs, actions[..., None], rewards[..., None], next_obs, terminated[..., None]],
+            axis=-1,
+            dtype=np.float32,
+        )
+        loss, ok, flat = self._train_round(tf.constant(packed), tf.constant(self._target_keep()))
+        self._mirror.refresh(flat.numpy())
         loss = float(loss)
         if not bool(ok) or not np.isfinite(loss):
             raise TrainingDiverged(
@@ -408,7 +382,7 @@ class DQNAgent:
     # ---- checkpoints (resume) ------------------------------------------------------------
     def save_checkpoint(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
         """Everything needed to continue training exactly: weights, target net, optimizer,
-        replay buffer, epsilon schedule, counters, RNG state and the env mid-episode."""
+        replay buffer, epsilon schedule, counters, RNG state and the env copies mid-episode."""
         from rlgen.agents import checkpoint as ckpt
 
         arrays = {f"target_{i}": w for i, w in enumerate(self.target_net.get_weights())}
@@ -430,7 +404,8 @@ class DQNAgent:
             self.save(folder)
             self.replay.save(folder / "replay.npz")
 
-        return ckpt.write_checkpoint(path, files, arrays, state, env=self.env)
+        envs = self._envs if self._envs is not None else [self.env]
+        return ckpt.write_checkpoint(path, files, arrays, state, env=envs)
 
     @classmethod
     def load_checkpoint(cls, path: str | Path) -> DQNAgent:
@@ -438,8 +413,10 @@ class DQNAgent:
         from rlgen.agents import checkpoint as ckpt
 
         path = Path(path)
-        state, arrays, env = ckpt.read_checkpoint(path)
-        agent = cls.load(path, env=env)
+        state, arrays, envs = ckpt.read_checkpoint(path)
+        if envs is not None and not isinstance(envs, list):
+            raise UsageError(f"checkpoint {path} is corrupt (env state)")
+        agent = cls.load(path, env=envs[0] if envs else None)
         n = len(agent.target_net.get_weights())
         try:
             agent.target_net.set_weights([arrays[f"target_{i}"] for i in range(n)])
@@ -449,14 +426,21 @@ class DQNAgent:
         agent.replay = ReplayBuffer.load(path / "replay.npz")
         try:
             ckpt.restore_rng(agent.rng, state["rng"])
-            agent._schedule = tuple(state["schedule"]) if state["schedule"] else None
+            schedule = state["schedule"]
+            if schedule is not None:
+                unit, first, span = schedule
+                agent._schedule = (str(unit), int(first), int(span))
             agent._pending_target_updates = int(state["pending_target_updates"])
             agent.exploration_rate = float(state["exploration_rate"])
             agent.last_loss = state["last_loss"]
             agent.episode_log = list(state["episode_log"])
-            if env is not None and state["obs"] is not None:
-                agent._obs = np.asarray(state["obs"], np.float32)
-                agent._ep_return, agent._ep_len = float(state["ep_return"]), int(state["ep_len"])
+            if envs and state["obs"] is not None:
+                agent._envs = envs
+                agent._obs = np.asarray(state["obs"], np.float32).reshape(len(envs), -1)
+                agent._ep_return = [float(r) for r in state["ep_return"]]
+                agent._ep_len = [int(n) for n in state["ep_len"]]
+                if not len(agent._ep_return) == len(agent._ep_len) == len(envs):
+                    raise ValueError("one return and length per env copy")
         except (KeyError, TypeError, ValueError):
             raise UsageError(f"checkpoint {path} is corrupt (state.json fields)") from None
         agent.checkpoint_extra = state.get("extra", {})

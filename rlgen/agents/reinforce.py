@@ -13,17 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from rlgen.agents.base import BaseAgent, NumpyMirror, build_mlp, check_budget, flat_weights
+from rlgen.agents.base import tensorflow as _tf
 from rlgen.agents.callbacks import Callback, CallbackList, ProgressBarCallback
 from rlgen.agents.configs import ReinforceConfig, reinforce_config_for
-from rlgen.agents.dqn import (
-    AGENT_FILE,
-    MODEL_FILE,
-    TrainingDiverged,
-    _tf,
-    build_mlp,
-    load_keras_model,
-)
-from rlgen.agents.envs import check_spaces, make_env, resolve_env
+from rlgen.agents.dqn import AGENT_FILE, MODEL_FILE, TrainingDiverged, load_keras_model
 from rlgen.agents.saving import agent_from_file, write_agent_file
 from rlgen.errors import UsageError
 from rlgen.runs import atomic_path
@@ -41,7 +35,7 @@ def discounted_returns(rewards: np.ndarray, gamma: float) -> np.ndarray:
     return out
 
 
-class ReinforceAgent:
+class ReinforceAgent(BaseAgent):
     """Monte-Carlo policy gradient with a softmax policy over a Discrete action space.
 
     The baseline V(s) is fitted to the returns by mean squared error; the policy follows
@@ -59,26 +53,13 @@ class ReinforceAgent:
         *,
         spaces: tuple[int, int] | None = None,
     ) -> None:
-        if env_or_id is None:
-            if spaces is None:
-                raise UsageError("ReinforceAgent needs an env id or gymnasium.Env")
-            self.env, self.env_id = None, None
-            self.obs_dim, self.n_actions = spaces
-        else:
-            self.env, self.env_id = resolve_env(env_or_id)
-            self.obs_dim, self.n_actions = check_spaces(self.env, self.env_id, "REINFORCE")
-        if seed < 0:
-            raise UsageError(f"--seed must be >= 0, got {seed}")
-        self.config = config if config is not None else reinforce_config_for(self.env_id)
-        self.seed = int(seed)
-        self.rng = np.random.default_rng(seed)
-        self.num_timesteps = 0
-        self.num_episodes = 0
-        self.last_loss: float | None = None
-        self.last_eval: dict[str, float] | None = None
-        self.episode_log: list[dict[str, Any]] = []
-        self._envs: list[Any] | None = None
+        super().__init__(env_or_id, config, seed, spaces=spaces)
+        self.last_value_loss: float | None = None
         self._build()
+
+    @classmethod
+    def default_config(cls, env_id: str | None) -> ReinforceConfig:
+        return reinforce_config_for(env_id)
 
     def _build(self) -> None:
         tf = _tf()
@@ -98,6 +79,7 @@ class ReinforceAgent:
         )
         sig = [obs_spec, tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.float32)]
         self._update = tf.function(self._update_py, input_signature=sig)
+        self._mirror = NumpyMirror(self.policy_net, "tanh")
         self._loss_fn = tf.function(self.losses, input_signature=sig)
 
     # ---- the update ----------------------------------------------------------------------
@@ -144,47 +126,31 @@ class ReinforceAgent:
             return tf.constant(True)
 
         ok = tf.cond(ok, apply, lambda: tf.constant(False))
-        return policy_loss, value_loss, entropy, ok
+        return policy_loss, value_loss, entropy, ok, flat_weights(self.policy_net)
 
     # ---- acting --------------------------------------------------------------------------
-    def _is_single(self, obs: np.ndarray) -> bool:
-        """One observation (the env's shape, or flat) rather than a batch of them."""
-        shape = getattr(getattr(self.env, "observation_space", None), "shape", None)
-        if shape is not None and obs.shape == tuple(shape):
-            return True
-        return obs.ndim <= 1 and obs.size == self.obs_dim
+    def _choose(self, logits: np.ndarray, greedy: bool) -> np.ndarray:
+        if greedy:
+            return logits.argmax(axis=1)
+        z = np.exp(logits - logits.max(axis=1, keepdims=True))
+        cdf = np.cumsum(z / z.sum(axis=1, keepdims=True), axis=1)
+        u = self.rng.random((len(cdf), 1))
+        return np.minimum((u > cdf).sum(axis=1), self.n_actions - 1)
 
     def act(self, obs: Any, greedy: bool = True) -> Any:
         """The most likely action (greedy) or a sampled one, for one observation or a batch."""
         import tensorflow as tf
 
-        obs = np.asarray(obs, np.float32)
-        single = self._is_single(obs)
-        batch = obs.reshape(1 if single else -1, self.obs_dim)
-        logits = self._logits(tf.constant(batch)).numpy()
-        if greedy:
-            actions = logits.argmax(axis=1)
-        else:
-            z = np.exp(logits - logits.max(axis=1, keepdims=True))
-            cdf = np.cumsum(z / z.sum(axis=1, keepdims=True), axis=1)
-            u = self.rng.random((len(cdf), 1))
-            actions = np.minimum((u > cdf).sum(axis=1), self.n_actions - 1)
+        batch, single = self._as_batch(obs)
+        actions = self._choose(self._logits(tf.constant(batch)).numpy(), greedy)
         return int(actions[0]) if single else actions.astype(np.int64)
 
     # ---- learning ------------------------------------------------------------------------
-    def _batch_envs(self) -> list[Any]:
-        if self._envs is None:
-            k = self.config.episodes_per_update
-            if self.env_id is not None:
-                self._envs = [self.env] + [make_env(self.env_id) for _ in range(k - 1)]
-            else:  # a custom env instance: its episodes run one after another
-                self._envs = [self.env]
-        return self._envs
-
     def _collect(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Run ``episodes_per_update`` episodes with the stochastic policy."""
-        envs = self._batch_envs()
+        """Run ``episodes_per_update`` episodes with the stochastic policy, ``n_envs`` at a
+        time (a custom env instance runs its episodes one after another)."""
         k = self.config.episodes_per_update
+        envs = self.side_by_side_envs(min(self.config.n_envs, k) if self.env_id is not None else 1)
         episodes = []
         while len(episodes) < k:
             group = envs[: k - len(episodes)]
@@ -196,9 +162,10 @@ class ReinforceAgent:
             trajs: list[dict[str, list]] = [{"o": [], "a": [], "r": []} for _ in group]
             active = list(range(len(group)))
             while active:
-                actions = self.act(np.stack([obs[i] for i in active]), greedy=False)
+                batch = np.stack([obs[i] for i in active])
+                actions = self._choose(self._mirror(batch), greedy=False)
                 still = []
-                for i, a in zip(active, np.atleast_1d(actions)):
+                for i, a in zip(active, actions):
                     o, r, term, trunc, _ = group[i].step(int(a))
                     trajs[i]["o"].append(obs[i])
                     trajs[i]["a"].append(int(a))
@@ -224,34 +191,27 @@ class ReinforceAgent:
         updates use whole batches of episodes, so the last batch may go past the budget."""
         import tensorflow as tf
 
-        if total_steps is None and episodes is None:
-            raise UsageError("give --episodes N (or total_steps) to train REINFORCE")
-        for name, v in (("steps", total_steps), ("episodes", episodes)):
-            if v is not None and (isinstance(v, bool) or int(v) != v or v <= 0):
-                raise UsageError(f"--{name} must be > 0, got {v}; give a positive number")
-        if self.env is None:
-            raise UsageError("this agent has no environment; load it with an env to train it")
-        unit = "episode" if episodes is not None else "step"
-        end_ep = self.num_episodes + episodes if episodes is not None else None
-        end_step = self.num_timesteps + total_steps if total_steps is not None else None
+        unit, amount = check_budget(total_steps, episodes)
+        self._check_can_learn()
+        end = (self.num_timesteps if unit == "step" else self.num_episodes) + amount
         cbs = list(callbacks or [])
         if progress:
-            cbs.append(ProgressBarCallback(int(episodes or total_steps), unit=unit))
+            cbs.append(ProgressBarCallback(amount, unit=unit))
         cb = CallbackList(cbs)
+        self._mirror.refresh()  # the weights may have been set from outside since the last call
         gamma = self.config.gamma
         t0 = time.perf_counter()
         cb.on_training_start(self)
         try:
-            while (end_ep is None or self.num_episodes < end_ep) and (
-                end_step is None or self.num_timesteps < end_step
-            ):
+            while (self.num_timesteps if unit == "step" else self.num_episodes) < end:
                 batch = self._collect()
                 obs = np.concatenate([b[0] for b in batch]).astype(np.float32)
                 actions = np.concatenate([b[1] for b in batch])
                 returns = np.concatenate([discounted_returns(b[2], gamma) for b in batch])
-                p_loss, v_loss, _, ok = self._update(
+                p_loss, v_loss, _, ok, flat = self._update(
                     tf.constant(obs), tf.constant(actions), tf.constant(returns)
                 )
+                self._mirror.refresh(flat.numpy())
                 if not bool(ok):
                     raise TrainingDiverged(
                         f"training stopped at episode {self.num_episodes}: the loss became NaN "

@@ -50,16 +50,25 @@ def _reward_threshold(env_id: str) -> float | None:
     return None if spec is None else spec.reward_threshold
 
 
-def _budget_defaults(algorithm: str, env_id: str, budget: int | None, eval_every: int | None):
+def _budget_defaults(
+    algorithm: str, env_id: str, steps: int | None, episodes: int | None, eval_every: int | None
+):
+    """(unit, budget, eval_every): the budget given (steps or episodes), else the algorithm's
+    default for the env (DQN counts steps, REINFORCE episodes)."""
     from rlgen.agents import configs
 
-    if algorithm == "dqn":
-        budget = budget or configs.DEFAULT_STEPS.get(env_id, configs.GENERAL_STEPS)
-        return "step", budget, eval_every or max(budget // 20, 500)
-    budget = budget or configs.REINFORCE_DEFAULT_EPISODES.get(
-        env_id, configs.REINFORCE_GENERAL_EPISODES
-    )
-    return "episode", budget, eval_every or max(budget // 20, 10)
+    if steps is not None and episodes is not None:
+        raise UsageError("give --steps or --episodes, not both")
+    if steps is None and episodes is None:
+        if algorithm == "dqn":
+            steps = configs.DEFAULT_STEPS.get(env_id, configs.GENERAL_STEPS)
+        else:
+            episodes = configs.REINFORCE_DEFAULT_EPISODES.get(
+                env_id, configs.REINFORCE_GENERAL_EPISODES
+            )
+    if steps is not None:
+        return "step", steps, eval_every or max(steps // 20, 500)
+    return "episode", episodes, eval_every or max(episodes // 20, 10)
 
 
 def train_run(
@@ -82,6 +91,7 @@ def train_run(
     summary. DQN counts ``steps``; REINFORCE counts ``episodes`` (updates use whole episodes).
     Bad input is refused before the folder is created.
 
+    Either budget works for either algorithm; the default is the env's preset budget.
     ``resume=RUN`` continues RUN from its ``checkpoint/`` (weights, optimizer, replay buffer,
     epsilon position, counters, RNG, env state) up to its budget (or the new ``steps`` /
     ``episodes``) with its own config, writing into the same folder.
@@ -99,7 +109,7 @@ def train_run(
     if resume is not None:
         run, agent, saved = _open_for_resume(resume, algorithm, env_id)
         env_id = saved["env_id"]
-        unit = "step" if algorithm == "dqn" else "episode"
+        unit = _saved_unit(run, saved, steps, episodes)
         budget = steps or episodes or int(saved["budget"][unit + "s"])
         eval_every = eval_every or int(saved["eval_every"])
         eval_episodes = eval_episodes or int(saved["eval_episodes"])
@@ -115,9 +125,7 @@ def train_run(
     else:
         seed = runtime.config.seed if runtime is not None else 0
         agent = cls(env_id, config, seed=seed)  # unknown env / wrong spaces fail here
-        unit, budget, eval_every = _budget_defaults(
-            algorithm, env_id, steps or episodes, eval_every
-        )
+        unit, budget, eval_every = _budget_defaults(algorithm, env_id, steps, episodes, eval_every)
         eval_episodes = eval_episodes or 20
         # Checkpoints hold the replay buffer: write them less often than evaluations.
         checkpoint_every = checkpoint_every or max(eval_every, budget // 5)
@@ -158,15 +166,13 @@ def train_run(
     t0 = time.perf_counter()
     error: UsageError | None = None
     try:
+        left = {"total_steps" if unit == "step" else "episodes": budget - done}
         if algorithm == "dqn":
             agent.learn(
-                budget - done,
-                callbacks=callbacks,
-                progress=not quiet,
-                reset_schedule=resume is None,
+                callbacks=callbacks, progress=not quiet, reset_schedule=resume is None, **left
             )
         else:
-            agent.learn(episodes=budget - done, callbacks=callbacks, progress=not quiet)
+            agent.learn(callbacks=callbacks, progress=not quiet, **left)
     except TrainingDiverged as err:
         error = err
     except KeyboardInterrupt:  # keep what was learnt so far readable, then stop
@@ -185,11 +191,18 @@ def train_run(
     return run, summary
 
 
-def check_resume(path: str, algorithm: str, env_id: str | None, budget: int | None) -> None:
+def check_resume(
+    path: str,
+    algorithm: str,
+    env_id: str | None,
+    steps: int | None = None,
+    episodes: int | None = None,
+) -> None:
     """The checks of a resume that need no TensorFlow: run, algorithm, env, checkpoint, budget."""
     from rlgen.agents.checkpoint import STATE_JSON
 
     run, saved = _check_run_for_resume(path, algorithm, env_id)
+    unit = _saved_unit(run, saved, steps, episodes)
     ckpt = run.file(CHECKPOINT)
     if not (ckpt / STATE_JSON).is_file():
         raise UsageError(
@@ -198,9 +211,8 @@ def check_resume(path: str, algorithm: str, env_id: str | None, budget: int | No
         )
     runs.read_json(ckpt / STATE_JSON, what="checkpoint state")
     meta = runs.read_json(ckpt / AGENT_FILE, what="checkpoint agent file")
-    unit = "step" if algorithm == "dqn" else "episode"
     done = meta.get("num_timesteps" if unit == "step" else "num_episodes")
-    budget = budget or saved["budget"].get(unit + "s")
+    budget = steps or episodes or saved["budget"].get(unit + "s")
     if not isinstance(done, int) or not isinstance(budget, int):
         raise UsageError(f"checkpoint {ckpt / AGENT_FILE} is corrupt (no counters); train again")
     if budget <= done:
@@ -226,6 +238,15 @@ def _check_run_for_resume(path: str, algorithm: str, env_id: str | None):
     if not isinstance(saved.get("budget"), dict) or "eval_every" not in saved:
         raise UsageError(f"{run.path}/{runs.CONFIG} is corrupt (no budget); train again")
     return run, saved
+
+
+def _saved_unit(run: runs.Run, saved: dict, steps: int | None, episodes: int | None) -> str:
+    """The unit ("step" or "episode") of a run's budget; a new budget must be in it too."""
+    unit = "step" if "steps" in saved["budget"] else "episode"
+    other = episodes if unit == "step" else steps
+    if other is not None:
+        raise UsageError(f"{run.path} counts its budget in {unit}s; give --{unit}s N to extend it")
+    return unit
 
 
 def _open_for_resume(path: str, algorithm: str, env_id: str | None):

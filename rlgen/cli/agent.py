@@ -37,16 +37,21 @@ def register(sub: argparse._SubParsersAction) -> None:
             metavar="RUN",
             help="continue RUN from its checkpoint/ with its own config, in the same folder",
         )
-        if name == "dqn":
-            p.add_argument(
-                "--steps", type=int, metavar="N", help="env steps (default: the preset's)"
-            )
-            unit = "env steps"
-        else:
-            p.add_argument(
-                "--episodes", type=int, metavar="N", help="training episodes (default 1000)"
-            )
-            unit = "episodes"
+        budget = p.add_mutually_exclusive_group()
+        default = " (default: the preset's budget)"
+        budget.add_argument(
+            "--steps",
+            type=int,
+            metavar="N",
+            help="train for N env steps" + (default if name == "dqn" else ""),
+        )
+        budget.add_argument(
+            "--episodes",
+            type=int,
+            metavar="N",
+            help="train for N episodes" + (default if name != "dqn" else ""),
+        )
+        unit = "steps or episodes (the budget's unit)"
         p.add_argument("--eval-every", type=int, metavar="N", help=f"{unit} between evaluations")
         p.add_argument(
             "--eval-episodes", type=int, metavar="N", help="episodes per evaluation (20)"
@@ -87,8 +92,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     # Fail fast on bad input, before TensorFlow loads.
     check_budget(
-        steps=getattr(args, "steps", None),
-        episodes=getattr(args, "episodes", None),
+        steps=args.steps,
+        episodes=args.episodes,
         eval_every=args.eval_every,
         eval_episodes=args.eval_episodes,
         checkpoint_every=args.checkpoint_every,
@@ -106,8 +111,7 @@ def run_train(args: argparse.Namespace) -> int:
                 f"--resume continues with the run's own config and folder; drop {name}"
             )
         cfg, runtime_cfg = resolve(args, args.config_cls)
-        budget = getattr(args, "steps", None) or getattr(args, "episodes", None)
-        check_resume(args.resume, args.algorithm, args.env, budget)
+        check_resume(args.resume, args.algorithm, args.env, args.steps, args.episodes)
     else:
         if not args.env:
             raise UsageError("--env is required (e.g. --env CartPole-v1), unless --resume RUN")
@@ -119,8 +123,8 @@ def run_train(args: argparse.Namespace) -> int:
         args.env,
         cfg,
         rt,
-        steps=getattr(args, "steps", None),
-        episodes=getattr(args, "episodes", None),
+        steps=args.steps,
+        episodes=args.episodes,
         eval_every=args.eval_every,
         eval_episodes=args.eval_episodes,
         checkpoint_every=args.checkpoint_every,

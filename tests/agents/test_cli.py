@@ -96,6 +96,9 @@ def test_help_does_not_import_tensorflow():
         (["--env", "CartPole-v1", "--steps", "-5"], ["--steps must be > 0"]),
         (["--env", "CartPole-v1", "--steps", "0"], ["--steps must be > 0"]),
         (["--env", "CartPole-v1", "--gamma", "2"], ["--gamma"]),
+        (["--env", "CartPole-v1", "--n-envs", "0"], ["--n-envs must be > 0"]),
+        (["--env", "CartPole-v1", "--episodes", "0"], ["--episodes must be > 0"]),
+        (["--env", "CartPole-v1", "--steps", "9", "--episodes", "9"], ["not allowed with"]),
     ],
 )
 def test_bad_train_inputs(tmp_path, args, needles):
@@ -175,6 +178,8 @@ def test_bad_resume_inputs(tmp_path, trained_run):
     proc = rlgen(*resume, str(trained_run), "--learning-rate", "0.1")
     assert_usage_error(proc, "drop --learning-rate")
     assert_usage_error(rlgen(*resume, str(trained_run), "--steps", "1000"), "larger --steps")
+    proc = rlgen(*resume, str(trained_run), "--episodes", "50")
+    assert_usage_error(proc, "counts its budget in steps")
     broken = tmp_path / "broken"
     shutil.copytree(trained_run, broken)
     (broken / "checkpoint" / "state.json").write_text("{garbled")
@@ -194,3 +199,21 @@ def test_eval_gif(tmp_path, trained_run):
         assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
     bad = rlgen("agent", "eval", str(trained_run), "--gif", str(tmp_path / "x.png"))
     assert_usage_error(bad, "ending in .gif")
+
+
+def test_episode_budget_with_env_copies_and_its_resume(tmp_path):
+    out = tmp_path / "episodes"
+    proc = rlgen(
+        "agent", "train", "dqn", "--env", "CartPole-v1", "--episodes", "20", "--n-envs", "2",
+        "--learning-starts", "200", "--eval-every", "10", "--eval-episodes", "2",
+        "--out", str(out), "--quiet",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["budget"] == {"episodes": 20} and 20 <= summary["episodes"] <= 21
+    assert json.loads((out / "config.json").read_text())["config"]["n_envs"] == 2
+    proc = rlgen("agent", "train", "dqn", "--resume", str(out), "--episodes", "30", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert 30 <= json.loads((out / "summary.json").read_text())["episodes"] <= 31
+    proc = rlgen("agent", "train", "dqn", "--resume", str(out), "--steps", "99999")
+    assert_usage_error(proc, "counts its budget in episodes")

@@ -226,8 +226,10 @@ def test_pending_target_updates_compose(tau):
     agent = DQNAgent("CartPole-v1", cfg, seed=0)
     agent.q_net.set_weights([W_ONLINE, np.ones(2, np.float32)])
     agent.target_net.set_weights([W_TARGET, np.zeros(2, np.float32)])
+    for i in range(4):
+        agent.replay.add(E[i], 0, 1.0, E[(i + 1) % 4], False)
     agent._pending_target_updates = 3
-    agent._sync_target()
+    agent.train(1)  # the round applies the pending updates before its gradient step
     t, s = W_TARGET, W_ONLINE
     for _ in range(3):
         t = tau * s + (1 - tau) * t

@@ -4,6 +4,7 @@ through (weights, optimizer, replay buffer, epsilon position, counters, RNG, env
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from rlgen.agents import DQNAgent, ReinforceAgent
 from rlgen.agents.callbacks import Callback
@@ -27,19 +28,26 @@ def _same_weights(a, b) -> None:
         np.testing.assert_array_equal(x, y)
 
 
-def test_dqn_resume_equals_uninterrupted(tmp_path):
+@pytest.mark.parametrize("n_envs", [1, 2])
+def test_dqn_resume_equals_uninterrupted(tmp_path, n_envs):
     cfg = dqn_config_for(
-        "CartPole-v1", learning_starts=300, train_freq=64, gradient_steps=8, buffer_size=5_000
+        "CartPole-v1",
+        learning_starts=300,
+        train_freq=64,
+        gradient_steps=8,
+        buffer_size=5_000,
+        n_envs=n_envs,
     )
     full = DQNAgent("CartPole-v1", cfg, seed=4)
     full.learn(2_000, progress=False)
 
     first = DQNAgent("CartPole-v1", cfg, seed=4)
     first.learn(2_000, callbacks=[StopAndCheckpoint(tmp_path / "ckpt", 1_001)], progress=False)
-    assert first.num_timesteps == 1_001  # stopped mid-episode, mid epsilon decay
+    stop = first.num_timesteps
+    assert 1_001 <= stop < 1_001 + n_envs  # stopped mid-episode, mid epsilon decay
     resumed = DQNAgent.load_checkpoint(tmp_path / "ckpt")
-    assert resumed.num_timesteps == 1_001 and len(resumed.replay) == 1_001
-    resumed.learn(999, progress=False, reset_schedule=False)
+    assert resumed.num_timesteps == stop and len(resumed.replay) == stop
+    resumed.learn(2_000 - stop, progress=False, reset_schedule=False)
 
     assert [e["return"] for e in resumed.episode_log] == [e["return"] for e in full.episode_log]
     assert resumed.num_episodes == full.num_episodes

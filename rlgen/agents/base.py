@@ -1,0 +1,185 @@
+"""What the agents share: construction from an env or id, the seeded Keras MLP, budgets,
+copies of the env run side by side, and acting through a NumPy mirror of the weights.
+
+Why a NumPy mirror: the training loops act on a handful of observations per env step. The
+cheapest compiled TensorFlow call costs ~60 µs here (dispatch, not arithmetic), a NumPy
+forward pass of a 4-256-256-2 MLP ~7 µs (BENCHMARKS.md). The mirror is refreshed from the
+compiled update's own output (the weights flattened in the same call), so it is never stale
+inside a loop; the public ``act`` still reads the Keras model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rlgen.agents.envs import check_spaces, make_env, resolve_env
+from rlgen.errors import UsageError
+
+_NUMPY_ACTIVATIONS = {
+    "relu": lambda x: np.maximum(x, 0.0),
+    "tanh": np.tanh,
+}
+
+
+def tensorflow():
+    """TensorFlow, configured for agents when the API is used without the CLI (one thread:
+    small MLP agents run fastest so on a small machine, see BENCHMARKS.md)."""
+    from rlgen import runtime
+
+    if not runtime.is_configured():
+        runtime.configure(runtime.RuntimeConfig(), default_threads=1)
+    return runtime.import_tensorflow()
+
+
+def build_mlp(
+    input_dim: int,
+    output_dim: int,
+    hidden: tuple[int, ...],
+    seed: int,
+    name: str,
+    activation: str = "relu",
+    output_activation: str | None = None,
+):
+    """A seeded Keras MLP; the same seed gives the same initial weights in any process."""
+    import keras
+
+    inputs = keras.Input((input_dim,), name="obs", dtype="float32")
+    x = inputs
+    for i, width in enumerate(hidden):
+        x = keras.layers.Dense(
+            width,
+            activation=activation,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 101 + i),
+            dtype="float32",
+            name=f"hidden_{i}",
+        )(x)
+    out = keras.layers.Dense(
+        output_dim,
+        activation=output_activation,
+        kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 101 + 100),
+        dtype="float32",
+        name="out",
+    )(x)
+    return keras.Model(inputs, out, name=name)
+
+
+def flat_weights(model: Any):
+    """All of ``model``'s weights as one flat tensor (for use inside a ``tf.function``)."""
+    import tensorflow as tf
+
+    return tf.concat([tf.reshape(v.value, [-1]) for v in model.weights], axis=0)
+
+
+class NumpyMirror:
+    """A NumPy copy of a :func:`build_mlp` network for the acting loop (see module doc)."""
+
+    def __init__(self, model: Any, activation: str) -> None:
+        if activation not in _NUMPY_ACTIVATIONS:
+            raise ValueError(f"no NumPy mirror for activation {activation!r}")
+        self.model = model
+        self._act = _NUMPY_ACTIVATIONS[activation]
+        self._shapes = [tuple(v.shape) for v in model.weights]
+        self.weights: list[np.ndarray] = []
+
+    def refresh(self, flat: Any = None) -> None:
+        """Copy the weights: from ``flat`` (a :func:`flat_weights` output) or the model."""
+        if flat is None:
+            self.weights = [np.array(v.numpy()) for v in self.model.weights]
+            return
+        flat = np.asarray(flat)
+        arrays, offset = [], 0
+        for shape in self._shapes:
+            size = int(np.prod(shape))
+            arrays.append(flat[offset : offset + size].reshape(shape))
+            offset += size
+        self.weights = arrays
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        """The network's outputs for a batch of flat observations (linear output layer)."""
+        w = self.weights
+        x = obs
+        for i in range(0, len(w) - 2, 2):
+            x = self._act(x @ w[i] + w[i + 1])
+        return x @ w[-2] + w[-1]
+
+
+def check_budget(total_steps: Any, episodes: Any) -> tuple[str, int]:
+    """("step" or "episode", amount) of a ``learn`` call; exactly one must be given, > 0."""
+    if (total_steps is None) == (episodes is None):
+        raise UsageError("give exactly one training budget: --steps N or --episodes N")
+    name, value = ("steps", total_steps) if total_steps is not None else ("episodes", episodes)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise UsageError(f"--{name} must be a whole number, got {value!r}")
+    if value <= 0:
+        raise UsageError(f"--{name} must be > 0, got {value}; give a positive number")
+    return name[:-1], int(value)
+
+
+class BaseAgent:
+    """Construction and bookkeeping common to the agents (SB3-shaped: learn/act/save/load).
+
+    ``env_or_id`` is a Gymnasium env id or instance; ``None`` with ``spaces=(obs_dim,
+    n_actions)`` builds an agent with no env (loading a model to act only).
+    """
+
+    algorithm = ""
+
+    def __init__(
+        self, env_or_id: Any, config: Any, seed: int, *, spaces: tuple[int, int] | None
+    ) -> None:
+        name = type(self).__name__
+        if env_or_id is None:
+            if spaces is None:
+                raise UsageError(f"{name} needs an env id or gymnasium.Env")
+            self.env, self.env_id = None, None
+            self.obs_dim, self.n_actions = spaces
+        else:
+            self.env, self.env_id = resolve_env(env_or_id)
+            self.obs_dim, self.n_actions = check_spaces(
+                self.env, self.env_id, self.algorithm.upper()
+            )
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise UsageError(f"--seed must be a whole number >= 0, got {seed!r}")
+        self.config = config if config is not None else self.default_config(self.env_id)
+        self.seed = int(seed)
+        self.rng = np.random.default_rng(self.seed)
+        self.num_timesteps = 0
+        self.num_episodes = 0
+        self.last_loss: float | None = None
+        self.last_eval: dict[str, float] | None = None
+        self.episode_log: list[dict[str, Any]] = []
+        self._envs: list[Any] | None = None
+
+    @classmethod
+    def default_config(cls, env_id: str | None) -> Any:
+        raise NotImplementedError
+
+    def _check_can_learn(self) -> None:
+        if self.env is None:
+            raise UsageError("this agent has no environment; load it with an env to train it")
+
+    def side_by_side_envs(self, k: int) -> list[Any]:
+        """``k`` copies of the env (the agent's own first), kept across ``learn`` calls."""
+        if self._envs is None or len(self._envs) != k:
+            if k > 1 and self.env_id is None:
+                raise UsageError(
+                    f"--n-envs {k} needs a registered env id to copy the env; "
+                    "pass the id, or use --n-envs 1 with a custom env instance"
+                )
+            self._envs = [self.env] + [make_env(self.env_id) for _ in range(k - 1)]
+        return self._envs
+
+    def _is_single(self, obs: np.ndarray) -> bool:
+        """One observation (the env's shape, or flat) rather than a batch of them."""
+        shape = getattr(getattr(self.env, "observation_space", None), "shape", None)
+        if shape is not None and obs.shape == tuple(shape):
+            return True
+        return obs.ndim <= 1 and obs.size == self.obs_dim
+
+    def _as_batch(self, obs: Any) -> tuple[np.ndarray, bool]:
+        """(observations as a float32 (n, obs_dim) batch, whether one was given)."""
+        obs = np.asarray(obs, np.float32)
+        single = self._is_single(obs)
+        return obs.reshape(1 if single else -1, self.obs_dim), single

@@ -1,0 +1,114 @@
+"""Budgets in steps or episodes for both agents, env copies side by side (``n_envs``), and the
+NumPy mirror the training loops act through staying equal to the Keras network."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from rlgen.agents import DQNAgent, ReinforceAgent
+from rlgen.agents.configs import dqn_config_for, reinforce_config_for
+from rlgen.errors import UsageError
+
+
+def _small_dqn(**overrides):
+    base = dict(learning_starts=100, train_freq=16, gradient_steps=2, buffer_size=5_000)
+    return dqn_config_for("CartPole-v1", **{**base, **overrides})
+
+
+@pytest.mark.parametrize("n_envs", [1, 3])
+def test_dqn_counts_steps_updates_and_transitions_over_env_copies(n_envs):
+    cfg = _small_dqn(n_envs=n_envs)
+    agent = DQNAgent("CartPole-v1", cfg, seed=0)
+    agent.learn(1_000, progress=False)
+    now = agent.num_timesteps
+    assert 1_000 <= now < 1_000 + n_envs
+    assert len(agent.replay) == now  # every copy's transition is stored
+    # Training rounds fall at the multiples of train_freq after learning_starts, in env steps
+    # summed over the copies: the same number of gradient steps per transition for any n_envs.
+    rounds = now // cfg.train_freq - cfg.learning_starts // cfg.train_freq
+    assert int(agent.optimizer.iterations.numpy()) == cfg.gradient_steps * rounds
+    assert sum(e["length"] for e in agent.episode_log) <= now
+    assert len(agent._envs) == n_envs
+
+
+def test_dqn_env_copies_run_different_episodes():
+    agent = DQNAgent("CartPole-v1", _small_dqn(n_envs=4, learning_starts=10_000), seed=0)
+    agent.learn(400, progress=False)
+    # Four copies reset with four seeds: their first observations differ.
+    first = agent.replay.obs[:4]
+    assert len({tuple(row) for row in first.tolist()}) == 4
+
+
+def test_dqn_episode_budget_and_its_epsilon_schedule():
+    cfg = _small_dqn(exploration_fraction=0.5, exploration_final_eps=0.05)
+    agent = DQNAgent("CartPole-v1", cfg, seed=1)
+    agent.learn(episodes=7, progress=False)
+    assert agent.num_episodes == 7 and len(agent.episode_log) == 7
+    # Epsilon decays over half of the 7 episodes, so the last ones run at the final value.
+    assert agent.episode_log[-1]["epsilon"] == pytest.approx(0.05)
+    assert agent.episode_log[0]["epsilon"] > 0.5
+
+
+def test_reinforce_step_budget():
+    agent = ReinforceAgent("CartPole-v1", reinforce_config_for("CartPole-v1"), seed=0)
+    agent.learn(total_steps=300, progress=False)
+    assert agent.num_timesteps >= 300
+    assert agent.num_episodes % agent.config.episodes_per_update == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        ({}, "exactly one training budget"),
+        ({"total_steps": 100, "episodes": 3}, "exactly one training budget"),
+        ({"episodes": 0}, "--episodes must be > 0"),
+        ({"total_steps": 2.5}, "whole number"),
+    ],
+)
+def test_bad_budgets(kwargs, needle):
+    with pytest.raises(UsageError, match=needle):
+        DQNAgent("CartPole-v1").learn(progress=False, **kwargs)
+    with pytest.raises(UsageError, match=needle):
+        ReinforceAgent("CartPole-v1").learn(progress=False, **kwargs)
+
+
+class Custom(gym.Env):
+    """An env that is not registered, so it cannot be copied by id."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(3, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(3, np.float32), 1.0, False, False, {}
+
+
+def test_env_copies_need_an_env_id():
+    agent = DQNAgent(Custom(), _small_dqn(n_envs=2), seed=0)
+    with pytest.raises(UsageError, match="registered env id"):
+        agent.learn(100, progress=False)
+    with pytest.raises(ValueError, match="--n-envs must be > 0"):
+        _small_dqn(n_envs=0)
+
+
+def test_numpy_mirror_equals_the_keras_network_after_training():
+    agent = DQNAgent("CartPole-v1", _small_dqn(), seed=2)
+    agent.learn(600, progress=False)
+    obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    keras_q = agent.q_net(obs).numpy()
+    np.testing.assert_allclose(agent._mirror(obs), keras_q, rtol=1e-4, atol=1e-5)
+    # Weights set from outside are picked up by the next learn call.
+    agent.q_net.set_weights([w * 0 for w in agent.q_net.get_weights()])
+    agent.learn(1, progress=False)
+    assert not np.any(agent._mirror(obs))
+
+    reinforce = ReinforceAgent("CartPole-v1", seed=0)
+    reinforce.learn(episodes=8, progress=False)
+    np.testing.assert_allclose(
+        reinforce._mirror(obs), reinforce.policy_net(obs).numpy(), rtol=1e-4, atol=1e-5
+    )
