@@ -112,3 +112,13 @@ def test_numpy_mirror_equals_the_keras_network_after_training():
     np.testing.assert_allclose(
         reinforce._mirror(obs), reinforce.policy_net(obs).numpy(), rtol=1e-4, atol=1e-5
     )
+
+
+def test_reinforce_collects_episodes_with_n_envs_copies():
+    cfg = reinforce_config_for("CartPole-v1", n_envs=2, episodes_per_update=4)
+    agent = ReinforceAgent("CartPole-v1", cfg, seed=0)
+    agent.learn(episodes=4, progress=False)
+    assert len(agent._envs) == 2 and agent.num_episodes == 4
+    one = ReinforceAgent("CartPole-v1", reinforce_config_for("CartPole-v1", n_envs=1), seed=0)
+    one.learn(episodes=4, progress=False)
+    assert len(one._envs) == 1 and one.num_episodes == 4
