@@ -116,18 +116,76 @@ def check_output(out: str | Path, n: int, shape: tuple[int, ...] = (28, 28, 1)) 
 
 
 def sample_labelled(
-    run_path: str | Path, n: int, seed: int = 0, digits: int | Sequence[int] | None = None
+    run_path: str | Path,
+    n: int,
+    seed: int = 0,
+    digits: int | Sequence[int] | None = None,
+    min_confidence: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` labelled digits from a conditional GAN run: x float32 (n, 28, 28, 1) in [0, 1]
     and y int64 (n,), balanced over ``digits`` (default 0-9); the same seed, the same digits.
+
+    ``min_confidence`` > 0 keeps only digits that the run's reference classifier (the seed
+    CNN trained on the training split of the GAN's data set, see :mod:`rlgen.gan.metrics`)
+    gives at least that probability of their label.
 
     Raises UsageError for a folder that is not a GAN run, a corrupt model, or an
     unconditional GAN (its digits have no labels)."""
     check_request(run_path, n, digits, labels_needed=True, seed=seed)
     from rlgen.gan.dcgan import GAN
 
-    x, y = GAN.load(run_path).sample(n, digits=digits, seed=seed)
-    return x, y
+    gan = GAN.load(run_path)
+    if min_confidence <= 0:
+        return gan.sample(n, digits=digits, seed=seed)
+    from rlgen.gan import metrics
+
+    cfg = run_meta(run_path)["config"]
+    reference = metrics.reference_classifier(cfg.get("dataset", "mnist"), cfg.get("data_dir"))
+    return confident_samples(gan, n, seed, reference.probabilities, min_confidence, digits)
+
+
+def confident_samples(
+    gan: Any,
+    n: int,
+    seed: int,
+    probabilities: Any,
+    min_confidence: float,
+    digits: int | Sequence[int] | None = None,
+    max_rounds: int = 20,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` labelled digits, balanced over ``digits``, each given probability >=
+    ``min_confidence`` of its own label by ``probabilities`` (images -> (n, 10) array).
+
+    Draws batches of 2n with seeds derived from ``seed`` until every digit has its share;
+    a GAN whose digits rarely pass gets a UsageError naming the pass rate, not a long wait.
+    """
+    pool = np.arange(10) if digits is None else np.atleast_1d(digits).astype(np.int64)
+    share = {int(d): n // len(pool) + (1 if i < n % len(pool) else 0) for i, d in enumerate(pool)}
+    kept: dict[int, list[np.ndarray]] = {d: [] for d in share}
+    have = dict.fromkeys(share, 0)
+    drawn = passed = 0
+    for r in range(max_rounds):
+        x, y = gan.sample(2 * n, digits=pool, seed=seed * max_rounds + r)
+        p = probabilities(x)[np.arange(len(y)), y]
+        ok = p >= min_confidence
+        drawn, passed = drawn + len(y), passed + int(ok.sum())
+        for d in share:
+            need = share[d] - have[d]
+            if need > 0:
+                idx = np.flatnonzero(ok & (y == d))[:need]
+                kept[d].append(x[idx])
+                have[d] += len(idx)
+        if all(have[d] >= share[d] for d in share):
+            xs = np.concatenate([np.concatenate(kept[d]) for d in share if share[d]])
+            ys = np.concatenate([np.full(share[d], d, np.int64) for d in share if share[d]])
+            order = np.random.default_rng(seed).permutation(n)
+            return xs[order].astype(np.float32), ys[order]
+    short = [d for d in share if have[d] < share[d]]
+    raise UsageError(
+        f"only {100 * passed / max(drawn, 1):.1f}% of the GAN's digits reach confidence "
+        f"{min_confidence} (too few for digit {short[0]} after {drawn} draws); "
+        "lower --min-confidence or train the GAN longer"
+    )
 
 
 def write_samples(

@@ -54,6 +54,13 @@ class ImageConfig(TrainConfig):
     synthetic: int = field(
         default=0, metadata=_h("with --augment-from: how many synthetic digits to add")
     )
+    min_confidence: float = field(
+        default=0.0,
+        metadata=_h(
+            "with --augment-from: keep only synthetic digits the reference classifier gives "
+            "at least this probability of their label (0 = keep all)"
+        ),
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -65,6 +72,10 @@ class ImageConfig(TrainConfig):
             raise ValueError("--synthetic needs --augment-from GAN_RUN (the digits' source)")
         if self.augment_from and not self.synthetic:
             raise ValueError("--augment-from needs --synthetic N (how many digits to add)")
+        if not 0.0 <= self.min_confidence < 1.0:
+            raise ValueError(f"--min-confidence must be in [0, 1), got {self.min_confidence}")
+        if self.min_confidence and not self.augment_from:
+            raise ValueError("--min-confidence filters --augment-from digits; give a GAN run")
 
 
 @dataclass

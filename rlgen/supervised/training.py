@@ -79,8 +79,11 @@ def geometric_augmentation(seed: int = 0) -> keras.Sequential:
     )
 
 
-def synthetic_digits(gan_run: str | Path, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` labelled digits drawn from a conditional GAN run (the one supervised -> gan link)."""
+def synthetic_digits(
+    gan_run: str | Path, n: int, seed: int, min_confidence: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` labelled digits drawn from a conditional GAN run (the one supervised -> gan link),
+    optionally only those the reference classifier is confident about."""
     from rlgen.gan.sampling import image_shape, sample_labelled
 
     shape = image_shape(gan_run)  # checked from config.json before the generator loads
@@ -89,7 +92,7 @@ def synthetic_digits(gan_run: str | Path, n: int, seed: int) -> tuple[np.ndarray
             f"--augment-from {gan_run} draws images of shape {shape}, not (28, 28, 1); "
             "give a GAN trained on MNIST-style images"
         )
-    x, y = sample_labelled(gan_run, n, seed=seed)
+    x, y = sample_labelled(gan_run, n, seed=seed, min_confidence=min_confidence)
     return x.astype(np.float32), y.astype(np.int64)
 
 
@@ -131,11 +134,15 @@ class Trainer:
             tr, va = _validation_split(x, y, c.validation_split, stratify=True)
             x_train, y_train, source = x[tr], y[tr], d.source
             if c.augment_from:
-                x_syn, y_syn = synthetic_digits(c.augment_from, c.synthetic, self.seed)
+                x_syn, y_syn = synthetic_digits(
+                    c.augment_from, c.synthetic, self.seed, c.min_confidence
+                )
                 # Synthetic digits join the training split only: validation and test stay real.
                 x_train = np.concatenate([x_train, x_syn])
                 y_train = np.concatenate([y_train, y_syn])
                 source = f"{d.source} + {len(y_syn)} synthetic digits from {c.augment_from}"
+                if c.min_confidence:
+                    source += f" (reference confidence >= {c.min_confidence})"
             return Splits(x_train, y_train, x[va], y[va], d.x_test, d.y_test, source, d.class_names)
         if self.task == "rnn":
             x, y, x_test, y_test = datasets.binary_addition(c.train_pairs, c.test_pairs, c.bits)

@@ -29,3 +29,48 @@ def test_augment_from_a_non_gan_or_unconditional_run(cli, not_a_gan_run, uncond_
     common = ["supervised", "train", "cnn", "--train-size", "100", "--synthetic", "10"]
     cli(*common, "--augment-from", not_a_gan_run).assert_usage_error("not a gan run")
     cli(*common, "--augment-from", uncond_run).assert_usage_error("unconditional")
+
+
+class _FakeGAN:
+    """Digit i of a draw is a flat image of value u_i ~ U(0, 1); labels cycle over 0-9."""
+
+    def sample(self, n, digits=None, seed=0):
+        pool = np.arange(10) if digits is None else np.atleast_1d(digits)
+        u = np.random.default_rng(seed).uniform(size=n).astype(np.float32)
+        return np.repeat(u, 784).reshape(n, 28, 28, 1), pool[np.arange(n) % len(pool)]
+
+
+def _confidence_is_pixel_value(x):
+    # A classifier that gives each image's pixel value to every class, so an image's
+    # confidence in its own label is its pixel value.
+    return np.repeat(x.reshape(len(x), -1)[:, :1], 10, axis=1)
+
+
+def test_confidence_filter_keeps_balanced_confident_digits():
+    from rlgen.gan.sampling import confident_samples
+
+    x, y = confident_samples(_FakeGAN(), 50, 3, _confidence_is_pixel_value, 0.7)
+    assert x.shape == (50, 28, 28, 1) and x.dtype == np.float32
+    assert x.min() >= 0.7  # every kept digit passed
+    assert np.bincount(y, minlength=10).tolist() == [5] * 10
+    x2, y2 = confident_samples(_FakeGAN(), 50, 3, _confidence_is_pixel_value, 0.7)
+    np.testing.assert_array_equal(x, x2)  # the same seed, the same digits
+    np.testing.assert_array_equal(y, y2)
+
+
+def test_confidence_filter_that_nothing_passes_is_a_usage_error():
+    import pytest
+
+    from rlgen.errors import UsageError
+    from rlgen.gan.sampling import confident_samples
+
+    with pytest.raises(UsageError, match="lower --min-confidence"):
+        confident_samples(_FakeGAN(), 20, 0, lambda x: np.zeros((len(x), 10)), 0.5, max_rounds=3)
+
+
+def test_min_confidence_flag_checks(cli, gan_run):
+    common = ["supervised", "train", "cnn", "--train-size", "100"]
+    cli(*common, "--min-confidence", "0.9").assert_usage_error("--min-confidence")
+    cli(
+        *common, "--augment-from", str(gan_run), "--synthetic", "10", "--min-confidence", "1.5"
+    ).assert_usage_error("--min-confidence must be in [0, 1)")
