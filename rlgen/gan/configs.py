@@ -49,13 +49,6 @@ class GANConfig:
     discriminator_filters: tuple[int, ...] = field(
         default=(64, 128), metadata=_h("filters of the discriminator's two strided convs")
     )
-    conditioning: Literal["channel", "projection"] = field(
-        default="channel",
-        metadata=_h(
-            "how the discriminator sees the label: channel = an embedded label image beside "
-            "the digit; projection = logit + <embed(y), features> (Miyato & Koyama 2018)"
-        ),
-    )
     dropout: float = field(default=0.3, metadata=_h("dropout after each discriminator conv"))
     leaky_slope: float = field(default=0.2, metadata=_h("LeakyReLU slope (DCGAN paper)"))
     generator_learning_rate: float = field(default=2e-4, metadata=_h("Adam step, generator"))

@@ -105,11 +105,9 @@ def build_discriminator(config: GANConfig | None = None) -> keras.Model:
     image = keras.Input(shape=IMAGE_SHAPE, name="image")
     inputs: list[keras.KerasTensor] = [image]
     x = image
-    project = c.conditional and c.conditioning == "projection"
     if c.conditional:
         label = keras.Input(shape=(1,), dtype="int32", name="label")
         inputs.append(label)
-    if c.conditional and not project:
         e = layers.Embedding(NUM_CLASSES, 28 * 28, name="label_embedding")(label)
         x = layers.Concatenate(name="image_and_label")([image, layers.Reshape(IMAGE_SHAPE)(e)])
     for i, f in enumerate((f0, f1)):
@@ -129,15 +127,6 @@ def build_discriminator(config: GANConfig | None = None) -> keras.Model:
         x = layers.Dropout(c.dropout)(x)
     x = layers.Flatten()(x)
     out = layers.Dense(1, dtype="float32", kernel_initializer=_init(), name="logit")(x)
-    if project:
-        # Projection (Miyato & Koyama 2018): the label's embedding dotted with the features,
-        # added to the unconditional logit; the label acts on what the convs found, not on
-        # the pixels, which ties each class to its own region of feature space.
-        e = layers.Embedding(NUM_CLASSES, x.shape[-1], name="label_projection")(label)
-        dot = layers.Dot(axes=1, name="projection")([x, layers.Flatten()(e)])
-        out = layers.Add(dtype="float32", name="logit_and_projection")(
-            [out, layers.Activation("linear", dtype="float32")(dot)]
-        )
     name = "conditional_discriminator" if c.conditional else "discriminator"
     return keras.Model(inputs if c.conditional else image, out, name=name)
 
