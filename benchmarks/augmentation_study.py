@@ -19,6 +19,7 @@ Markdown table for BENCHMARKS.md).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import statistics
@@ -50,8 +51,8 @@ def parse() -> argparse.Namespace:
         "--min-confidence",
         type=float,
         default=0.0,
-        help="keep synthetic digits the reference classifier gives at least this probability "
-        "of their label (0 = keep all)",
+        help="keep synthetic digits that a seed CNN trained on the same N real digits gives at "
+        "least this probability of their label (0 = keep all)",
     )
     p.add_argument("--classifier-epochs", type=int, default=20, help="epochs over the N real")
     p.add_argument("--batch-size", type=int, default=128)
@@ -96,18 +97,14 @@ def train_classifier(x, y, x_test, y_test, steps: int, seed: int, geometric: boo
     return float(acc)
 
 
-def synthetic(gan, n: int, seed: int, reference, min_confidence: float):
-    """``n`` balanced labelled digits, optionally only those the reference finds confident."""
+def synthetic(gan, n: int, seed: int, probabilities, min_confidence: float):
+    """``n`` balanced labelled digits, optionally only those ``probabilities`` (a classifier
+    trained on the same N real digits: no peeking) finds confident."""
+    from rlgen.gan.sampling import confident_samples
+
     if min_confidence <= 0:
         return gan.sample(n, seed=seed)
-    xs, ys = gan.sample(4 * n, seed=seed)
-    probs = reference.probabilities(xs)[np.arange(len(ys)), ys]
-    keep = []
-    for digit in range(10):
-        idx = np.flatnonzero((ys == digit) & (probs >= min_confidence))
-        keep.extend(idx[: math.ceil(n / 10)].tolist())
-    keep = np.array(sorted(keep))[:n]
-    return xs[keep], ys[keep]
+    return confident_samples(gan, n, seed, probabilities, min_confidence)
 
 
 def paired(a: list[float], b: list[float]) -> dict[str, float]:
@@ -140,6 +137,9 @@ def main() -> None:
         steps = args.classifier_epochs * math.ceil(n / args.batch_size)
         n_syn = int(round(args.synthetic_ratio * n))
         acc: dict[str, list[float]] = {arm: [] for arm in ARMS}
+        probabilities = None
+        if args.min_confidence > 0:  # the filter sees the same N real digits as everything else
+            probabilities = functools.partial(metrics._predict, metrics.train_reference(x, y))
         gans = []
         for g_seed in range(args.gan_seeds):
             cfg = GANConfig(train_size=n, diffaugment=args.diffaugment)
@@ -167,7 +167,7 @@ def main() -> None:
             )
             for c_seed in range(args.classifier_seeds):
                 syn_seed = 1000 * g_seed + c_seed
-                xs, ys = synthetic(gan, n_syn, syn_seed, reference, args.min_confidence)
+                xs, ys = synthetic(gan, n_syn, syn_seed, probabilities, args.min_confidence)
                 xu, yu = control.sample(n_syn, seed=syn_seed)
                 sets = {
                     "a": (x, y, False),
