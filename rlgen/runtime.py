@@ -130,8 +130,9 @@ def seed_everything(seed: int) -> None:
 def configure(config: RuntimeConfig | None = None, default_threads: int = 0) -> Runtime:
     """Apply ``config`` to TensorFlow and return the :class:`Runtime`; call once, before any op.
 
-    ``default_threads`` is the command's choice when ``--threads`` is 0: small RL models run
-    fastest on one thread, convolutional nets on all cores (see BENCHMARKS.md).
+    ``default_threads`` is the command's choice when ``--threads`` is 0: one thread for the
+    small RL models (predictable on shared cores), all cores for convolutional nets (1.6x
+    faster); see BENCHMARKS.md.
     """
     global _ACTIVE
     config = config or RuntimeConfig()

@@ -25,7 +25,7 @@ _NUMPY_ACTIVATIONS = {
 
 def tensorflow():
     """TensorFlow, configured for agents when the API is used without the CLI (one thread:
-    small MLP agents run fastest so on a small machine, see BENCHMARKS.md)."""
+    predictable for small MLP agents on a small, shared machine: see BENCHMARKS.md)."""
     from rlgen import runtime
 
     if not runtime.is_configured():

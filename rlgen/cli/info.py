@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {'runs on':<12} {rt.device.upper()} ({os.cpu_count()} cores visible)")
     print("threads")
     print("  supervised   TensorFlow's default pools (all cores); --threads N to change")
-    print("  agents       1 (small MLP agents run fastest on one thread; see BENCHMARKS.md)")
+    print("  agents       1 (small MLPs: a second thread gains or loses ~15%, and can be many")
+    print("               times slower on busy cores; see BENCHMARKS.md); --threads N to change")
     print("data sources")
     for name, where in datasets.available_sources().items():
         print(f"  {name:<24} {where}")
