@@ -10,12 +10,16 @@ inside a loop; the public ``act`` still reads the Keras model.
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rlgen.agents.envs import check_spaces, make_env, resolve_env
+from rlgen.agents.saving import AGENT_FILE, agent_from_file, write_agent_file
 from rlgen.errors import UsageError
+from rlgen.runs import atomic_path, load_model
 
 _NUMPY_ACTIVATIONS = {
     "relu": lambda x: np.maximum(x, 0.0),
@@ -125,6 +129,7 @@ class BaseAgent:
     """
 
     algorithm = ""
+    config_cls: type = object
 
     def __init__(
         self, env_or_id: Any, config: Any, seed: int, *, spaces: tuple[int, int] | None
@@ -155,6 +160,58 @@ class BaseAgent:
     @classmethod
     def default_config(cls, env_id: str | None) -> Any:
         raise NotImplementedError
+
+    def saved_networks(self) -> dict[str, Any]:
+        """{file name: Keras model} that :meth:`save` writes and :meth:`load` reads."""
+        raise NotImplementedError
+
+    def _after_load(self) -> None:
+        """Anything derived from the loaded weights (DQN: its target network)."""
+
+    # ---- saving ----------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the networks (``.keras``) and ``agent.json`` into folder ``path``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        for name, net in self.saved_networks().items():
+            with atomic_path(path / name) as tmp:
+                net.save(tmp)
+        write_agent_file(self, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, env: Any = None) -> Any:
+        """An agent saved by :meth:`save`; its env is remade from the saved id unless given."""
+        path = Path(path)
+        agent = agent_from_file(cls, cls.config_cls, path, env)
+        for name, net in agent.saved_networks().items():
+            model = load_model(path / name)
+            try:
+                net.set_weights(model.get_weights())
+            except ValueError as err:
+                raise UsageError(
+                    f"model file {path / name} does not fit {AGENT_FILE}: {err}"
+                ) from None
+        agent._after_load()
+        return agent
+
+    # ---- bookkeeping -----------------------------------------------------------------------
+    def _record_episode(
+        self, ret: float, length: int, epsilon: float | None, t0: float, callbacks: Any
+    ) -> None:
+        """Count a finished episode, log it (``metrics.csv`` rows) and tell the callbacks."""
+        self.num_episodes += 1
+        episode = {
+            "episode": self.num_episodes,
+            "step": self.num_timesteps,
+            "return": ret,
+            "length": length,
+            "epsilon": epsilon,
+            "loss": self.last_loss,
+            "seconds": time.perf_counter() - t0,
+        }
+        self.episode_log.append(episode)
+        callbacks.on_episode_end(self, episode)
 
     def _check_can_learn(self) -> None:
         if self.env is None:

@@ -22,14 +22,10 @@ from rlgen.agents.base import tensorflow as _tf
 from rlgen.agents.callbacks import Callback, CallbackList, ProgressBarCallback
 from rlgen.agents.configs import DQNConfig, dqn_config_for
 from rlgen.agents.replay import ReplayBuffer
-from rlgen.agents.saving import AGENT_FILE, agent_from_file, write_agent_file
+from rlgen.agents.saving import MODEL_FILE
 from rlgen.errors import TrainingDiverged, UsageError
-from rlgen.runs import atomic_path
-from rlgen.runs import load_model as load_keras_model
 
-__all__ = ["DQNAgent", "TrainingDiverged", "build_mlp", "load_keras_model"]
-
-MODEL_FILE = "model.keras"
+__all__ = ["DQNAgent", "TrainingDiverged", "build_mlp"]
 
 
 class DQNAgent(BaseAgent):
@@ -42,6 +38,7 @@ class DQNAgent(BaseAgent):
     """
 
     algorithm = "dqn"
+    config_cls = DQNConfig
 
     def __init__(
         self,
@@ -299,18 +296,7 @@ class DQNAgent(BaseAgent):
                     ret[i] += float(reward)
                     length[i] += 1
                     if terminated or truncated:
-                        self.num_episodes += 1
-                        episode = {
-                            "episode": self.num_episodes,
-                            "step": self.num_timesteps,
-                            "return": ret[i],
-                            "length": length[i],
-                            "epsilon": eps,
-                            "loss": self.last_loss,
-                            "seconds": time.perf_counter() - t0,
-                        }
-                        self.episode_log.append(episode)
-                        cb.on_episode_end(self, episode)
+                        self._record_episode(ret[i], length[i], eps, t0, cb)
                         next_obs = np.asarray(envs[i].reset()[0], np.float32).reshape(-1)
                         ret[i], length[i] = 0.0, 0
                     obs[i] = next_obs
@@ -355,29 +341,11 @@ class DQNAgent(BaseAgent):
         return loss
 
     # ---- saving ----------------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        """Write ``model.keras`` (the Q-network) and ``agent.json`` into folder ``path``."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path / MODEL_FILE) as tmp:
-            self.q_net.save(tmp)
-        write_agent_file(self, path)
-        return path
+    def saved_networks(self) -> dict[str, Any]:
+        return {MODEL_FILE: self.q_net}
 
-    @classmethod
-    def load(cls, path: str | Path, env: Any = None) -> DQNAgent:
-        """An agent saved by :meth:`save`; its env is remade from the saved id unless given."""
-        path = Path(path)
-        agent = agent_from_file(cls, DQNConfig, path, env)
-        model = load_keras_model(path / MODEL_FILE)
-        try:
-            agent.q_net.set_weights(model.get_weights())
-        except ValueError as err:
-            raise UsageError(
-                f"model file {path / MODEL_FILE} does not fit {AGENT_FILE}: {err}"
-            ) from None
-        agent.target_net.set_weights(model.get_weights())
-        return agent
+    def _after_load(self) -> None:
+        self.target_net.set_weights(self.q_net.get_weights())
 
     # ---- checkpoints (resume) ------------------------------------------------------------
     def save_checkpoint(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:

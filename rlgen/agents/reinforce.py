@@ -17,10 +17,8 @@ from rlgen.agents.base import BaseAgent, NumpyMirror, build_mlp, check_budget, f
 from rlgen.agents.base import tensorflow as _tf
 from rlgen.agents.callbacks import Callback, CallbackList, ProgressBarCallback
 from rlgen.agents.configs import ReinforceConfig, reinforce_config_for
-from rlgen.agents.dqn import AGENT_FILE, MODEL_FILE, TrainingDiverged, load_keras_model
-from rlgen.agents.saving import agent_from_file, write_agent_file
-from rlgen.errors import UsageError
-from rlgen.runs import atomic_path
+from rlgen.agents.saving import MODEL_FILE
+from rlgen.errors import TrainingDiverged, UsageError
 
 VALUE_FILE = "value.keras"
 
@@ -44,6 +42,7 @@ class ReinforceAgent(BaseAgent):
     """
 
     algorithm = "reinforce"
+    config_cls = ReinforceConfig
 
     def __init__(
         self,
@@ -221,19 +220,8 @@ class ReinforceAgent(BaseAgent):
                 self.last_loss = float(p_loss)
                 self.last_value_loss = float(v_loss)
                 for _, _, rewards in batch:
-                    self.num_episodes += 1
                     self.num_timesteps += len(rewards)
-                    episode = {
-                        "episode": self.num_episodes,
-                        "step": self.num_timesteps,
-                        "return": float(np.sum(rewards)),
-                        "length": len(rewards),
-                        "epsilon": None,
-                        "loss": self.last_loss,
-                        "seconds": time.perf_counter() - t0,
-                    }
-                    self.episode_log.append(episode)
-                    cb.on_episode_end(self, episode)
+                    self._record_episode(float(np.sum(rewards)), len(rewards), None, t0, cb)
                 cb.on_update(self, self.last_loss)
                 if not cb.on_step(self):
                     break
@@ -242,31 +230,8 @@ class ReinforceAgent(BaseAgent):
         return self
 
     # ---- saving --------------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        """Write ``model.keras`` (policy), ``value.keras`` (baseline) and ``agent.json``."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path / MODEL_FILE) as tmp:
-            self.policy_net.save(tmp)
-        with atomic_path(path / VALUE_FILE) as tmp:
-            self.value_net.save(tmp)
-        write_agent_file(self, path)
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path, env: Any = None) -> ReinforceAgent:
-        """An agent saved by :meth:`save`; its env is remade from the saved id unless given."""
-        path = Path(path)
-        agent = agent_from_file(cls, ReinforceConfig, path, env)
-        for net, name in ((agent.policy_net, MODEL_FILE), (agent.value_net, VALUE_FILE)):
-            model = load_keras_model(path / name)
-            try:
-                net.set_weights(model.get_weights())
-            except ValueError as err:
-                raise UsageError(
-                    f"model file {path / name} does not fit {AGENT_FILE}: {err}"
-                ) from None
-        return agent
+    def saved_networks(self) -> dict[str, Any]:
+        return {MODEL_FILE: self.policy_net, VALUE_FILE: self.value_net}
 
     # ---- checkpoints (resume) ------------------------------------------------------------
     def save_checkpoint(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:

@@ -15,6 +15,7 @@ from rlgen.errors import UsageError
 from rlgen.runs import atomic_path, read_json
 
 AGENT_FILE = "agent.json"
+MODEL_FILE = "model.keras"  # the network that acts: Q-network or policy
 
 
 def write_agent_file(agent: Any, path: str | Path) -> Path:

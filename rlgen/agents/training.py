@@ -16,8 +16,9 @@ import numpy as np
 from rlgen import config as cfgmod
 from rlgen import plots, runs
 from rlgen.agents.callbacks import CheckpointCallback, EvalCallback, TensorBoardCallback
-from rlgen.agents.dqn import AGENT_FILE, DQNAgent, TrainingDiverged
-from rlgen.errors import UsageError
+from rlgen.agents.dqn import DQNAgent
+from rlgen.agents.saving import AGENT_FILE
+from rlgen.errors import TrainingDiverged, UsageError
 
 BEST, CHECKPOINT, TENSORBOARD = "best", "checkpoint", "tensorboard"
 
