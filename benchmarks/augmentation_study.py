@@ -43,8 +43,12 @@ def parse() -> argparse.Namespace:
     p.add_argument("--sizes", default="500,1000,4000", help="real training sizes N")
     p.add_argument("--gan-seeds", type=int, default=3)
     p.add_argument("--classifier-seeds", type=int, default=5)
-    p.add_argument("--gan-epochs", type=int, default=100, help="GAN epochs over the N digits")
-    p.add_argument("--gan-steps", type=int, default=0, help="if > 0: GAN steps instead of epochs")
+    p.add_argument(
+        "--gan-steps",
+        type=int,
+        default=0,
+        help="GAN generator steps on the N digits (default: rlgen's, about 9,300 at any N)",
+    )
     p.add_argument("--diffaugment", default="", help="e.g. translation,cutout (default off)")
     p.add_argument("--synthetic-ratio", type=float, default=1.0, help="synthetic digits per real")
     p.add_argument(
@@ -60,12 +64,15 @@ def parse() -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--table", action="store_true", help="also print a Markdown table")
     p.add_argument(
+        "--reuse", action="store_true", help="load GANs already trained in --out instead"
+    )
+    p.add_argument(
         "--quick", action="store_true", help="N=500, 1 GAN seed, 2 classifier seeds, tiny budgets"
     )
     args = p.parse_args()
     if args.quick:
         args.sizes, args.gan_seeds, args.classifier_seeds = "500", 1, 2
-        args.gan_epochs, args.classifier_epochs = 3, 3
+        args.gan_steps, args.classifier_epochs = 21, 3
     return args
 
 
@@ -143,16 +150,21 @@ def main() -> None:
         gans = []
         for g_seed in range(args.gan_seeds):
             cfg = GANConfig(train_size=n, diffaugment=args.diffaugment)
-            epochs = args.gan_epochs
+            epochs = cfg.epochs_for(n)
             if args.gan_steps:
                 epochs = max(1, round(args.gan_steps / max(1, n // cfg.batch_size)))
-            gan = GAN(cfg, seed=g_seed)
+            folder = out / f"n{n}-seed{g_seed}"
             control = GAN(cfg, seed=g_seed)
-            t0 = time.perf_counter()
-            gan.train(x, y, epochs=epochs, verbose=0)
-            gan_seconds = time.perf_counter() - t0
             control.train(x, y, epochs=1, verbose=0)
-            gan.save(out / f"n{n}-seed{g_seed}")
+            t0 = time.perf_counter()
+            if args.reuse and (folder / "generator.keras").is_file():
+                gan = GAN.load(folder)
+                epochs = len(gan.history.get("epoch", [])) or epochs
+            else:
+                gan = GAN(cfg, seed=g_seed)
+                gan.train(x, y, epochs=epochs, verbose=0)
+                gan.save(folder)
+            gan_seconds = time.perf_counter() - t0
             figures = metrics.evaluate(gan, n=min(1000, len(data.x_test)), reference=reference)
             gans.append(
                 {

@@ -12,6 +12,11 @@ from rlgen.config import check_fraction, check_positive
 
 Dataset = Literal["mnist", "fashion_mnist"]
 DIFFAUGMENT_POLICIES = ("translation", "cutout")
+# Default training length in generator steps. Measured on the 4,000 offline digits
+# (BENCHMARKS.md): 1,860 steps (30 epochs) give label fidelity 89 %, CAS 76 %, Fréchet 6.7x
+# the floor; 9,300 steps (150 epochs) give 97 %, 91 %, 1.7x.
+AUTO_STEPS = 9_300
+GRIDS_PER_RUN = 30
 
 
 def _h(text: str) -> dict[str, str]:
@@ -34,7 +39,13 @@ class GANConfig:
     train_size: int = field(
         default=0, metadata=_h("train on a stratified subset of this many images; 0 = all")
     )
-    epochs: int = field(default=50, metadata=_h("passes over the training images"))
+    epochs: int | None = field(
+        default=None,
+        metadata=_h(
+            f"passes over the training images (default: about {AUTO_STEPS:,} steps' worth: "
+            "150 epochs on the 4,000 offline digits, 10 on all 60,000)"
+        ),
+    )
     batch_size: int = field(default=64, metadata=_h("real images per step (DCGAN paper: 128)"))
     unconditional: bool = field(
         default=False, metadata=_h("the plain DCGAN of the course: no labels, no --digit")
@@ -67,9 +78,12 @@ class GANConfig:
             "simultaneous: one fake batch, both steps at once (the TF tutorial; fewer passes)"
         ),
     )
-    log_every: int = field(
-        default=1,
-        metadata=_h("write the progress grid and the checkpoint every N epochs (and the last)"),
+    log_every: int | None = field(
+        default=None,
+        metadata=_h(
+            "write the progress grid and the checkpoint every N epochs and after the last "
+            f"(default: about {GRIDS_PER_RUN} per run)"
+        ),
     )
     diffaugment: str = field(
         default="",
@@ -99,6 +113,16 @@ class GANConfig:
                 f"--diffaugment: unknown policy {unknown[0]!r}; "
                 f"use a comma list of {', '.join(DIFFAUGMENT_POLICIES)}"
             )
+
+    def epochs_for(self, n_images: int) -> int:
+        """The epochs to train on ``n_images``: ``epochs``, else about AUTO_STEPS steps."""
+        if self.epochs:
+            return self.epochs
+        steps = max(1, n_images // min(self.batch_size, max(n_images, 1)))
+        return max(1, -(-AUTO_STEPS // steps))
+
+    def grid_every(self, epochs: int) -> int:
+        return self.log_every or max(1, epochs // GRIDS_PER_RUN)
 
     @property
     def policies(self) -> tuple[str, ...]:

@@ -462,7 +462,7 @@ class GAN:
             )
         if epochs is not None and epochs <= 0:
             raise UsageError(f"epochs must be > 0, got {epochs}")
-        epochs = epochs or self.config.epochs
+        epochs = epochs or self.config.epochs_for(len(x))
         steps = len(x) // min(self.config.batch_size, len(x))
         monitor = _Monitor(self, run)
         done = len(self.history.get("epoch", []))
@@ -698,7 +698,7 @@ class _Monitor(keras.callbacks.Callback):
         if self.run is not None:
             rows = [dict(zip(hist, vals)) for vals in zip(*hist.values())]
             write_csv(self.run.file("metrics.csv"), rows)
-            every = self.gan.config.log_every
+            every = self.gan.config.grid_every(self.last_epoch)
             if (epoch + 1) % every == 0 or epoch + 1 == self.last_epoch:
                 self.save_grid(epoch + 1)
                 save_models(self.gan, self.run.file("checkpoint"))

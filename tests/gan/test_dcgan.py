@@ -207,3 +207,16 @@ def test_simultaneous_update_trains_both_networks():
     assert np.isfinite(gan.history["d_loss"][0]) and np.isfinite(gan.history["g_loss"][0])
     assert any(not np.array_equal(a, b) for a, b in zip(g0, gan.generator.get_weights()))
     assert any(not np.array_equal(a, b) for a, b in zip(d0, gan.discriminator.get_weights()))
+
+
+def test_default_training_length_is_a_step_budget():
+    from rlgen.gan.configs import AUTO_STEPS
+
+    cfg = GANConfig()  # batch 64
+    assert cfg.epochs_for(4_000) == 150 and cfg.epochs_for(60_000) == 10
+    assert cfg.epochs_for(500) * (500 // 64) >= AUTO_STEPS  # small sets get more epochs
+    assert GANConfig(epochs=3).epochs_for(4_000) == 3
+    assert cfg.grid_every(150) == 5 and cfg.grid_every(10) == 1
+    assert GANConfig(log_every=7).grid_every(150) == 7
+    with pytest.raises(ValueError, match="--epochs"):
+        GANConfig(epochs=0)
