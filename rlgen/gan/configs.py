@@ -16,7 +16,7 @@ DIFFAUGMENT_POLICIES = ("translation", "cutout")
 # (BENCHMARKS.md): 1,860 steps (30 epochs) give label fidelity 89 %, CAS 76 %, Fréchet 6.7x
 # the floor; 9,300 steps (150 epochs) give 97 %, 91 %, 1.7x.
 AUTO_STEPS = 9_300
-GRIDS_PER_RUN = 30
+MAX_GRIDS = 200  # a grid every epoch, unless the run is longer than this
 
 
 def _h(text: str) -> dict[str, str]:
@@ -82,7 +82,7 @@ class GANConfig:
         default=None,
         metadata=_h(
             "write the progress grid and the checkpoint every N epochs and after the last "
-            f"(default: about {GRIDS_PER_RUN} per run)"
+            f"(default: every epoch, at most about {MAX_GRIDS} per run)"
         ),
     )
     diffaugment: str = field(
@@ -122,7 +122,7 @@ class GANConfig:
         return max(1, -(-AUTO_STEPS // steps))
 
     def grid_every(self, epochs: int) -> int:
-        return self.log_every or max(1, epochs // GRIDS_PER_RUN)
+        return self.log_every or -(-epochs // MAX_GRIDS)
 
     @property
     def policies(self) -> tuple[str, ...]:

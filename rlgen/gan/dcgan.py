@@ -639,12 +639,16 @@ def write_mosaic(images: np.ndarray, path: Path, ncols: int = 10, scale: int = 2
     return path
 
 
-def _write_gif(frames: list[Path], path: Path, ms: int = 300) -> Path | None:
-    """An animated GIF of the per-epoch grids (Pillow), written atomically."""
+def _write_gif(frames: list[Path], path: Path, ms: int = 300, max_frames: int = 60) -> Path | None:
+    """An animated GIF of the per-epoch grids (Pillow), written atomically; at most
+    ``max_frames`` of them, evenly spaced, always the first and the last."""
     if not frames:
         return None
     from PIL import Image
 
+    if len(frames) > max_frames:
+        keep = np.unique(np.linspace(0, len(frames) - 1, max_frames).round().astype(int))
+        frames = [frames[i] for i in keep]
     images = [Image.open(f).convert("P") for f in frames]
     with atomic_path(path) as tmp:
         images[0].save(

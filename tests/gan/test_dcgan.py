@@ -216,7 +216,23 @@ def test_default_training_length_is_a_step_budget():
     assert cfg.epochs_for(4_000) == 150 and cfg.epochs_for(60_000) == 10
     assert cfg.epochs_for(500) * (500 // 64) >= AUTO_STEPS  # small sets get more epochs
     assert GANConfig(epochs=3).epochs_for(4_000) == 3
-    assert cfg.grid_every(150) == 5 and cfg.grid_every(10) == 1
+    assert cfg.grid_every(150) == 1 and cfg.grid_every(1_329) == 7
     assert GANConfig(log_every=7).grid_every(150) == 7
     with pytest.raises(ValueError, match="--epochs"):
         GANConfig(epochs=0)
+
+
+def test_progress_gif_keeps_at_most_60_evenly_spaced_frames(tmp_path):
+    from PIL import Image
+
+    from rlgen.gan.dcgan import _write_gif
+
+    frames = []
+    for i in range(100):
+        frames.append(tmp_path / f"epoch_{i:03d}.png")
+        Image.fromarray(np.full((4, 4), i, np.uint8)).save(frames[-1])
+    gif = _write_gif(frames, tmp_path / "progress.gif")
+    with Image.open(gif) as im:
+        assert im.n_frames == 60
+        im.seek(59)
+        assert np.asarray(im.convert("L"))[0, 0] == 99  # the last grid is always kept
