@@ -6,7 +6,12 @@ number of SGD steps on five arms and tested on the real test digits only:
 
     a  real only                      b  real + geometric augmentation
     c  real + synthetic               d  real + synthetic + geometric
-    u  real + synthetic from an under-trained GAN (1 epoch): the negative control
+    u  real + synthetic from an under-trained GAN (``--control-steps``): the negative control
+
+``--synthetic-pool K`` draws K times as many synthetic digits and streams them so the
+classifier sees fresh ones instead of repeating one fixed set; ``--synthetic-weight`` scales
+their loss. ``--classifier-seeds 0`` trains (and evaluates) the GANs only, to be reused later
+with ``--reuse``.
 
 Prints the GAN figures per (N, GAN seed), mean ± std test accuracy per arm, and paired
 differences d - b and c - a with a paired t-test, as one JSON line (``--table`` adds a
@@ -29,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 ARMS = ("a", "b", "c", "d", "u")
+MAX_POOL = 60_000  # synthetic digits held in memory per classifier run (188 MB)
 ARM_NAMES = {
     "a": "real",
     "b": "real + geometric",
@@ -58,6 +64,21 @@ def parse() -> argparse.Namespace:
         help="keep synthetic digits that a seed CNN trained on the same N real digits gives at "
         "least this probability of their label (0 = keep all)",
     )
+    p.add_argument(
+        "--synthetic-pool",
+        type=int,
+        default=1,
+        help="draw this many times the synthetic digits and stream them (1 = one fixed set)",
+    )
+    p.add_argument(
+        "--synthetic-weight", type=float, default=1.0, help="loss weight of a synthetic digit"
+    )
+    p.add_argument(
+        "--control-steps",
+        type=int,
+        default=0,
+        help="generator steps of the under-trained control GAN (default: one epoch)",
+    )
     p.add_argument("--classifier-epochs", type=int, default=20, help="epochs over the N real")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--out", default="runs/augmentation-study", help="folder for the GAN runs")
@@ -76,8 +97,12 @@ def parse() -> argparse.Namespace:
     return args
 
 
-def train_classifier(x, y, x_test, y_test, steps: int, seed: int, geometric: bool, batch: int):
-    """The seed CNN trained for exactly ``steps`` SGD steps; real-test accuracy."""
+def train_classifier(
+    real, extra, x_test, y_test, steps: int, seed: int, geometric: bool, batch: int, weight=1.0
+):
+    """The seed CNN trained for exactly ``steps`` SGD steps on the ``real`` (x, y) digits
+    interleaved with the ``extra`` ones (None, or (x, y, share) with ``share`` extra digits per
+    real, streamed without repeats until the pool runs out); real-test accuracy."""
     import tensorflow as tf
 
     from rlgen import runtime
@@ -92,11 +117,27 @@ def train_classifier(x, y, x_test, y_test, steps: int, seed: int, geometric: boo
         metrics=["accuracy"],
         jit_compile=False,
     )
-    ds = tf.data.Dataset.from_tensor_slices((x.astype(np.float32), y.astype(np.int64))).cache()
-    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).repeat().batch(batch)
+
+    def stream(x, y, w: float, offset: int):
+        ds = tf.data.Dataset.from_tensor_slices(
+            (x.astype(np.float32), y.astype(np.int64), np.full(len(x), w, np.float32))
+        ).cache()
+        return ds.shuffle(len(x), seed=seed + offset, reshuffle_each_iteration=True).repeat()
+
+    ds = stream(*real, 1.0, 0)
+    if extra is not None:
+        xs, ys, share = extra
+        # a fixed pattern with exactly ``share`` extra digits per real one, in order
+        period = 1000
+        k = np.arange(period + 1) * share / (1 + share)
+        choice = (np.floor(k[1:]) > np.floor(k[:-1])).astype(np.int64)
+        ds = tf.data.Dataset.choose_from_datasets(
+            [ds, stream(xs, ys, weight, 1)], tf.data.Dataset.from_tensor_slices(choice).repeat()
+        )
+    ds = ds.batch(batch)
     if geometric:
         augment = geometric_augmentation(seed)
-        ds = ds.map(lambda a, b: (augment(a, training=True), b))
+        ds = ds.map(lambda a, b, w: (augment(a, training=True), b, w))
     model.fit(
         ds.prefetch(tf.data.AUTOTUNE), steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0
     )
@@ -154,8 +195,6 @@ def main() -> None:
             if args.gan_steps:
                 epochs = max(1, round(args.gan_steps / max(1, n // cfg.batch_size)))
             folder = out / f"n{n}-seed{g_seed}"
-            control = GAN(cfg, seed=g_seed)
-            control.train(x, y, epochs=1, verbose=0)
             t0 = time.perf_counter()
             if args.reuse and (folder / "generator.keras").is_file():
                 gan = GAN.load(folder)
@@ -177,23 +216,42 @@ def main() -> None:
                     },
                 }
             )
+            print(json.dumps({"n": n, **gans[-1]}), flush=True)
+            if not args.classifier_seeds:
+                continue
+            control = GAN(cfg, seed=g_seed)
+            per_epoch = max(1, n // cfg.batch_size)
+            control.train(x, y, epochs=max(1, round(args.control_steps / per_epoch)), verbose=0)
             for c_seed in range(args.classifier_seeds):
                 syn_seed = 1000 * g_seed + c_seed
-                xs, ys = synthetic(gan, n_syn, syn_seed, probabilities, args.min_confidence)
-                xu, yu = control.sample(n_syn, seed=syn_seed)
-                sets = {
-                    "a": (x, y, False),
-                    "b": (x, y, True),
-                    "c": (np.concatenate([x, xs]), np.concatenate([y, ys]), False),
-                    "d": (np.concatenate([x, xs]), np.concatenate([y, ys]), True),
-                    "u": (np.concatenate([x, xu]), np.concatenate([y, yu]), False),
+                pool = min(args.synthetic_pool * n_syn, MAX_POOL)
+                xs, ys = synthetic(gan, pool, syn_seed, probabilities, args.min_confidence)
+                xu, yu = control.sample(pool, seed=syn_seed)
+                share = n_syn / n
+                arms = {
+                    "a": (None, False),
+                    "b": (None, True),
+                    "c": ((xs, ys, share), False),
+                    "d": ((xs, ys, share), True),
+                    "u": ((xu, yu, share), False),
                 }
-                for arm, (xa, ya, geo) in sets.items():
+                for arm, (extra, geo) in arms.items():
                     acc[arm].append(
                         train_classifier(
-                            xa, ya, data.x_test, data.y_test, steps, c_seed, geo, args.batch_size
+                            (x, y),
+                            extra,
+                            data.x_test,
+                            data.y_test,
+                            steps,
+                            c_seed,
+                            geo,
+                            args.batch_size,
+                            args.synthetic_weight,
                         )
                     )
+        if not args.classifier_seeds:
+            results["sizes"][str(n)] = {"gans": gans}
+            continue
         results["sizes"][str(n)] = {
             "gans": gans,
             "classifier_steps": steps,
@@ -221,6 +279,8 @@ def markdown(results: dict) -> str:
     head = "| N | " + " | ".join(ARM_NAMES[a] for a in ARMS) + " | d − b | c − a |"
     lines = [head, "|" + "---|" * (len(ARMS) + 3)]
     for n, r in results["sizes"].items():
+        if "accuracy" not in r:
+            continue
         cells = [
             f"{100 * r['accuracy'][a]['mean']:.1f} ± {100 * r['accuracy'][a]['std']:.1f}"
             for a in ARMS
