@@ -103,7 +103,7 @@ def train_classifier(
 ):
     """The seed CNN trained for exactly ``steps`` SGD steps on the ``real`` (x, y) digits
     interleaved with the ``extra`` ones (None, or (x, y, share) with ``share`` extra digits per
-    real, streamed without repeats until the pool runs out); real-test accuracy."""
+    real, each pool reshuffled and streamed again once used up); real-test accuracy."""
     import tensorflow as tf
 
     from rlgen import runtime
@@ -144,6 +144,11 @@ def train_classifier(
     )
     _, acc = model.evaluate(x_test, y_test, batch_size=500, verbose=0)
     return float(acc)
+
+
+def gan_epochs(steps: int, n: int, batch_size: int) -> int:
+    """Passes over ``n`` digits that come closest to ``steps`` GAN steps (at least one)."""
+    return max(1, round(steps / max(1, n // batch_size)))
 
 
 def synthetic(gan, n: int, seed: int, probabilities, min_confidence: float):
@@ -189,12 +194,14 @@ def main() -> None:
         probabilities = None
         if args.min_confidence > 0:  # the filter sees the same N real digits as everything else
             probabilities = functools.partial(metrics._predict, metrics.train_reference(x, y))
+        cfg = GANConfig(train_size=n, diffaugment=args.diffaugment)
+        pool = min(args.synthetic_pool * n_syn, MAX_POOL)
+        share = n_syn / n
         gans = []
         for g_seed in range(args.gan_seeds):
-            cfg = GANConfig(train_size=n, diffaugment=args.diffaugment)
             epochs = cfg.epochs_for(n)
             if args.gan_steps:
-                epochs = max(1, round(args.gan_steps / max(1, n // cfg.batch_size)))
+                epochs = gan_epochs(args.gan_steps, n, cfg.batch_size)
             folder = out / f"n{n}-seed{g_seed}"
             t0 = time.perf_counter()
             if args.reuse and (folder / "generator.keras").is_file():
@@ -221,14 +228,11 @@ def main() -> None:
             if not args.classifier_seeds:
                 continue
             control = GAN(cfg, seed=g_seed)
-            per_epoch = max(1, n // cfg.batch_size)
-            control.train(x, y, epochs=max(1, round(args.control_steps / per_epoch)), verbose=0)
+            control.train(x, y, epochs=gan_epochs(args.control_steps, n, cfg.batch_size), verbose=0)
             for c_seed in range(args.classifier_seeds):
                 syn_seed = 1000 * g_seed + c_seed
-                pool = min(args.synthetic_pool * n_syn, MAX_POOL)
                 xs, ys = synthetic(gan, pool, syn_seed, probabilities, args.min_confidence)
                 xu, yu = control.sample(pool, seed=syn_seed)
-                share = n_syn / n
                 arms = {
                     "a": (None, False),
                     "b": (None, True),
