@@ -80,7 +80,28 @@ def parse() -> argparse.Namespace:
         help="generator steps of the under-trained control GAN (at N=500, 300 steps lowered "
         "accuracy 2.7 points; one epoch's noise, 7 steps, left it unchanged)",
     )
-    p.add_argument("--classifier-epochs", type=int, default=20, help="epochs over the N real")
+    p.add_argument(
+        "--classifier-epochs",
+        type=int,
+        default=20,
+        help="SGD steps as epochs over the N real digits (ignored with --classifier-steps)",
+    )
+    p.add_argument(
+        "--classifier-steps",
+        type=int,
+        default=0,
+        help="the same SGD step budget at every N (0 = from --classifier-epochs)",
+    )
+    p.add_argument(
+        "--pretrain",
+        type=float,
+        default=0.0,
+        help="share of the steps spent on synthetic digits alone before fine-tuning on the "
+        "real ones (0 = mix them into the real stream throughout)",
+    )
+    p.add_argument(
+        "--cosine", action="store_true", help="decay the learning rate to 0 over the steps"
+    )
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--out", default="runs/augmentation-study", help="folder for the GAN runs")
     p.add_argument("--threads", type=int, default=0)
@@ -94,16 +115,31 @@ def parse() -> argparse.Namespace:
     args = p.parse_args()
     if args.quick:
         args.sizes, args.gan_seeds, args.classifier_seeds = "500", 1, 2
-        args.gan_steps, args.classifier_epochs = 21, 3
+        args.gan_steps, args.classifier_epochs, args.classifier_steps = 21, 3, 0
     return args
 
 
 def train_classifier(
-    real, extra, x_test, y_test, steps: int, seed: int, geometric: bool, batch: int, weight=1.0
+    real,
+    extra,
+    x_test,
+    y_test,
+    steps: int,
+    seed: int,
+    geometric: bool,
+    batch: int,
+    weight=1.0,
+    pretrain: float = 0.0,
+    cosine: bool = False,
 ):
     """The seed CNN trained for exactly ``steps`` SGD steps on the ``real`` (x, y) digits
     interleaved with the ``extra`` ones (None, or (x, y, share) with ``share`` extra digits per
-    real, each pool reshuffled and streamed again once used up); real-test accuracy."""
+    real, each pool reshuffled and streamed again once used up); real-test accuracy.
+
+    ``pretrain`` > 0 spends that fraction of the steps on the extra digits alone first, then
+    fine-tunes on the real ones alone (same optimizer, same total steps). ``cosine`` decays
+    the learning rate from 1e-3 to 0 over the steps instead of holding it."""
+    import keras
     import tensorflow as tf
 
     from rlgen import runtime
@@ -113,11 +149,14 @@ def train_classifier(
     runtime.seed_everything(seed)
     model = models.build_cnn()
     model.compile(
-        optimizer=models.make_optimizer("adam", 1e-3),
+        optimizer=models.make_optimizer(
+            "adam", keras.optimizers.schedules.CosineDecay(1e-3, steps) if cosine else 1e-3
+        ),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         jit_compile=False,
     )
+    augment = geometric_augmentation(seed) if geometric else None
 
     def stream(x, y, w: float, offset: int):
         ds = tf.data.Dataset.from_tensor_slices(
@@ -125,23 +164,36 @@ def train_classifier(
         ).cache()
         return ds.shuffle(len(x), seed=seed + offset, reshuffle_each_iteration=True).repeat()
 
-    ds = stream(*real, 1.0, 0)
-    if extra is not None:
-        xs, ys, share = extra
-        # a fixed pattern with exactly ``share`` extra digits per real one, in order
-        period = 1000
-        k = np.arange(period + 1) * share / (1 + share)
-        choice = (np.floor(k[1:]) > np.floor(k[:-1])).astype(np.int64)
-        ds = tf.data.Dataset.choose_from_datasets(
-            [ds, stream(xs, ys, weight, 1)], tf.data.Dataset.from_tensor_slices(choice).repeat()
+    def fit(ds, n_steps: int) -> None:
+        ds = ds.batch(batch)
+        if augment is not None:
+            ds = ds.map(lambda a, b, w: (augment(a, training=True), b, w))
+        model.fit(
+            ds.prefetch(tf.data.AUTOTUNE),
+            steps_per_epoch=n_steps,
+            epochs=1,
+            shuffle=False,
+            verbose=0,
         )
-    ds = ds.batch(batch)
-    if geometric:
-        augment = geometric_augmentation(seed)
-        ds = ds.map(lambda a, b, w: (augment(a, training=True), b, w))
-    model.fit(
-        ds.prefetch(tf.data.AUTOTUNE), steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0
-    )
+
+    ds = stream(*real, 1.0, 0)
+    if extra is not None and pretrain > 0:
+        first = int(round(pretrain * steps))
+        fit(stream(extra[0], extra[1], weight, 1), first)
+        if steps > first:
+            fit(ds, steps - first)
+    else:
+        if extra is not None:
+            xs, ys, share = extra
+            # a fixed pattern with exactly ``share`` extra digits per real one, in order
+            period = 1000
+            k = np.arange(period + 1) * share / (1 + share)
+            choice = (np.floor(k[1:]) > np.floor(k[:-1])).astype(np.int64)
+            ds = tf.data.Dataset.choose_from_datasets(
+                [ds, stream(xs, ys, weight, 1)],
+                tf.data.Dataset.from_tensor_slices(choice).repeat(),
+            )
+        fit(ds, steps)
     _, acc = model.evaluate(x_test, y_test, batch_size=500, verbose=0)
     return float(acc)
 
@@ -188,7 +240,7 @@ def main() -> None:
     for n in (int(s) for s in args.sizes.split(",")):
         keep = datasets.subset(data.y_train, n, seed=0)
         x, y = data.x_train[keep], data.y_train[keep]
-        steps = args.classifier_epochs * math.ceil(n / args.batch_size)
+        steps = args.classifier_steps or args.classifier_epochs * math.ceil(n / args.batch_size)
         n_syn = int(round(args.synthetic_ratio * n))
         acc: dict[str, list[float]] = {arm: [] for arm in ARMS}
         probabilities = None
@@ -252,6 +304,8 @@ def main() -> None:
                             geo,
                             args.batch_size,
                             args.synthetic_weight,
+                            args.pretrain,
+                            args.cosine,
                         )
                     )
         if not args.classifier_seeds:
