@@ -13,6 +13,11 @@ classifier sees fresh ones instead of repeating one fixed set; ``--synthetic-wei
 their loss. ``--classifier-seeds 0`` trains (and evaluates) the GANs only, to be reused later
 with ``--reuse``.
 
+The real-only arms (a, b) do not depend on the GAN: they run once per classifier seed and pair
+with every GAN seed. Every finished run (and each GAN's figures) is appended to
+``OUT/study-runs.jsonl``; with ``--reuse`` the study loads the saved GANs and skips the runs
+already there, so an interrupted study resumes where it stopped.
+
 Prints the GAN figures per (N, GAN seed), mean ± std test accuracy per arm, and paired
 differences d - b and c - a with a paired t-test, as one JSON line (``--table`` adds a
 Markdown table for BENCHMARKS.md).
@@ -134,7 +139,8 @@ def train_classifier(
 ):
     """The seed CNN trained for exactly ``steps`` SGD steps on the ``real`` (x, y) digits
     interleaved with the ``extra`` ones (None, or (x, y, share) with ``share`` extra digits per
-    real, each pool reshuffled and streamed again once used up); real-test accuracy.
+    real, or a callable that returns them; each pool reshuffled and streamed again once used
+    up); real-test accuracy.
 
     ``pretrain`` > 0 spends that fraction of the steps on the extra digits alone first, then
     fine-tunes on the real ones alone (same optimizer, same total steps). ``cosine`` decays
@@ -176,6 +182,8 @@ def train_classifier(
             verbose=0,
         )
 
+    if callable(extra):
+        extra = extra()
     ds = stream(*real, 1.0, 0)
     if extra is not None and pretrain > 0:
         first = int(round(pretrain * steps))
@@ -203,14 +211,19 @@ def gan_epochs(steps: int, n: int, batch_size: int) -> int:
     return max(1, round(steps / max(1, n // batch_size)))
 
 
-def synthetic(gan, n: int, seed: int, probabilities, min_confidence: float):
+def synthetic(gan, n: int, seed: int, probabilities, min_confidence: float, share: float):
     """``n`` balanced labelled digits, optionally only those ``probabilities`` (a classifier
-    trained on the same N real digits: no peeking) finds confident."""
+    trained on the same N real digits: no peeking) finds confident, and their ``share``."""
     from rlgen.gan.sampling import confident_samples
 
     if min_confidence <= 0:
-        return gan.sample(n, seed=seed)
-    return confident_samples(gan, n, seed, probabilities, min_confidence)
+        return (*gan.sample(n, seed=seed), share)
+    return (*confident_samples(gan, n, seed, probabilities, min_confidence), share)
+
+
+def control_pool(control, n: int, seed: int, share: float):
+    """``n`` digits from the under-trained control GAN (``control`` trains it on first call)."""
+    return (*control().sample(n, seed=seed), share)
 
 
 def paired(a: list[float], b: list[float]) -> dict[str, float]:
@@ -221,6 +234,96 @@ def paired(a: list[float], b: list[float]) -> dict[str, float]:
     if len(diff) > 1 and diff.std() > 0:
         out["p_value"] = float(stats.ttest_rel(a, b).pvalue)
     return out
+
+
+def trained_gan(cfg, seed: int, x, y, epochs: int):
+    from rlgen.gan.dcgan import GAN
+
+    gan = GAN(cfg, seed=seed)
+    gan.train(x, y, epochs=epochs, verbose=0)
+    return gan
+
+
+def run_key(args, n: int, steps: int, arm: str, c_seed: int, g_seed: int) -> dict:
+    """What decides one classifier run's accuracy. The real-only arms (a, b) do not depend on
+    the GAN, so they are trained once per classifier seed and paired with every GAN seed."""
+    key = {
+        "kind": "classifier",
+        "n": n,
+        "arm": arm,
+        "classifier_seed": c_seed,
+        "steps": steps,
+        "batch": args.batch_size,
+        "cosine": args.cosine,
+    }
+    if arm in ("a", "b"):
+        return key
+    key.update(
+        gan_seed=g_seed,
+        ratio=args.synthetic_ratio,
+        pool=args.synthetic_pool,
+        weight=args.synthetic_weight,
+        pretrain=args.pretrain,
+    )
+    if arm == "u":
+        key["control_steps"] = args.control_steps
+    else:
+        key["min_confidence"] = args.min_confidence
+    return key
+
+
+class Ledger:
+    """Finished runs, one JSON line each in ``path``, so that an interrupted study picks up
+    where it stopped. Without ``read`` (no ``--reuse``: the GANs are trained afresh) the old
+    ledger is emptied, since its runs belong to the GANs being replaced."""
+
+    def __init__(self, path: Path, read: bool) -> None:
+        self.path, self.done = path, {}
+        if not read:
+            path.unlink(missing_ok=True)
+        elif path.is_file():
+            for line in path.read_text().splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:  # a line cut short by an interruption
+                    continue
+                self.done[record["key"]] = record["value"]
+
+    def get_or_run(self, key: dict, run):
+        k = json.dumps(key, sort_keys=True)
+        if k not in self.done:
+            self.done[k] = run()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a") as f:
+                f.write(json.dumps({"key": k, "value": self.done[k]}) + "\n")
+        return self.done[k]
+
+
+class Lazy:
+    """A value computed on first call only (synthetic pools and the control GAN are skipped
+    when the ledger already holds every run that needs them)."""
+
+    def __init__(self, make) -> None:
+        self.make, self.value, self.made = make, None, False
+
+    def __call__(self):
+        if not self.made:
+            self.value, self.made = self.make(), True
+        return self.value
+
+
+def spread(values: list[float]) -> dict:
+    return {
+        "mean": statistics.mean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "all": values,
+    }
+
+
+def paired_runs(arm: dict, base: dict) -> dict[str, float]:
+    """``arm`` minus ``base`` paired by classifier seed (``base`` may be GAN-independent)."""
+    pairs = [(v, base.get(k, base.get((None, k[1])))) for k, v in arm.items()]
+    return paired([p[0] for p in pairs], [p[1] for p in pairs])
 
 
 def main() -> None:
@@ -236,13 +339,14 @@ def main() -> None:
     data = datasets.load_images("mnist")
     reference = metrics.reference_classifier("mnist", data=data)
     out = Path(args.out)
+    ledger = Ledger(out / "study-runs.jsonl", read=args.reuse)
     results: dict = {"benchmark": "augmentation_study", "args": vars(args), "sizes": {}}
     for n in (int(s) for s in args.sizes.split(",")):
         keep = datasets.subset(data.y_train, n, seed=0)
         x, y = data.x_train[keep], data.y_train[keep]
         steps = args.classifier_steps or args.classifier_epochs * math.ceil(n / args.batch_size)
         n_syn = int(round(args.synthetic_ratio * n))
-        acc: dict[str, list[float]] = {arm: [] for arm in ARMS}
+        runs: dict[str, dict] = {arm: {} for arm in ARMS}  # arm -> {(gan seed, seed): acc}
         probabilities = None
         if args.min_confidence > 0:  # the filter sees the same N real digits as everything else
             probabilities = functools.partial(metrics._predict, metrics.train_reference(x, y))
@@ -256,58 +360,73 @@ def main() -> None:
                 epochs = gan_epochs(args.gan_steps, n, cfg.batch_size)
             folder = out / f"n{n}-seed{g_seed}"
             t0 = time.perf_counter()
-            if args.reuse and (folder / "generator.keras").is_file():
+            loaded = args.reuse and (folder / "generator.keras").is_file()
+            if loaded:
                 gan = GAN.load(folder)
                 epochs = len(gan.history.get("epoch", [])) or epochs
             else:
-                gan = GAN(cfg, seed=g_seed)
-                gan.train(x, y, epochs=epochs, verbose=0)
+                gan = trained_gan(cfg, g_seed, x, y, epochs)
                 gan.save(folder)
             gan_seconds = time.perf_counter() - t0
-            figures = metrics.evaluate(gan, n=min(1000, len(data.x_test)), reference=reference)
+            samples = min(1000, len(data.x_test))
+            figures = ledger.get_or_run(
+                {"kind": "gan", "n": n, "gan_seed": g_seed, "samples": samples},
+                lambda gan=gan, samples=samples: {
+                    k: v
+                    for k, v in metrics.evaluate(gan, n=samples, reference=reference).items()
+                    if k in ("label_fidelity", "frechet_distance", "frechet_floor", "cas")
+                },
+            )
             gans.append(
-                {
-                    "seed": g_seed,
-                    "epochs": epochs,
-                    "seconds": round(gan_seconds, 1),
-                    **{
-                        k: figures.get(k)
-                        for k in ("label_fidelity", "frechet_distance", "frechet_floor", "cas")
-                    },
-                }
+                {"seed": g_seed, "epochs": epochs, "seconds": round(gan_seconds, 1), **figures}
             )
             print(json.dumps({"n": n, **gans[-1]}), flush=True)
             if not args.classifier_seeds:
                 continue
-            control = GAN(cfg, seed=g_seed)
-            control.train(x, y, epochs=gan_epochs(args.control_steps, n, cfg.batch_size), verbose=0)
+            control = Lazy(
+                functools.partial(
+                    trained_gan,
+                    cfg,
+                    g_seed,
+                    x,
+                    y,
+                    gan_epochs(args.control_steps, n, cfg.batch_size),
+                )
+            )
             for c_seed in range(args.classifier_seeds):
                 syn_seed = 1000 * g_seed + c_seed
-                xs, ys = synthetic(gan, pool, syn_seed, probabilities, args.min_confidence)
-                xu, yu = control.sample(pool, seed=syn_seed)
+                good = Lazy(
+                    functools.partial(
+                        synthetic, gan, pool, syn_seed, probabilities, args.min_confidence, share
+                    )
+                )
+                poor = Lazy(functools.partial(control_pool, control, pool, syn_seed, share))
                 arms = {
                     "a": (None, False),
                     "b": (None, True),
-                    "c": ((xs, ys, share), False),
-                    "d": ((xs, ys, share), True),
-                    "u": ((xu, yu, share), False),
+                    "c": (good, False),
+                    "d": (good, True),
+                    "u": (poor, False),
                 }
                 for arm, (extra, geo) in arms.items():
-                    acc[arm].append(
-                        train_classifier(
-                            (x, y),
-                            extra,
-                            data.x_test,
-                            data.y_test,
-                            steps,
-                            c_seed,
-                            geo,
-                            args.batch_size,
-                            args.synthetic_weight,
-                            args.pretrain,
-                            args.cosine,
-                        )
+                    key = run_key(args, n, steps, arm, c_seed, g_seed)
+                    run = functools.partial(
+                        train_classifier,
+                        (x, y),
+                        extra,
+                        data.x_test,
+                        data.y_test,
+                        steps,
+                        c_seed,
+                        geo,
+                        args.batch_size,
+                        args.synthetic_weight,
+                        args.pretrain,
+                        args.cosine,
                     )
+                    acc = ledger.get_or_run(key, run)
+                    runs[arm][(key.get("gan_seed"), c_seed)] = acc
+                    print(json.dumps({**key, "accuracy": acc}), flush=True)
         if not args.classifier_seeds:
             results["sizes"][str(n)] = {"gans": gans}
             continue
@@ -315,17 +434,10 @@ def main() -> None:
             "gans": gans,
             "classifier_steps": steps,
             "synthetic": n_syn,
-            "accuracy": {
-                arm: {
-                    "mean": statistics.mean(v),
-                    "std": statistics.stdev(v) if len(v) > 1 else 0.0,
-                    "all": v,
-                }
-                for arm, v in acc.items()
-            },
-            "d_minus_b": paired(acc["d"], acc["b"]),
-            "c_minus_a": paired(acc["c"], acc["a"]),
-            "u_minus_a": paired(acc["u"], acc["a"]),
+            "accuracy": {arm: spread(list(v.values())) for arm, v in runs.items()},
+            "d_minus_b": paired_runs(runs["d"], runs["b"]),
+            "c_minus_a": paired_runs(runs["c"], runs["a"]),
+            "u_minus_a": paired_runs(runs["u"], runs["a"]),
         }
     results["seconds"] = round(time.perf_counter() - start, 1)
     results["data_source"] = data.source
