@@ -447,8 +447,8 @@ def main() -> None:
 
 
 def markdown(results: dict) -> str:
-    head = "| N | " + " | ".join(ARM_NAMES[a] for a in ARMS) + " | d − b | c − a |"
-    lines = [head, "|" + "---|" * (len(ARMS) + 3)]
+    head = "| N | " + " | ".join(ARM_NAMES[a] for a in ARMS) + " | d − b | c − a | u − a |"
+    lines = [head, "|" + "---|" * (len(ARMS) + 4)]
     for n, r in results["sizes"].items():
         if "accuracy" not in r:
             continue
@@ -458,7 +458,8 @@ def markdown(results: dict) -> str:
         ]
         diffs = [
             f"{100 * r[k]['mean']:+.1f} ± {100 * r[k]['std']:.1f}"
-            for k in ("d_minus_b", "c_minus_a")
+            + (f" (p {r[k]['p_value']:.2g})" if "p_value" in r[k] else "")
+            for k in ("d_minus_b", "c_minus_a", "u_minus_a")
         ]
         lines.append(f"| {n} | " + " | ".join(cells + diffs) + " |")
     return "\n".join(lines)
