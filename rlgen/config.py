@@ -113,7 +113,8 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, title: str | None = No
         kwargs: dict[str, Any] = {
             "dest": f.name,
             "default": argparse.SUPPRESS,
-            "help": f"{helptext} (default: {shown})".strip(),
+            # argparse %-formats help strings: a literal "10%" must reach it as "10%%"
+            "help": f"{helptext} (default: {shown})".strip().replace("%", "%%"),
         }
         if tp is bool:
             kwargs["action"] = argparse.BooleanOptionalAction

@@ -50,6 +50,28 @@ def test_help_does_not_import_tensorflow():
     assert result.code == 0 and "supervised" in result.out
 
 
+def _subparsers(parser):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield name, sub
+                for deeper, subsub in _subparsers(sub):
+                    yield f"{name} {deeper}", subsub
+
+
+def test_every_command_has_a_help_page():
+    from rlgen.cli import build_parser
+
+    commands = dict(_subparsers(build_parser()))
+    assert {"supervised train cnn", "agent train dqn", "gan sample"} <= set(commands)
+    for name, parser in commands.items():
+        assert parser.format_help(), name  # raised on a bare "%" in a help string
+    result = run_cli("supervised", "train", "cnn", "--help")
+    assert result.code == 0 and "10%" in result.out, result
+
+
 def test_info(cli):
     result = cli("info")
     assert result.code == 0, result
