@@ -170,10 +170,13 @@ def train_classifier(
         ).cache()
         return ds.shuffle(len(x), seed=seed + offset, reshuffle_each_iteration=True).repeat()
 
+    def jitter(images, labels, weights):  # a def, not a lambda: AutoGraph can read its source
+        return augment(images, training=True), labels, weights
+
     def fit(ds, n_steps: int) -> None:
         ds = ds.batch(batch)
         if augment is not None:
-            ds = ds.map(lambda a, b, w: (augment(a, training=True), b, w))
+            ds = ds.map(jitter)
         model.fit(
             ds.prefetch(tf.data.AUTOTUNE),
             steps_per_epoch=n_steps,
