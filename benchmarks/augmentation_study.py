@@ -72,7 +72,7 @@ def parse() -> argparse.Namespace:
     p.add_argument(
         "--synthetic-pool",
         type=int,
-        default=1,
+        default=60,
         help="draw this many times the synthetic digits and stream them (1 = one fixed set)",
     )
     p.add_argument(
@@ -94,8 +94,9 @@ def parse() -> argparse.Namespace:
     p.add_argument(
         "--classifier-steps",
         type=int,
-        default=0,
-        help="the same SGD step budget at every N (0 = from --classifier-epochs)",
+        default=1600,
+        help="the same SGD step budget at every N (0 = from --classifier-epochs); 1,600 is "
+        "where real + geometric stops rising at N=500 (96.6 %% at 800, 97.1 %% at 1,600)",
     )
     p.add_argument(
         "--pretrain",
