@@ -15,8 +15,12 @@ with ``--reuse``.
 
 The real-only arms (a, b) do not depend on the GAN: they run once per classifier seed and pair
 with every GAN seed. Every finished run (and each GAN's figures) is appended to
-``OUT/study-runs.jsonl``; with ``--reuse`` the study loads the saved GANs and skips the runs
-already there, so an interrupted study resumes where it stopped.
+``OUT/study-runs.jsonl`` (or ``--ledger FILE``); with ``--reuse`` the study loads the saved
+GANs and skips the runs already there, so an interrupted study resumes where it stopped, and
+a GAN whose runs are all recorded is neither loaded nor trained again. The same command with
+``--reuse`` started in several processes (one per core, ``--threads 1``) shares the work: each
+claims a run before computing it (``OUT/locks``; a dead process's claims are taken over).
+The under-trained control (arm u) runs on the first ``--control-gan-seeds`` GAN seeds only.
 
 Prints the GAN figures per (N, GAN seed), mean ± std test accuracy per arm, and paired
 differences d - b and c - a with a paired t-test, as one JSON line (``--table`` adds a
@@ -24,16 +28,22 @@ Markdown table for BENCHMARKS.md).
 
     python benchmarks/augmentation_study.py --quick          # smoke run, minutes
     python benchmarks/augmentation_study.py                  # the full study, hours on a CPU
+    python benchmarks/augmentation_study.py --reuse --threads 1 &   # the same, shared by
+    python benchmarks/augmentation_study.py --reuse --threads 1     # two processes
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import json
 import math
+import os
+import shutil
 import statistics
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +96,13 @@ def parse() -> argparse.Namespace:
         "accuracy 2.7 points; one epoch's noise, 7 steps, left it unchanged)",
     )
     p.add_argument(
+        "--control-gan-seeds",
+        type=int,
+        default=1,
+        help="GAN seeds whose under-trained control (arm u) is run (its spread over "
+        "classifier seeds is what shows the harm; 1 saves 10 runs per N)",
+    )
+    p.add_argument(
         "--classifier-epochs",
         type=int,
         default=20,
@@ -110,6 +127,12 @@ def parse() -> argparse.Namespace:
     )
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--out", default="runs/augmentation-study", help="folder for the GAN runs")
+    p.add_argument(
+        "--ledger",
+        default="",
+        help="the file of finished runs (default OUT/study-runs.jsonl); commit it to keep a "
+        "long study's results across machines",
+    )
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--table", action="store_true", help="also print a Markdown table")
     p.add_argument(
@@ -278,29 +301,91 @@ def run_key(args, n: int, steps: int, arm: str, c_seed: int, g_seed: int) -> dic
 
 class Ledger:
     """Finished runs, one JSON line each in ``path``, so that an interrupted study picks up
-    where it stopped. Without ``read`` (no ``--reuse``: the GANs are trained afresh) the old
-    ledger is emptied, since its runs belong to the GANs being replaced."""
+    where it stopped; and claims, one file per run being computed in the folder ``locks``
+    (named after the run, holding its process id), so that several processes started with
+    the same command and ``--reuse`` share the work instead of repeating it. Without ``read``
+    (no ``--reuse``: the GANs are trained afresh) the old ledger and claims are emptied,
+    since their runs belong to the GANs being replaced."""
 
-    def __init__(self, path: Path, read: bool) -> None:
-        self.path, self.done = path, {}
+    def __init__(self, path: Path, read: bool, locks: Path | None = None) -> None:
+        self.path, self.locks, self.done = path, locks or path.parent / "locks", {}
+        self.ran = False  # whether the last try_run computed its value here
         if not read:
             path.unlink(missing_ok=True)
-        elif path.is_file():
-            for line in path.read_text().splitlines():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:  # a line cut short by an interruption
-                    continue
-                self.done[record["key"]] = record["value"]
+            shutil.rmtree(self.locks, ignore_errors=True)
+        self.refresh()
 
-    def get_or_run(self, key: dict, run):
+    def refresh(self) -> None:
+        """Read the runs other processes have finished since the last look."""
+        if not self.path.is_file():
+            return
+        for line in self.path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by an interruption
+                continue
+            self.done[record["key"]] = record["value"]
+
+    def _lock(self, k: str) -> Path:
+        return self.locks / (hashlib.sha1(k.encode()).hexdigest()[:20] + ".lock")
+
+    def claimed_elsewhere(self, k: str) -> bool:
+        """Whether a live process other than this one holds the claim on ``k``; a claim
+        left by a process that died is removed."""
+        lock = self._lock(k)
+        try:
+            pid = int(lock.read_text() or 0)
+        except (FileNotFoundError, ValueError):
+            return False
+        if pid == os.getpid():
+            return False
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            lock.unlink(missing_ok=True)
+            return False
+        except PermissionError:  # alive, someone else's
+            return True
+
+    def claim(self, k: str) -> bool:
+        """Take ``k`` for this process; False when another live process holds it."""
+        self.locks.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self._lock(k), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                if self.claimed_elsewhere(k):
+                    return False
+                continue  # a dead process's claim, just removed (or our own): try again
+            with os.fdopen(fd, "w") as f:
+                f.write(str(os.getpid()))
+            return True
+        return False
+
+    def release(self, k: str) -> None:
+        self._lock(k).unlink(missing_ok=True)
+
+    def try_run(self, key: dict, run):
+        """The value of ``key``: recorded, or computed now and recorded; None while another
+        process computes it."""
         k = json.dumps(key, sort_keys=True)
+        self.ran = False
         if k not in self.done:
-            self.done[k] = run()
+            self.refresh()
+        if k in self.done:
+            return self.done[k]
+        if not self.claim(k):
+            return None
+        try:
+            value = run()
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a") as f:
-                f.write(json.dumps({"key": k, "value": self.done[k]}) + "\n")
-        return self.done[k]
+                f.write(json.dumps({"key": k, "value": value}) + "\n")
+            self.done[k], self.ran = value, True
+        finally:
+            self.release(k)
+        return value
 
 
 class Lazy:
@@ -343,101 +428,178 @@ def main() -> None:
     data = datasets.load_images("mnist")
     reference = metrics.reference_classifier("mnist", data=data)
     out = Path(args.out)
-    ledger = Ledger(out / "study-runs.jsonl", read=args.reuse)
-    results: dict = {"benchmark": "augmentation_study", "args": vars(args), "sizes": {}}
+    ledger = Ledger(
+        Path(args.ledger) if args.ledger else out / "study-runs.jsonl", args.reuse, out / "locks"
+    )
+    samples = min(1000, len(data.x_test))
+    sizes, tasks = [], []  # tasks: (size, GAN seed, classifier seed, arm, key)
     for n in (int(s) for s in args.sizes.split(",")):
         keep = datasets.subset(data.y_train, n, seed=0)
-        x, y = data.x_train[keep], data.y_train[keep]
-        steps = args.classifier_steps or args.classifier_epochs * math.ceil(n / args.batch_size)
-        n_syn = int(round(args.synthetic_ratio * n))
-        runs: dict[str, dict] = {arm: {} for arm in ARMS}  # arm -> {(gan seed, seed): acc}
-        probabilities = None
+        size = types.SimpleNamespace(n=n, x=data.x_train[keep], y=data.y_train[keep])
+        size.steps = args.classifier_steps or args.classifier_epochs * math.ceil(
+            n / args.batch_size
+        )
+        size.n_syn = int(round(args.synthetic_ratio * n))
+        size.cfg = GANConfig(train_size=n, diffaugment=args.diffaugment)
+        size.pool, size.share = min(args.synthetic_pool * size.n_syn, MAX_POOL), size.n_syn / n
+        size.probabilities = None
         if args.min_confidence > 0:  # the filter sees the same N real digits as everything else
-            probabilities = functools.partial(metrics._predict, metrics.train_reference(x, y))
-        cfg = GANConfig(train_size=n, diffaugment=args.diffaugment)
-        pool = min(args.synthetic_pool * n_syn, MAX_POOL)
-        share = n_syn / n
-        gans = []
+            size.probabilities = Lazy(
+                lambda size=size: functools.partial(
+                    metrics._predict, metrics.train_reference(size.x, size.y)
+                )
+            )
+        size.epochs = size.cfg.epochs_for(n)
+        if args.gan_steps:
+            size.epochs = gan_epochs(args.gan_steps, n, size.cfg.batch_size)
+        sizes.append(size)
         for g_seed in range(args.gan_seeds):
-            epochs = cfg.epochs_for(n)
-            if args.gan_steps:
-                epochs = gan_epochs(args.gan_steps, n, cfg.batch_size)
-            folder = out / f"n{n}-seed{g_seed}"
-            t0 = time.perf_counter()
-            loaded = args.reuse and (folder / "generator.keras").is_file()
-            if loaded:
-                gan = GAN.load(folder)
-                epochs = len(gan.history.get("epoch", [])) or epochs
-            else:
-                gan = trained_gan(cfg, g_seed, x, y, epochs)
-                gan.save(folder)
-            gan_seconds = time.perf_counter() - t0
-            samples = min(1000, len(data.x_test))
-            figures = ledger.get_or_run(
-                {"kind": "gan", "n": n, "gan_seed": g_seed, "samples": samples},
-                lambda gan=gan, samples=samples: {
-                    k: v
-                    for k, v in metrics.evaluate(gan, n=samples, reference=reference).items()
-                    if k in ("label_fidelity", "frechet_distance", "frechet_floor", "cas")
-                },
-            )
-            gans.append(
-                {"seed": g_seed, "epochs": epochs, "seconds": round(gan_seconds, 1), **figures}
-            )
-            print(json.dumps({"n": n, **gans[-1]}), flush=True)
-            if not args.classifier_seeds:
-                continue
-            control = Lazy(
-                functools.partial(
-                    trained_gan,
-                    cfg,
-                    g_seed,
-                    x,
-                    y,
-                    gan_epochs(args.control_steps, n, cfg.batch_size),
-                )
-            )
             for c_seed in range(args.classifier_seeds):
-                syn_seed = 1000 * g_seed + c_seed
-                good = Lazy(
+                for arm in ARMS:
+                    if arm == "u" and g_seed >= args.control_gan_seeds:
+                        continue
+                    key = run_key(args, n, size.steps, arm, c_seed, g_seed)
+                    if arm not in ("a", "b") or g_seed == 0:
+                        tasks.append((size, g_seed, c_seed, arm, key))
+
+    gans: dict = {}  # (n, GAN seed) -> GAN, once trained here or saved by any process
+
+    def gan(size, g_seed: int):
+        """The GAN, trained here if no process has it yet; None while another trains it."""
+        if (size.n, g_seed) in gans:
+            return gans[size.n, g_seed]
+        folder = out / f"n{size.n}-seed{g_seed}"
+        claim = json.dumps({"kind": "gan-training", "folder": str(folder.resolve())})
+        if ledger.claimed_elsewhere(claim):
+            return None
+        t0 = time.perf_counter()
+        if args.reuse and (folder / "generator.keras").is_file():
+            model = GAN.load(folder)
+            size.epochs = len(model.history.get("epoch", [])) or size.epochs
+        elif ledger.claim(claim):
+            try:
+                model = trained_gan(size.cfg, g_seed, size.x, size.y, size.epochs)
+                model.save(folder)
+            finally:
+                ledger.release(claim)
+        else:
+            return None
+        gans[size.n, g_seed] = model
+        figures = ledger.try_run(
+            {"kind": "gan", "n": size.n, "gan_seed": g_seed, "samples": samples},
+            lambda: {
+                k: v
+                for k, v in metrics.evaluate(model, n=samples, reference=reference).items()
+                if k in ("label_fidelity", "frechet_distance", "frechet_floor", "cas")
+            },
+        )
+        line = {"n": size.n, "seed": g_seed, "epochs": size.epochs}
+        print(
+            json.dumps({**line, "seconds": round(time.perf_counter() - t0, 1), **(figures or {})})
+        )
+        return model
+
+    pools: dict = {}  # (n, GAN seed, classifier seed, arm) -> Lazy synthetic pool
+
+    def extra(size, g_seed: int, c_seed: int, arm: str):
+        """What arm ``arm`` adds to the real digits (None: nothing, False: not ready yet)."""
+        if arm in ("a", "b"):
+            return None
+        model = gan(size, g_seed)
+        if model is None:
+            return False
+        syn_seed = 1000 * g_seed + c_seed
+        if arm == "u":
+            control = pools.setdefault(
+                (size.n, g_seed, "control"),
+                Lazy(
                     functools.partial(
-                        synthetic, gan, pool, syn_seed, probabilities, args.min_confidence, share
+                        trained_gan,
+                        size.cfg,
+                        g_seed,
+                        size.x,
+                        size.y,
+                        gan_epochs(args.control_steps, size.n, size.cfg.batch_size),
                     )
+                ),
+            )
+            return Lazy(functools.partial(control_pool, control, size.pool, syn_seed, size.share))
+        probabilities = size.probabilities() if size.probabilities else None
+        return pools.setdefault(  # arms c and d share one pool
+            (size.n, g_seed, c_seed),
+            Lazy(
+                functools.partial(
+                    synthetic,
+                    model,
+                    size.pool,
+                    syn_seed,
+                    probabilities,
+                    args.min_confidence,
+                    size.share,
                 )
-                poor = Lazy(functools.partial(control_pool, control, pool, syn_seed, share))
-                arms = {
-                    "a": (None, False),
-                    "b": (None, True),
-                    "c": (good, False),
-                    "d": (good, True),
-                    "u": (poor, False),
-                }
-                for arm, (extra, geo) in arms.items():
-                    key = run_key(args, n, steps, arm, c_seed, g_seed)
-                    run = functools.partial(
-                        train_classifier,
-                        (x, y),
-                        extra,
-                        data.x_test,
-                        data.y_test,
-                        steps,
-                        c_seed,
-                        geo,
-                        args.batch_size,
-                        args.synthetic_weight,
-                        args.pretrain,
-                        args.cosine,
-                    )
-                    acc = ledger.get_or_run(key, run)
-                    runs[arm][(key.get("gan_seed"), c_seed)] = acc
-                    print(json.dumps({**key, "accuracy": acc}), flush=True)
+            ),
+        )
+
+    # every GAN first (with its figures), then the classifier runs; runs that another process
+    # has claimed, or whose GAN another process is still training, are looked at again later
+    def needed(size, g_seed: int) -> bool:  # a GAN whose figures or runs are missing
+        figures = {"kind": "gan", "n": size.n, "gan_seed": g_seed, "samples": samples}
+        keys = [figures] + [t[-1] for t in tasks if t[0] is size and t[1] == g_seed]
+        return any(json.dumps(k, sort_keys=True) not in ledger.done for k in keys)
+
+    for size in sizes:
+        for g_seed in range(args.gan_seeds):
+            if needed(size, g_seed):
+                gan(size, g_seed)
+    while True:
+        ledger.refresh()
+        todo = [t for t in tasks if json.dumps(t[-1], sort_keys=True) not in ledger.done]
+        if not todo:
+            break
+        progressed = False
+        for size, g_seed, c_seed, arm, key in todo:
+            pool = extra(size, g_seed, c_seed, arm)
+            if pool is False:
+                continue
+            run = functools.partial(
+                train_classifier,
+                (size.x, size.y),
+                pool,
+                data.x_test,
+                data.y_test,
+                size.steps,
+                c_seed,
+                arm in ("b", "d"),
+                args.batch_size,
+                args.synthetic_weight,
+                args.pretrain,
+                args.cosine,
+            )
+            acc = ledger.try_run(key, run)
+            progressed |= acc is not None
+            if ledger.ran:
+                print(json.dumps({**key, "accuracy": acc}), flush=True)
+        if not progressed:
+            time.sleep(15)  # the rest is claimed by other processes: wait for their results
+
+    results: dict = {"benchmark": "augmentation_study", "args": vars(args), "sizes": {}}
+    for size in sizes:
+        figures = []
+        for g_seed in range(args.gan_seeds):
+            k = {"kind": "gan", "n": size.n, "gan_seed": g_seed, "samples": samples}
+            found = ledger.done.get(json.dumps(k, sort_keys=True))
+            if found is not None:
+                figures.append({"seed": g_seed, **found})
         if not args.classifier_seeds:
-            results["sizes"][str(n)] = {"gans": gans}
+            results["sizes"][str(size.n)] = {"gans": figures}
             continue
-        results["sizes"][str(n)] = {
-            "gans": gans,
-            "classifier_steps": steps,
-            "synthetic": n_syn,
+        runs: dict[str, dict] = {arm: {} for arm in ARMS}  # arm -> {(gan seed, seed): acc}
+        for _, _, c_seed, arm, key in (t for t in tasks if t[0] is size):
+            runs[arm][(key.get("gan_seed"), c_seed)] = ledger.done[json.dumps(key, sort_keys=True)]
+        results["sizes"][str(size.n)] = {
+            "gans": figures,
+            "classifier_steps": size.steps,
+            "synthetic": size.n_syn,
             "accuracy": {arm: spread(list(v.values())) for arm, v in runs.items()},
             "d_minus_b": paired_runs(runs["d"], runs["b"]),
             "c_minus_a": paired_runs(runs["c"], runs["a"]),
