@@ -23,8 +23,9 @@ claims a run before computing it (``OUT/locks``; a dead process's claims are tak
 The under-trained control (arm u) runs on the first ``--control-gan-seeds`` GAN seeds only.
 
 Prints the GAN figures per (N, GAN seed), mean ± std test accuracy per arm, and paired
-differences d - b and c - a with a paired t-test, as one JSON line (``--table`` adds a
-Markdown table for BENCHMARKS.md).
+differences d - b, c - a and u - a (mean ± std over the GAN × classifier seed pairs; the
+paired t-test on the 5 classifier-seed means, since the real-only runs are shared by the GAN
+seeds), as one JSON line (``--table`` adds a Markdown table for BENCHMARKS.md).
 
     python benchmarks/augmentation_study.py --quick          # smoke run, minutes
     python benchmarks/augmentation_study.py                  # the full study, hours on a CPU
@@ -410,9 +411,22 @@ def spread(values: list[float]) -> dict:
 
 
 def paired_runs(arm: dict, base: dict) -> dict[str, float]:
-    """``arm`` minus ``base`` paired by classifier seed (``base`` may be GAN-independent)."""
+    """``arm`` minus ``base`` paired by classifier seed: mean and std over every (GAN seed,
+    classifier seed) pair; the paired t-test and ``seed_std`` on the means over GAN seeds per
+    classifier seed, since a GAN-independent ``base`` run is shared by every GAN seed and its
+    pairs are not independent."""
     pairs = [(v, base.get(k, base.get((None, k[1])))) for k, v in arm.items()]
-    return paired([p[0] for p in pairs], [p[1] for p in pairs])
+    out = paired([p[0] for p in pairs], [p[1] for p in pairs])
+    out.pop("p_value", None)
+    by_seed: dict[int, list] = {}
+    for (_, c_seed), (v, b) in zip(arm, pairs, strict=True):
+        by_seed.setdefault(c_seed, []).append((v, b))
+    means = [np.mean(by_seed[c], axis=0) for c in sorted(by_seed)]
+    per_seed = paired([m[0] for m in means], [m[1] for m in means])
+    out["seed_std"] = per_seed["std"]
+    if "p_value" in per_seed:
+        out["p_value"] = per_seed["p_value"]
+    return out
 
 
 def main() -> None:
