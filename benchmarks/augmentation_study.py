@@ -272,6 +272,11 @@ def trained_gan(cfg, seed: int, x, y, epochs: int):
     return gan
 
 
+def figures_key(n: int, g_seed: int, samples: int) -> dict:
+    """The ledger key of one GAN's quality figures."""
+    return {"kind": "gan", "n": n, "gan_seed": g_seed, "samples": samples}
+
+
 def run_key(args, n: int, steps: int, arm: str, c_seed: int, g_seed: int) -> dict:
     """What decides one classifier run's accuracy. The real-only arms (a, b) do not depend on
     the GAN, so they are trained once per classifier seed and paired with every GAN seed."""
@@ -327,6 +332,15 @@ class Ledger:
                 continue
             self.done[record["key"]] = record["value"]
 
+    @staticmethod
+    def text(key: dict) -> str:
+        """The ledger's spelling of ``key``."""
+        return json.dumps(key, sort_keys=True)
+
+    def get(self, key: dict):
+        """The recorded value of ``key``, or None."""
+        return self.done.get(self.text(key))
+
     def _lock(self, k: str) -> Path:
         return self.locks / (hashlib.sha1(k.encode()).hexdigest()[:20] + ".lock")
 
@@ -370,7 +384,7 @@ class Ledger:
     def try_run(self, key: dict, run):
         """The value of ``key``: recorded, or computed now and recorded; None while another
         process computes it."""
-        k = json.dumps(key, sort_keys=True)
+        k = self.text(key)
         self.ran = False
         if k not in self.done:
             self.refresh()
@@ -486,10 +500,10 @@ def main() -> None:
         claim = json.dumps({"kind": "gan-training", "folder": str(folder.resolve())})
         if ledger.claimed_elsewhere(claim):
             return None
-        t0 = time.perf_counter()
+        t0, epochs = time.perf_counter(), size.epochs
         if args.reuse and (folder / "generator.keras").is_file():
             model = GAN.load(folder)
-            size.epochs = len(model.history.get("epoch", [])) or size.epochs
+            epochs = len(model.history.get("epoch", [])) or epochs
         elif ledger.claim(claim):
             try:
                 model = trained_gan(size.cfg, g_seed, size.x, size.y, size.epochs)
@@ -500,20 +514,22 @@ def main() -> None:
             return None
         gans[size.n, g_seed] = model
         figures = ledger.try_run(
-            {"kind": "gan", "n": size.n, "gan_seed": g_seed, "samples": samples},
+            figures_key(size.n, g_seed, samples),
             lambda: {
                 k: v
                 for k, v in metrics.evaluate(model, n=samples, reference=reference).items()
                 if k in ("label_fidelity", "frechet_distance", "frechet_floor", "cas")
             },
         )
-        line = {"n": size.n, "seed": g_seed, "epochs": size.epochs}
+        line = {"n": size.n, "seed": g_seed, "epochs": epochs}
         print(
             json.dumps({**line, "seconds": round(time.perf_counter() - t0, 1), **(figures or {})})
         )
         return model
 
-    pools: dict = {}  # (n, GAN seed, classifier seed, arm) -> Lazy synthetic pool
+    controls: dict = {}  # (n, GAN seed) -> Lazy under-trained control GAN
+    held: dict = {}  # the last synthetic pool, (n, GAN seed, classifier seed) -> Lazy: arms c
+    # and d of one seed run back to back and share it; one pool (94 MB at N = 500) at a time
 
     def extra(size, g_seed: int, c_seed: int, arm: str):
         """What arm ``arm`` adds to the real digits (None: nothing, False: not ready yet)."""
@@ -524,8 +540,8 @@ def main() -> None:
             return False
         syn_seed = 1000 * g_seed + c_seed
         if arm == "u":
-            control = pools.setdefault(
-                (size.n, g_seed, "control"),
+            control = controls.setdefault(
+                (size.n, g_seed),
                 Lazy(
                     functools.partial(
                         trained_gan,
@@ -539,7 +555,9 @@ def main() -> None:
             )
             return Lazy(functools.partial(control_pool, control, size.pool, syn_seed, size.share))
         probabilities = size.probabilities() if size.probabilities else None
-        return pools.setdefault(  # arms c and d share one pool
+        if (size.n, g_seed, c_seed) not in held:
+            held.clear()
+        return held.setdefault(
             (size.n, g_seed, c_seed),
             Lazy(
                 functools.partial(
@@ -554,20 +572,20 @@ def main() -> None:
             ),
         )
 
+    def needed(size, g_seed: int) -> bool:  # a GAN whose figures or runs are missing
+        keys = [figures_key(size.n, g_seed, samples)]
+        keys += [t[-1] for t in tasks if t[0] is size and t[1] == g_seed]
+        return any(ledger.get(k) is None for k in keys)
+
     # every GAN first (with its figures), then the classifier runs; runs that another process
     # has claimed, or whose GAN another process is still training, are looked at again later
-    def needed(size, g_seed: int) -> bool:  # a GAN whose figures or runs are missing
-        figures = {"kind": "gan", "n": size.n, "gan_seed": g_seed, "samples": samples}
-        keys = [figures] + [t[-1] for t in tasks if t[0] is size and t[1] == g_seed]
-        return any(json.dumps(k, sort_keys=True) not in ledger.done for k in keys)
-
     for size in sizes:
         for g_seed in range(args.gan_seeds):
             if needed(size, g_seed):
                 gan(size, g_seed)
     while True:
         ledger.refresh()
-        todo = [t for t in tasks if json.dumps(t[-1], sort_keys=True) not in ledger.done]
+        todo = [t for t in tasks if ledger.get(t[-1]) is None]
         if not todo:
             break
         progressed = False
@@ -594,14 +612,13 @@ def main() -> None:
             if ledger.ran:
                 print(json.dumps({**key, "accuracy": acc}), flush=True)
         if not progressed:
-            time.sleep(15)  # the rest is claimed by other processes: wait for their results
+            time.sleep(15)  # the rest is claimed elsewhere or waits for a GAN trained elsewhere
 
     results: dict = {"benchmark": "augmentation_study", "args": vars(args), "sizes": {}}
     for size in sizes:
         figures = []
         for g_seed in range(args.gan_seeds):
-            k = {"kind": "gan", "n": size.n, "gan_seed": g_seed, "samples": samples}
-            found = ledger.done.get(json.dumps(k, sort_keys=True))
+            found = ledger.get(figures_key(size.n, g_seed, samples))
             if found is not None:
                 figures.append({"seed": g_seed, **found})
         if not args.classifier_seeds:
@@ -609,7 +626,7 @@ def main() -> None:
             continue
         runs: dict[str, dict] = {arm: {} for arm in ARMS}  # arm -> {(gan seed, seed): acc}
         for _, _, c_seed, arm, key in (t for t in tasks if t[0] is size):
-            runs[arm][(key.get("gan_seed"), c_seed)] = ledger.done[json.dumps(key, sort_keys=True)]
+            runs[arm][(key.get("gan_seed"), c_seed)] = ledger.get(key)
         results["sizes"][str(size.n)] = {
             "gans": figures,
             "classifier_steps": size.steps,
