@@ -7,6 +7,9 @@ number of SGD steps on five arms and tested on the real test digits only:
     a  real only                      b  real + geometric augmentation
     c  real + synthetic               d  real + synthetic + geometric
     u  real + synthetic from an under-trained GAN (``--control-steps``): the negative control
+    r  real + held-out real + geometric: the training digits outside the N, in the synthetic
+       digits' place (``--arms ...,r``; a diagnostic that peeks: what a perfect generator
+       could add at most, so the ceiling of d - b)
 
 ``--synthetic-pool K`` draws K times as many synthetic digits and streams them so the
 classifier sees fresh ones instead of repeating one fixed set; ``--synthetic-weight`` scales
@@ -49,7 +52,9 @@ from pathlib import Path
 
 import numpy as np
 
-ARMS = ("a", "b", "c", "d", "u")
+ARMS = ("a", "b", "c", "d", "u", "r")
+REAL_ONLY = ("a", "b", "r")  # arms that do not depend on the GAN
+DIFFERENCES = (("d", "b"), ("c", "a"), ("u", "a"), ("r", "b"))
 MAX_POOL = 60_000  # synthetic digits held in memory per classifier run (188 MB)
 ARM_NAMES = {
     "a": "real",
@@ -57,12 +62,18 @@ ARM_NAMES = {
     "c": "real + synthetic",
     "d": "real + synthetic + geometric",
     "u": "real + under-trained synthetic",
+    "r": "real + held-out real + geometric",
 }
 
 
 def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sizes", default="500,1000,4000", help="real training sizes N")
+    p.add_argument(
+        "--arms",
+        default="a,b,c,d,u",
+        help="which arms to run, of " + ",".join(ARMS) + " (r, the held-out real oracle, peeks)",
+    )
     p.add_argument("--gan-seeds", type=int, default=3)
     p.add_argument("--classifier-seeds", type=int, default=5)
     p.add_argument(
@@ -143,6 +154,10 @@ def parse() -> argparse.Namespace:
         "--quick", action="store_true", help="N=500, 1 GAN seed, 2 classifier seeds, tiny budgets"
     )
     args = p.parse_args()
+    asked = {a.strip() for a in args.arms.split(",") if a.strip()}
+    if not asked or asked - set(ARMS):
+        p.error(f"--arms takes a comma-separated subset of {','.join(ARMS)}, got {args.arms!r}")
+    args.arms = tuple(a for a in ARMS if a in asked)
     if args.quick:
         args.sizes, args.gan_seeds, args.classifier_seeds = "500", 1, 2
         args.gan_steps, args.classifier_epochs, args.classifier_steps = 21, 3, 0
@@ -278,8 +293,8 @@ def figures_key(n: int, g_seed: int, samples: int) -> dict:
 
 
 def run_key(args, n: int, steps: int, arm: str, c_seed: int, g_seed: int) -> dict:
-    """What decides one classifier run's accuracy. The real-only arms (a, b) do not depend on
-    the GAN, so they are trained once per classifier seed and paired with every GAN seed."""
+    """What decides one classifier run's accuracy. The real-only arms (a, b, r) do not depend
+    on the GAN, so they are trained once per classifier seed and paired with every GAN seed."""
     key = {
         "kind": "classifier",
         "n": n,
@@ -289,7 +304,9 @@ def run_key(args, n: int, steps: int, arm: str, c_seed: int, g_seed: int) -> dic
         "batch": args.batch_size,
         "cosine": args.cosine,
     }
-    if arm in ("a", "b"):
+    if arm == "r":
+        key["ratio"] = args.synthetic_ratio
+    if arm in REAL_ONLY:
         return key
     key.update(
         gan_seed=g_seed,
@@ -464,6 +481,8 @@ def main() -> None:
     for n in (int(s) for s in args.sizes.split(",")):
         keep = datasets.subset(data.y_train, n, seed=0)
         size = types.SimpleNamespace(n=n, x=data.x_train[keep], y=data.y_train[keep])
+        out_of_n = np.setdiff1d(np.arange(len(data.y_train)), keep)  # arm r's digits
+        size.held_out = (data.x_train[out_of_n], data.y_train[out_of_n])
         size.steps = args.classifier_steps or args.classifier_epochs * math.ceil(
             n / args.batch_size
         )
@@ -483,11 +502,13 @@ def main() -> None:
         sizes.append(size)
         for g_seed in range(args.gan_seeds):
             for c_seed in range(args.classifier_seeds):
-                for arm in ARMS:
+                for arm in args.arms:
                     if arm == "u" and g_seed >= args.control_gan_seeds:
                         continue
+                    if arm == "r" and not len(out_of_n):
+                        continue  # N is the whole training split: nothing is held out
                     key = run_key(args, n, size.steps, arm, c_seed, g_seed)
-                    if arm not in ("a", "b") or g_seed == 0:
+                    if arm not in REAL_ONLY or g_seed == 0:
                         tasks.append((size, g_seed, c_seed, arm, key))
 
     gans: dict = {}  # (n, GAN seed) -> GAN, once trained here or saved by any process
@@ -535,6 +556,8 @@ def main() -> None:
         """What arm ``arm`` adds to the real digits (None: nothing, False: not ready yet)."""
         if arm in ("a", "b"):
             return None
+        if arm == "r":
+            return (*size.held_out, size.share)
         model = gan(size, g_seed)
         if model is None:
             return False
@@ -572,9 +595,13 @@ def main() -> None:
             ),
         )
 
-    def needed(size, g_seed: int) -> bool:  # a GAN whose figures or runs are missing
-        keys = [figures_key(size.n, g_seed, samples)]
-        keys += [t[-1] for t in tasks if t[0] is size and t[1] == g_seed]
+    def needed(size, g_seed: int) -> bool:
+        """Whether the GAN is to be trained or loaded: some arm uses it and its figures or
+        one of its runs are missing (with only real-only arms, no GAN at all)."""
+        own = [t for t in tasks if t[0] is size and t[1] == g_seed]
+        if all(t[3] in REAL_ONLY for t in own):
+            return False
+        keys = [figures_key(size.n, g_seed, samples), *(t[-1] for t in own)]
         return any(ledger.get(k) is None for k in keys)
 
     # every GAN first (with its figures), then the classifier runs; runs that another process
@@ -601,7 +628,7 @@ def main() -> None:
                 data.y_test,
                 size.steps,
                 c_seed,
-                arm in ("b", "d"),
+                arm in ("b", "d", "r"),
                 args.batch_size,
                 args.synthetic_weight,
                 args.pretrain,
@@ -624,17 +651,19 @@ def main() -> None:
         if not args.classifier_seeds:
             results["sizes"][str(size.n)] = {"gans": figures}
             continue
-        runs: dict[str, dict] = {arm: {} for arm in ARMS}  # arm -> {(gan seed, seed): acc}
+        runs: dict[str, dict] = {}  # arm -> {(gan seed, classifier seed): accuracy}
         for _, _, c_seed, arm, key in (t for t in tasks if t[0] is size):
-            runs[arm][(key.get("gan_seed"), c_seed)] = ledger.get(key)
+            runs.setdefault(arm, {})[(key.get("gan_seed"), c_seed)] = ledger.get(key)
         results["sizes"][str(size.n)] = {
             "gans": figures,
             "classifier_steps": size.steps,
             "synthetic": size.n_syn,
             "accuracy": {arm: spread(list(v.values())) for arm, v in runs.items()},
-            "d_minus_b": paired_runs(runs["d"], runs["b"]),
-            "c_minus_a": paired_runs(runs["c"], runs["a"]),
-            "u_minus_a": paired_runs(runs["u"], runs["a"]),
+            **{
+                f"{arm}_minus_{base}": paired_runs(runs[arm], runs[base])
+                for arm, base in DIFFERENCES
+                if arm in runs and base in runs
+            },
         }
     results["seconds"] = round(time.perf_counter() - start, 1)
     results["data_source"] = data.source
@@ -644,21 +673,35 @@ def main() -> None:
 
 
 def markdown(results: dict) -> str:
-    head = "| N | " + " | ".join(ARM_NAMES[a] for a in ARMS) + " | d − b | c − a | u − a |"
-    lines = [head, "|" + "---|" * (len(ARMS) + 4)]
+    arms = [a for a in ARMS if any(a in r.get("accuracy", {}) for r in results["sizes"].values())]
+    diffs = [
+        f"{a}_minus_{b}"
+        for a, b in DIFFERENCES
+        if any(f"{a}_minus_{b}" in r for r in results["sizes"].values())
+    ]
+    head = [
+        "N",
+        *(f"({a}) {ARM_NAMES[a]}" for a in arms),
+        *(d.replace("_minus_", " − ") for d in diffs),
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for n, r in results["sizes"].items():
         if "accuracy" not in r:
             continue
         cells = [
             f"{100 * r['accuracy'][a]['mean']:.1f} ± {100 * r['accuracy'][a]['std']:.1f}"
-            for a in ARMS
+            if a in r["accuracy"]
+            else "–"
+            for a in arms
         ]
-        diffs = [
-            f"{100 * r[k]['mean']:+.1f} ± {100 * r[k]['std']:.1f}"
-            + (f" (p {r[k]['p_value']:.2g})" if "p_value" in r[k] else "")
-            for k in ("d_minus_b", "c_minus_a", "u_minus_a")
+        cells += [
+            f"{100 * r[d]['mean']:+.1f} ± {100 * r[d]['std']:.1f}"
+            + (f" (p {r[d]['p_value']:.2g})" if "p_value" in r[d] else "")
+            if d in r
+            else "–"
+            for d in diffs
         ]
-        lines.append(f"| {n} | " + " | ".join(cells + diffs) + " |")
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
