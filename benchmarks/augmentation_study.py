@@ -83,6 +83,13 @@ def parse() -> argparse.Namespace:
         help="GAN generator steps on the N digits (default: rlgen's, about 9,300 at any N)",
     )
     p.add_argument("--diffaugment", default="", help="e.g. translation,cutout (default off)")
+    p.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        help="the GANs draw from a moving average of their generator's weights with this "
+        "decay (e.g. 0.999; default off)",
+    )
     p.add_argument("--synthetic-ratio", type=float, default=1.0, help="synthetic digits per real")
     p.add_argument(
         "--min-confidence",
@@ -287,9 +294,22 @@ def trained_gan(cfg, seed: int, x, y, epochs: int):
     return gan
 
 
-def figures_key(n: int, g_seed: int, samples: int) -> dict:
+def gan_recipe(args) -> dict:
+    """The GAN settings that differ from rlgen's defaults: part of every key and folder name
+    that depends on the GAN, so GANs trained differently never share a ledger entry."""
+    recipe = {"gan_steps": args.gan_steps, "diffaugment": args.diffaugment, "ema": args.ema}
+    return {k: v for k, v in recipe.items() if v}
+
+
+def gan_folder(out: Path, args, n: int, g_seed: int) -> Path:
+    suffix = "".join(f"-{k}{v}".replace(",", "+") for k, v in gan_recipe(args).items())
+    return out / f"n{n}-seed{g_seed}{suffix}"
+
+
+def figures_key(args, n: int, g_seed: int, samples: int) -> dict:
     """The ledger key of one GAN's quality figures."""
-    return {"kind": "gan", "n": n, "gan_seed": g_seed, "samples": samples}
+    key = {"kind": "gan", "n": n, "gan_seed": g_seed, "samples": samples}
+    return {**key, "gan": gan_recipe(args)} if gan_recipe(args) else key
 
 
 def run_key(args, n: int, steps: int, arm: str, c_seed: int, g_seed: int) -> dict:
@@ -315,6 +335,8 @@ def run_key(args, n: int, steps: int, arm: str, c_seed: int, g_seed: int) -> dic
         weight=args.synthetic_weight,
         pretrain=args.pretrain,
     )
+    if gan_recipe(args):
+        key["gan"] = gan_recipe(args)
     if arm == "u":
         key["control_steps"] = args.control_steps
     else:
@@ -487,7 +509,7 @@ def main() -> None:
             n / args.batch_size
         )
         size.n_syn = int(round(args.synthetic_ratio * n))
-        size.cfg = GANConfig(train_size=n, diffaugment=args.diffaugment)
+        size.cfg = GANConfig(train_size=n, diffaugment=args.diffaugment, ema=args.ema)
         size.pool, size.share = min(args.synthetic_pool * size.n_syn, MAX_POOL), size.n_syn / n
         size.probabilities = None
         if args.min_confidence > 0:  # the filter sees the same N real digits as everything else
@@ -517,7 +539,7 @@ def main() -> None:
         """The GAN, trained here if no process has it yet; None while another trains it."""
         if (size.n, g_seed) in gans:
             return gans[size.n, g_seed]
-        folder = out / f"n{size.n}-seed{g_seed}"
+        folder = gan_folder(out, args, size.n, g_seed)
         claim = json.dumps({"kind": "gan-training", "folder": str(folder.resolve())})
         if ledger.claimed_elsewhere(claim):
             return None
@@ -535,7 +557,7 @@ def main() -> None:
             return None
         gans[size.n, g_seed] = model
         figures = ledger.try_run(
-            figures_key(size.n, g_seed, samples),
+            figures_key(args, size.n, g_seed, samples),
             lambda: {
                 k: v
                 for k, v in metrics.evaluate(model, n=samples, reference=reference).items()
@@ -601,7 +623,7 @@ def main() -> None:
         own = [t for t in tasks if t[0] is size and t[1] == g_seed]
         if all(t[3] in REAL_ONLY for t in own):
             return False
-        keys = [figures_key(size.n, g_seed, samples), *(t[-1] for t in own)]
+        keys = [figures_key(args, size.n, g_seed, samples), *(t[-1] for t in own)]
         return any(ledger.get(k) is None for k in keys)
 
     # every GAN first (with its figures), then the classifier runs; runs that another process
@@ -645,7 +667,7 @@ def main() -> None:
     for size in sizes:
         figures = []
         for g_seed in range(args.gan_seeds):
-            found = ledger.get(figures_key(size.n, g_seed, samples))
+            found = ledger.get(figures_key(args, size.n, g_seed, samples))
             if found is not None:
                 figures.append({"seed": g_seed, **found})
         if not args.classifier_seeds:

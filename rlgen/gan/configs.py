@@ -93,6 +93,14 @@ class GANConfig:
         ),
     )
 
+    ema: float = field(
+        default=0.0,
+        metadata=_h(
+            "keep an exponential moving average of the generator's weights with this decay "
+            "and draw from it once training ends (Yazıcı et al. 2019; 0.999 is usual); 0 = off"
+        ),
+    )
+
     def __post_init__(self) -> None:
         check_positive(self, "epochs", "batch_size", "latent_dim", "embedding_dim", "log_every")
         check_positive(self, "generator_learning_rate", "discriminator_learning_rate")
@@ -105,6 +113,8 @@ class GANConfig:
         check_fraction(self, "dropout")
         check_fraction(self, "label_smoothing")
         check_fraction(self, "beta_1")
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"--ema must be in [0, 1), got {self.ema}")
         if self.leaky_slope < 0:
             raise ValueError(f"--leaky-slope must be >= 0, got {self.leaky_slope}")
         unknown = [p for p in self.policies if p not in DIFFAUGMENT_POLICIES]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+import types
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -184,6 +185,7 @@ class DCGAN(keras.Model):
         policies: Sequence[str] = (),
         seed: int | None = None,
         simultaneous: bool = False,
+        ema: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -195,6 +197,10 @@ class DCGAN(keras.Model):
         self.policies = tuple(policies)
         self.seed = seed
         self.simultaneous = bool(simultaneous)
+        self.ema = float(ema)
+        # The moving average of the generator's trainable weights (made in ``compile``, under
+        # the strategy's scope); a namespace, so Keras does not track it as the model's state.
+        self.average = types.SimpleNamespace(weights=[])
         # The train step's noise and augmentation draw from this, so a seeded model repeats.
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
@@ -236,6 +242,25 @@ class DCGAN(keras.Model):
         # optimizer slots later inside the replicated train step.
         d_optimizer.build(self.discriminator.trainable_variables)
         g_optimizer.build(self.generator.trainable_variables)
+        if self.ema and not self.average.weights:
+            # Every replica holds the same weights after a synchronised step, so the first
+            # replica's update is everyone's.
+            self.average.weights = [
+                tf.Variable(
+                    w.value,
+                    trainable=False,
+                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+                    name=f"ema_{i}",
+                )
+                for i, w in enumerate(self.generator.trainable_weights)
+            ]
+
+    def use_average(self) -> None:
+        """Copy the moving average into the generator (no-op without ``ema``)."""
+        if not self.average.weights:
+            return
+        for w, a in zip(self.generator.trainable_weights, self.average.weights, strict=True):
+            w.assign(a)
 
     def call(self, inputs: Any, training: bool = False) -> Any:
         return self.generator(inputs, training=training)
@@ -301,6 +326,9 @@ class DCGAN(keras.Model):
                 scaled = self.g_optimizer.scale_loss(g_loss / replicas)
             self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
 
+        for a, w in zip(self.average.weights, g_vars):
+            a.assign(self.ema * a + (1.0 - self.ema) * ops.cast(w, a.dtype))
+
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         self.real_score_tracker.update_state(ops.mean(ops.sigmoid(real_logits)))
@@ -318,6 +346,7 @@ class DCGAN(keras.Model):
             "policies": list(self.policies),
             "seed": self.seed,
             "simultaneous": self.simultaneous,
+            "ema": self.ema,
         }
 
     @classmethod
@@ -328,19 +357,26 @@ class DCGAN(keras.Model):
         return cls(**config)
 
 
-def make_dcgan(config: GANConfig, seed: int = 0) -> DCGAN:
-    """Build and compile a fresh :class:`DCGAN` under the active tf.distribute strategy."""
+def make_dcgan(
+    config: GANConfig,
+    seed: int = 0,
+    generator: keras.Model | None = None,
+    discriminator: keras.Model | None = None,
+) -> DCGAN:
+    """Build (or wrap the given networks) and compile a :class:`DCGAN` with fresh optimizers
+    under the active tf.distribute strategy."""
     runtime.seed_everything(seed)
     with runtime.active().strategy.scope():
         model = DCGAN(
-            build_generator(config),
-            build_discriminator(config),
+            generator or build_generator(config),
+            discriminator or build_discriminator(config),
             latent_dim=config.latent_dim,
             conditional=config.conditional,
             label_smoothing=config.label_smoothing,
             policies=config.policies,
             seed=seed,
             simultaneous=config.update == "simultaneous",
+            ema=config.ema,
             name="dcgan",
         )
         model.compile(
@@ -449,7 +485,9 @@ class GAN:
 
         With a ``run``: metrics.csv, a fixed-noise grid per epoch in samples/, the last good
         generator and discriminator in checkpoint/, TensorBoard events, and progress.gif at the
-        end. A NaN or inf in either loss stops training with :class:`TrainingDiverged`.
+        end. A NaN or inf in either loss stops training with :class:`TrainingDiverged`. With
+        the config's ``ema``, the generator ends as the moving average of its weights (the
+        grids and checkpoints written during training show the live generator).
         """
         if x is None:
             x, y = self.load_data()
@@ -495,6 +533,7 @@ class GAN:
                 f"the {monitor.diverged} became NaN or inf during epoch {monitor.bad_epoch}"
                 f"{where}; lower the learning rates or the batch size and train again"
             )
+        self.model.use_average()  # with --ema: the averaged generator is the one kept
         if run is not None:
             _write_gif(sorted(run.file("samples").glob("epoch_*.png")), run.file("progress.gif"))
         return self.history
@@ -577,24 +616,7 @@ class GAN:
                 f"{run.file(GENERATOR_FILE)} draws {generator.output_shape[1:]} images, not "
                 f"{IMAGE_SHAPE}; it is not an rlgen GAN generator"
             )
-        with runtime.active().strategy.scope():
-            gan.model = DCGAN(
-                generator,
-                discriminator,
-                latent_dim=config.latent_dim,
-                conditional=config.conditional,
-                label_smoothing=config.label_smoothing,
-                policies=config.policies,
-                seed=gan.seed,
-                simultaneous=config.update == "simultaneous",
-                name="dcgan",
-            )
-            gan.model.compile(
-                d_optimizer=keras.optimizers.Adam(
-                    config.discriminator_learning_rate, config.beta_1
-                ),
-                g_optimizer=keras.optimizers.Adam(config.generator_learning_rate, config.beta_1),
-            )
+        gan.model = make_dcgan(config, gan.seed, generator, discriminator)
         return gan
 
 

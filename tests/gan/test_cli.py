@@ -31,6 +31,7 @@ def test_train_writes_a_complete_run(cli, tmp_path):
         "gan", "train", "--train-size", "64", "--batch-size", "32", "--epochs", "2",
         "--latent-dim", "16", "--generator-filters", "32,16", "--out", out, "--threads", "2",
         "--logical-cpus", "2", "--strategy", "mirrored",  # the tf.distribute path, on a CPU
+        "--ema", "0.9",  # its moving average updated inside the replicated step
     )  # fmt: skip
     assert r.code == 0, r
     assert "run written to" in r.out
@@ -51,7 +52,7 @@ def test_train_writes_a_complete_run(cli, tmp_path):
     assert any((out / "tensorboard").rglob("events.out.tfevents*"))
     config = json.loads((out / "config.json").read_text())
     assert config["group"] == "gan" and config["conditional"] is True
-    assert config["config"]["latent_dim"] == 16
+    assert config["config"]["latent_dim"] == 16 and config["config"]["ema"] == 0.9
     assert config["runtime"]["replicas"] == 2
     summary = json.loads((out / "summary.json").read_text())
     assert summary["epochs"] == 2 and summary["train_examples"] == 64

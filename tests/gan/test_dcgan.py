@@ -209,6 +209,34 @@ def test_simultaneous_update_trains_both_networks():
     assert any(not np.array_equal(a, b) for a, b in zip(d0, gan.discriminator.get_weights()))
 
 
+def test_ema_generator_ends_as_the_moving_average_of_its_training_weights():
+    gan = tiny_gan(ema=0.5)
+    x, y = digits(64)  # 4 steps of 16
+    live = [[w.numpy() for w in gan.generator.trainable_weights]]
+
+    class Grab(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            live.append([w.numpy() for w in gan.generator.trainable_weights])
+
+    gan.model.fit(gan.dataset(x, y), epochs=1, verbose=0, callbacks=[Grab()])
+    assert len(live) == 5
+    expected = live[0]
+    for step in live[1:]:
+        expected = [0.5 * a + 0.5 * w for a, w in zip(expected, step)]
+    average = [a.numpy() for a in gan.model.average.weights]
+    assert len(average) == len(expected)
+    for a, e in zip(average, expected):
+        np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6)
+    assert any(not np.allclose(a, last) for a, last in zip(average, live[-1]))
+    # GAN.train keeps the average as the generator; without --ema nothing is averaged
+    gan.train(x, y, epochs=1, verbose=0)
+    for w, a in zip(gan.generator.trainable_weights, gan.model.average.weights):
+        np.testing.assert_array_equal(w.numpy(), a.numpy())
+    assert tiny_gan().model.average.weights == []
+    with pytest.raises(ValueError, match="--ema"):
+        GANConfig(ema=1.0)
+
+
 def test_default_training_length_is_a_step_budget():
     from rlgen.gan.configs import AUTO_STEPS
 
