@@ -217,7 +217,10 @@ def train_classifier(
         ).cache()
         return ds.shuffle(len(x), seed=seed + offset, reshuffle_each_iteration=True).repeat()
 
-    def jitter(images, labels, weights):  # a def, not a lambda: AutoGraph can read its source
+    # No Python control flow to convert; left to AutoGraph, a second call in one process
+    # warned "could not transform ... closure mismatch".
+    @tf.autograph.experimental.do_not_convert
+    def jitter(images, labels, weights):
         return augment(images, training=True), labels, weights
 
     def fit(ds, n_steps: int) -> None:
