@@ -364,8 +364,10 @@ def make_dcgan(
     discriminator: keras.Model | None = None,
 ) -> DCGAN:
     """Build (or wrap the given networks) and compile a :class:`DCGAN` with fresh optimizers
-    under the active tf.distribute strategy."""
-    runtime.seed_everything(seed)
+    under the active tf.distribute strategy. The global seeds are set only when a network is
+    built here (its initial weights): wrapping loaded ones leaves the caller's random state."""
+    if generator is None or discriminator is None:
+        runtime.seed_everything(seed)
     with runtime.active().strategy.scope():
         model = DCGAN(
             generator or build_generator(config),
