@@ -54,6 +54,7 @@ import numpy as np
 
 ARMS = ("a", "b", "c", "d", "u", "r")
 REAL_ONLY = ("a", "b", "r")  # arms that do not depend on the GAN
+GEOMETRIC = ("b", "d", "r")  # arms whose digits are jittered
 DIFFERENCES = (("d", "b"), ("c", "a"), ("u", "a"), ("r", "b"))
 MAX_POOL = 60_000  # synthetic digits held in memory per classifier run (188 MB)
 ARM_NAMES = {
@@ -312,7 +313,8 @@ def gan_folder(out: Path, args, n: int, g_seed: int) -> Path:
 def figures_key(args, n: int, g_seed: int, samples: int) -> dict:
     """The ledger key of one GAN's quality figures."""
     key = {"kind": "gan", "n": n, "gan_seed": g_seed, "samples": samples}
-    return {**key, "gan": gan_recipe(args)} if gan_recipe(args) else key
+    recipe = gan_recipe(args)
+    return {**key, "gan": recipe} if recipe else key
 
 
 def run_key(args, n: int, steps: int, arm: str, c_seed: int, g_seed: int) -> dict:
@@ -338,8 +340,9 @@ def run_key(args, n: int, steps: int, arm: str, c_seed: int, g_seed: int) -> dic
         weight=args.synthetic_weight,
         pretrain=args.pretrain,
     )
-    if gan_recipe(args):
-        key["gan"] = gan_recipe(args)
+    recipe = gan_recipe(args)
+    if recipe:
+        key["gan"] = recipe
     if arm == "u":
         key["control_steps"] = args.control_steps
     else:
@@ -653,7 +656,7 @@ def main() -> None:
                 data.y_test,
                 size.steps,
                 c_seed,
-                arm in ("b", "d", "r"),
+                arm in GEOMETRIC,
                 args.batch_size,
                 args.synthetic_weight,
                 args.pretrain,
