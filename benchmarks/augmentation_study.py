@@ -52,6 +52,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rlgen.gan.configs import GANConfig  # TensorFlow-free
+
 ARMS = ("a", "b", "c", "d", "u", "r")
 REAL_ONLY = ("a", "b", "r")  # arms that do not depend on the GAN
 GEOMETRIC = ("b", "d", "r")  # arms whose digits are jittered
@@ -90,6 +92,13 @@ def parse() -> argparse.Namespace:
         default=0.0,
         help="the GANs draw from a moving average of their generator's weights with this "
         "decay (e.g. 0.999; default off)",
+    )
+    p.add_argument(
+        "--lecam",
+        type=float,
+        default=0.0,
+        help="the GANs' discriminators carry the LeCam regulariser with this weight (e.g. 0.3; "
+        "default off)",
     )
     p.add_argument("--synthetic-ratio", type=float, default=1.0, help="synthetic digits per real")
     p.add_argument(
@@ -166,6 +175,10 @@ def parse() -> argparse.Namespace:
     if not asked or asked - set(ARMS):
         p.error(f"--arms takes a comma-separated subset of {','.join(ARMS)}, got {args.arms!r}")
     args.arms = tuple(a for a in ARMS if a in asked)
+    try:  # the GAN settings, checked before any work as rlgen gan train checks them
+        GANConfig(diffaugment=args.diffaugment, ema=args.ema, lecam=args.lecam)
+    except ValueError as e:
+        p.error(str(e))
     if args.quick:
         args.sizes, args.gan_seeds, args.classifier_seeds = "500", 1, 2
         args.gan_steps, args.classifier_epochs, args.classifier_steps = 21, 3, 0
@@ -301,7 +314,12 @@ def trained_gan(cfg, seed: int, x, y, epochs: int):
 def gan_recipe(args) -> dict:
     """The GAN settings that differ from rlgen's defaults: part of every key and folder name
     that depends on the GAN, so GANs trained differently never share a ledger entry."""
-    recipe = {"gan_steps": args.gan_steps, "diffaugment": args.diffaugment, "ema": args.ema}
+    recipe = {
+        "gan_steps": args.gan_steps,
+        "diffaugment": args.diffaugment,
+        "ema": args.ema,
+        "lecam": args.lecam,
+    }
     return {k: v for k, v in recipe.items() if v}
 
 
@@ -495,7 +513,6 @@ def main() -> None:
 
     runtime.configure(runtime.RuntimeConfig(threads=args.threads, seed=0))
     from rlgen.gan import metrics
-    from rlgen.gan.configs import GANConfig
     from rlgen.gan.dcgan import GAN
 
     data = datasets.load_images("mnist")
@@ -515,7 +532,9 @@ def main() -> None:
             n / args.batch_size
         )
         size.n_syn = int(round(args.synthetic_ratio * n))
-        size.cfg = GANConfig(train_size=n, diffaugment=args.diffaugment, ema=args.ema)
+        size.cfg = GANConfig(
+            train_size=n, diffaugment=args.diffaugment, ema=args.ema, lecam=args.lecam
+        )
         size.pool, size.share = min(args.synthetic_pool * size.n_syn, MAX_POOL), size.n_syn / n
         size.probabilities = None
         if args.min_confidence > 0:  # the filter sees the same N real digits as everything else

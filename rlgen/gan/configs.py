@@ -5,6 +5,7 @@ TensorFlow-free, so ``rlgen --help`` lists every flag without importing it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -100,6 +101,14 @@ class GANConfig:
             "and draw from it once training ends (Yazıcı et al. 2019; 0.999 is usual); 0 = off"
         ),
     )
+    lecam: float = field(
+        default=0.0,
+        metadata=_h(
+            "weight of the LeCam regulariser (Tseng et al. 2021, for GANs on little data): "
+            "keeps the discriminator's real and fake logits near moving averages of each "
+            "other; 0.3 in the paper's BigGAN runs; 0 = off"
+        ),
+    )
 
     def __post_init__(self) -> None:
         check_positive(self, "epochs", "batch_size", "latent_dim", "embedding_dim", "log_every")
@@ -115,6 +124,8 @@ class GANConfig:
         check_fraction(self, "beta_1")
         if not 0.0 <= self.ema < 1.0:
             raise ValueError(f"--ema must be in [0, 1), got {self.ema}")
+        if not 0.0 <= self.lecam < math.inf:
+            raise ValueError(f"--lecam must be a weight >= 0, got {self.lecam}")
         if self.leaky_slope < 0:
             raise ValueError(f"--leaky-slope must be >= 0, got {self.leaky_slope}")
         unknown = [p for p in self.policies if p not in DIFFAUGMENT_POLICIES]

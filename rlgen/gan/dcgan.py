@@ -51,6 +51,7 @@ CHUNK = 1000  # images generated per generator call when sampling (bounded memor
 MAX_IN_MEMORY = 1_000_000  # GAN.sample refuses more (3.1 GB); write_npz streams any number
 # DCGAN paper: all weights initialised from N(0, 0.02).
 _INIT_STDDEV = 0.02
+LECAM_DECAY = 0.99  # of the LeCam anchors, as in Tseng et al. (2021)
 
 
 def _init() -> keras.initializers.Initializer:
@@ -186,6 +187,7 @@ class DCGAN(keras.Model):
         seed: int | None = None,
         simultaneous: bool = False,
         ema: float = 0.0,
+        lecam: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -198,9 +200,13 @@ class DCGAN(keras.Model):
         self.seed = seed
         self.simultaneous = bool(simultaneous)
         self.ema = float(ema)
+        self.lecam = float(lecam)
         # The moving average of the generator's trainable weights (made in ``compile``, under
         # the strategy's scope); a namespace, so Keras does not track it as the model's state.
         self.average = types.SimpleNamespace(weights=[])
+        # LeCam's anchors, moving averages of the mean real and fake logits (also made in
+        # ``compile``; empty without ``lecam``).
+        self.anchors = types.SimpleNamespace(real=None, fake=None)
         # The train step's noise and augmentation draw from this, so a seeded model repeats.
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
@@ -254,6 +260,12 @@ class DCGAN(keras.Model):
                 )
                 for i, w in enumerate(self.generator.trainable_weights)
             ]
+        if self.lecam and self.anchors.real is None:
+            # Each replica sees its own batch: the update is the mean over replicas.
+            self.anchors.real, self.anchors.fake = (
+                tf.Variable(0.0, trainable=False, aggregation=tf.VariableAggregation.MEAN, name=n)
+                for n in ("lecam_real", "lecam_fake")
+            )
 
     def use_average(self) -> None:
         """Copy the moving average into the generator (no-op without ``ema``)."""
@@ -273,6 +285,23 @@ class DCGAN(keras.Model):
             images = diff_augment(images, self.policies, self.seed_generator)
         inputs = [images, labels] if self.conditional else images
         return ops.cast(self.discriminator(inputs, training=True), "float32")
+
+    def lecam_penalty(self, real_logits: Any, fake_logits: Any) -> Any:
+        """The LeCam regulariser (Tseng et al. 2021), weighted: after moving each anchor
+        towards this batch's mean logit, the squared amount by which real logits rise above
+        the fake anchor, plus the amount fake logits fall below the real anchor. It keeps the
+        discriminator from separating the few real images it has seen ever more confidently.
+        0 without ``lecam``."""
+        if not self.lecam:
+            return 0.0
+        real, fake = self.anchors.real, self.anchors.fake
+        for anchor, logits in ((real, real_logits), (fake, fake_logits)):
+            mean = ops.stop_gradient(ops.mean(logits))
+            anchor.assign(LECAM_DECAY * anchor + (1.0 - LECAM_DECAY) * mean)
+        penalty = ops.mean(ops.square(ops.relu(real_logits - fake))) + ops.mean(
+            ops.square(ops.relu(real - fake_logits))
+        )
+        return self.lecam * penalty
 
     def train_step(self, data: Any) -> dict[str, Any]:
         real, labels = data
@@ -303,7 +332,8 @@ class DCGAN(keras.Model):
                 fake_logits = self._d_logits(fake, labels)
                 d_loss = d_loss_of(real_logits, fake_logits)
                 g_loss = bce(ops.ones_like(fake_logits), fake_logits)
-                d_scaled = self.d_optimizer.scale_loss(d_loss / replicas)
+                d_total = d_loss + self.lecam_penalty(real_logits, fake_logits)
+                d_scaled = self.d_optimizer.scale_loss(d_total / replicas)
                 g_scaled = self.g_optimizer.scale_loss(g_loss / replicas)
             self.d_optimizer.apply(d_tape.gradient(d_scaled, d_vars), d_vars)
             self.g_optimizer.apply(g_tape.gradient(g_scaled, g_vars), g_vars)
@@ -315,7 +345,8 @@ class DCGAN(keras.Model):
                 real_logits = self._d_logits(real, labels)
                 fake_logits = self._d_logits(fake, labels)
                 d_loss = d_loss_of(real_logits, fake_logits)
-                scaled = self.d_optimizer.scale_loss(d_loss / replicas)
+                d_total = d_loss + self.lecam_penalty(real_logits, fake_logits)
+                scaled = self.d_optimizer.scale_loss(d_total / replicas)
             self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
 
             z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
@@ -347,6 +378,7 @@ class DCGAN(keras.Model):
             "seed": self.seed,
             "simultaneous": self.simultaneous,
             "ema": self.ema,
+            "lecam": self.lecam,
         }
 
     @classmethod
@@ -379,6 +411,7 @@ def make_dcgan(
             seed=seed,
             simultaneous=config.update == "simultaneous",
             ema=config.ema,
+            lecam=config.lecam,
             name="dcgan",
         )
         model.compile(

@@ -31,7 +31,7 @@ def test_train_writes_a_complete_run(cli, tmp_path):
         "gan", "train", "--train-size", "64", "--batch-size", "32", "--epochs", "2",
         "--latent-dim", "16", "--generator-filters", "32,16", "--out", out, "--threads", "2",
         "--logical-cpus", "2", "--strategy", "mirrored",  # the tf.distribute path, on a CPU
-        "--ema", "0.9",  # its moving average updated inside the replicated step
+        "--ema", "0.9", "--lecam", "0.3",  # their moving averages kept inside the replicated step
     )  # fmt: skip
     assert r.code == 0, r
     assert "run written to" in r.out
@@ -53,6 +53,7 @@ def test_train_writes_a_complete_run(cli, tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["group"] == "gan" and config["conditional"] is True
     assert config["config"]["latent_dim"] == 16 and config["config"]["ema"] == 0.9
+    assert config["config"]["lecam"] == 0.3
     assert config["runtime"]["replicas"] == 2
     summary = json.loads((out / "summary.json").read_text())
     assert summary["epochs"] == 2 and summary["train_examples"] == 64
@@ -139,6 +140,8 @@ def test_requests_on_runs_that_are_not_usable(uncond_run, not_a_gan_run, tmp_pat
         (["gan", "train", "--epochs", "0"], "--epochs"),
         (["gan", "train", "--diffaugment", "zoom"], "diffaugment"),
         (["gan", "train", "--dropout", "1.5"], "--dropout"),
+        (["gan", "train", "--lecam", "-0.1"], "--lecam"),
+        (["gan", "train", "--lecam", "nan"], "--lecam"),
     ]
     for argv, fragment in cases:
         assert main(argv) == 2, argv

@@ -237,6 +237,44 @@ def test_ema_generator_ends_as_the_moving_average_of_its_training_weights():
         GANConfig(ema=1.0)
 
 
+def test_lecam_penalty_follows_its_formula_and_moves_its_anchors():
+    gan = tiny_gan(lecam=0.5)
+    anchors = gan.model.anchors
+    anchors.real.assign(1.0)
+    anchors.fake.assign(-1.0)
+    real = np.array([[2.0], [0.0]], np.float32)  # mean 1.0
+    fake = np.array([[0.5], [-3.0]], np.float32)  # mean -1.25
+    penalty = float(gan.model.lecam_penalty(tf.constant(real), tf.constant(fake)))
+    a_real, a_fake = 0.99 * 1.0 + 0.01 * 1.0, 0.99 * -1.0 + 0.01 * -1.25
+    assert float(anchors.real) == pytest.approx(a_real)
+    assert float(anchors.fake) == pytest.approx(a_fake)
+    expected = np.mean(np.maximum(real - a_fake, 0) ** 2) + np.mean(
+        np.maximum(a_real - fake, 0) ** 2
+    )
+    assert penalty == pytest.approx(0.5 * expected, rel=1e-5)
+    # only the excess counts: real logits below the fake anchor, fake above the real, cost 0
+    low, high = tf.constant([[-5.0], [-4.0]]), tf.constant([[5.0], [6.0]])
+    assert float(gan.model.lecam_penalty(low, high)) == 0
+
+
+def test_lecam_changes_training_and_is_off_by_default():
+    x, y = digits(64)
+    plain, regularised = tiny_gan(), tiny_gan(lecam=0.3)
+    assert plain.model.anchors.real is None and plain.model.lecam_penalty(1.0, 1.0) == 0
+    for gan in (plain, regularised):
+        gan.train(x, y, epochs=1, verbose=0)
+    anchors = regularised.model.anchors
+    assert np.isfinite([float(anchors.real), float(anchors.fake)]).all()
+    assert float(anchors.real) != 0.0 and float(anchors.fake) != 0.0
+    # same seed, same data: only the regulariser tells the two generators apart
+    assert any(
+        not np.allclose(a, b)
+        for a, b in zip(plain.generator.get_weights(), regularised.generator.get_weights())
+    )
+    with pytest.raises(ValueError, match="--lecam"):
+        GANConfig(lecam=-1.0)
+
+
 def test_default_training_length_is_a_step_budget():
     from rlgen.gan.configs import AUTO_STEPS
 
