@@ -204,8 +204,8 @@ class DCGAN(keras.Model):
         # The moving average of the generator's trainable weights (made in ``compile``, under
         # the strategy's scope); a namespace, so Keras does not track it as the model's state.
         self.average = types.SimpleNamespace(weights=[])
-        # LeCam's anchors, moving averages of the mean real and fake logits (also made in
-        # ``compile``; empty without ``lecam``).
+        # LeCam's anchors, moving averages of the mean real and fake logits started at 0
+        # (made in ``compile``; None without ``lecam``); read through ``lecam_anchors``.
         self.anchors = types.SimpleNamespace(real=None, fake=None)
         # The train step's noise and augmentation draw from this, so a seeded model repeats.
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -213,18 +213,20 @@ class DCGAN(keras.Model):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.real_score_tracker = keras.metrics.Mean(name="real_score")
         self.fake_score_tracker = keras.metrics.Mean(name="fake_score")
+        self.lecam_tracker = keras.metrics.Mean(name="lecam_penalty")
         # Both networks are functional models, built on construction; marking the wrapper
         # built stops Keras from tracing ``call`` on a data batch under a tf.distribute scope.
         self.built = True
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
-        return [
+        trackers = [
             self.d_loss_tracker,
             self.g_loss_tracker,
             self.real_score_tracker,
             self.fake_score_tracker,
         ]
+        return [*trackers, self.lecam_tracker] if self.lecam else trackers
 
     def compile(
         self,
@@ -286,6 +288,14 @@ class DCGAN(keras.Model):
         inputs = [images, labels] if self.conditional else images
         return ops.cast(self.discriminator(inputs, training=True), "float32")
 
+    def lecam_anchors(self) -> tuple[Any, Any]:
+        """The anchors (mean real logit, mean fake logit) with their start at 0 corrected, as
+        in the paper's code (``zero_debias``): after the discriminator's first step each is
+        that step's mean, not 1 % of it."""
+        steps = ops.cast(self.d_optimizer.iterations, "float32") + 1.0
+        debias = 1.0 - ops.power(LECAM_DECAY, steps)
+        return self.anchors.real / debias, self.anchors.fake / debias
+
     def lecam_penalty(self, real_logits: Any, fake_logits: Any) -> Any:
         """The LeCam regulariser (Tseng et al. 2021), weighted: after moving each anchor
         towards this batch's mean logit, the squared amount by which real logits rise above
@@ -294,10 +304,10 @@ class DCGAN(keras.Model):
         0 without ``lecam``."""
         if not self.lecam:
             return 0.0
-        real, fake = self.anchors.real, self.anchors.fake
-        for anchor, logits in ((real, real_logits), (fake, fake_logits)):
+        for anchor, logits in ((self.anchors.real, real_logits), (self.anchors.fake, fake_logits)):
             mean = ops.stop_gradient(ops.mean(logits))
             anchor.assign(LECAM_DECAY * anchor + (1.0 - LECAM_DECAY) * mean)
+        real, fake = self.lecam_anchors()
         penalty = ops.mean(ops.square(ops.relu(real_logits - fake))) + ops.mean(
             ops.square(ops.relu(real - fake_logits))
         )
@@ -332,8 +342,8 @@ class DCGAN(keras.Model):
                 fake_logits = self._d_logits(fake, labels)
                 d_loss = d_loss_of(real_logits, fake_logits)
                 g_loss = bce(ops.ones_like(fake_logits), fake_logits)
-                d_total = d_loss + self.lecam_penalty(real_logits, fake_logits)
-                d_scaled = self.d_optimizer.scale_loss(d_total / replicas)
+                lecam = self.lecam_penalty(real_logits, fake_logits)
+                d_scaled = self.d_optimizer.scale_loss((d_loss + lecam) / replicas)
                 g_scaled = self.g_optimizer.scale_loss(g_loss / replicas)
             self.d_optimizer.apply(d_tape.gradient(d_scaled, d_vars), d_vars)
             self.g_optimizer.apply(g_tape.gradient(g_scaled, g_vars), g_vars)
@@ -345,8 +355,8 @@ class DCGAN(keras.Model):
                 real_logits = self._d_logits(real, labels)
                 fake_logits = self._d_logits(fake, labels)
                 d_loss = d_loss_of(real_logits, fake_logits)
-                d_total = d_loss + self.lecam_penalty(real_logits, fake_logits)
-                scaled = self.d_optimizer.scale_loss(d_total / replicas)
+                lecam = self.lecam_penalty(real_logits, fake_logits)
+                scaled = self.d_optimizer.scale_loss((d_loss + lecam) / replicas)
             self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
 
             z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
@@ -364,6 +374,8 @@ class DCGAN(keras.Model):
         self.g_loss_tracker.update_state(g_loss)
         self.real_score_tracker.update_state(ops.mean(ops.sigmoid(real_logits)))
         self.fake_score_tracker.update_state(ops.mean(ops.sigmoid(fake_logits)))
+        if self.lecam:
+            self.lecam_tracker.update_state(lecam)
         return {m.name: m.result() for m in self.metrics}
 
     def get_config(self) -> dict[str, Any]:

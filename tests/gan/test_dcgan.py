@@ -237,24 +237,35 @@ def test_ema_generator_ends_as_the_moving_average_of_its_training_weights():
         GANConfig(ema=1.0)
 
 
-def test_lecam_penalty_follows_its_formula_and_moves_its_anchors():
+def test_lecam_penalty_follows_its_formula_with_debiased_anchors():
     gan = tiny_gan(lecam=0.5)
-    anchors = gan.model.anchors
-    anchors.real.assign(1.0)
-    anchors.fake.assign(-1.0)
-    real = np.array([[2.0], [0.0]], np.float32)  # mean 1.0
+    model, steps = gan.model, gan.model.d_optimizer.iterations
+
+    def expected(real, fake, a_real, a_fake):
+        return 0.5 * (
+            np.mean(np.maximum(real - a_fake, 0) ** 2) + np.mean(np.maximum(a_real - fake, 0) ** 2)
+        )
+
+    # the discriminator's first step: each anchor is that batch's mean, not 1 % of it
+    real = np.array([[3.0], [1.0]], np.float32)  # mean 2
     fake = np.array([[0.5], [-3.0]], np.float32)  # mean -1.25
-    penalty = float(gan.model.lecam_penalty(tf.constant(real), tf.constant(fake)))
-    a_real, a_fake = 0.99 * 1.0 + 0.01 * 1.0, 0.99 * -1.0 + 0.01 * -1.25
-    assert float(anchors.real) == pytest.approx(a_real)
-    assert float(anchors.fake) == pytest.approx(a_fake)
-    expected = np.mean(np.maximum(real - a_fake, 0) ** 2) + np.mean(
-        np.maximum(a_real - fake, 0) ** 2
+    penalty = float(model.lecam_penalty(tf.constant(real), tf.constant(fake)))
+    np.testing.assert_allclose([float(a) for a in model.lecam_anchors()], [2.0, -1.25], rtol=1e-5)
+    assert penalty == pytest.approx(expected(real, fake, 2.0, -1.25), rel=1e-5)
+    # the second: moving averages with decay 0.99, divided by 1 - 0.99 ** 2
+    steps.assign(1)
+    real2 = np.array([[0.0], [0.0]], np.float32)
+    fake2 = np.array([[1.0], [1.0]], np.float32)
+    penalty = float(model.lecam_penalty(tf.constant(real2), tf.constant(fake2)))
+    a_real = (0.99 * 0.01 * 2.0 + 0.01 * 0.0) / (1 - 0.99**2)
+    a_fake = (0.99 * 0.01 * -1.25 + 0.01 * 1.0) / (1 - 0.99**2)
+    np.testing.assert_allclose(
+        [float(a) for a in model.lecam_anchors()], [a_real, a_fake], rtol=1e-5
     )
-    assert penalty == pytest.approx(0.5 * expected, rel=1e-5)
+    assert penalty == pytest.approx(expected(real2, fake2, a_real, a_fake), rel=1e-5)
     # only the excess counts: real logits below the fake anchor, fake above the real, cost 0
     low, high = tf.constant([[-5.0], [-4.0]]), tf.constant([[5.0], [6.0]])
-    assert float(gan.model.lecam_penalty(low, high)) == 0
+    assert float(model.lecam_penalty(low, high)) == 0
 
 
 def test_lecam_changes_training_and_is_off_by_default():
@@ -263,9 +274,10 @@ def test_lecam_changes_training_and_is_off_by_default():
     assert plain.model.anchors.real is None and plain.model.lecam_penalty(1.0, 1.0) == 0
     for gan in (plain, regularised):
         gan.train(x, y, epochs=1, verbose=0)
-    anchors = regularised.model.anchors
-    assert np.isfinite([float(anchors.real), float(anchors.fake)]).all()
-    assert float(anchors.real) != 0.0 and float(anchors.fake) != 0.0
+    anchors = [float(a) for a in regularised.model.lecam_anchors()]
+    assert np.isfinite(anchors).all() and 0 not in anchors
+    assert regularised.history["lecam_penalty"][0] > 0  # logged beside the losses
+    assert "lecam_penalty" not in plain.history
     # same seed, same data: only the regulariser tells the two generators apart
     assert any(
         not np.allclose(a, b)
