@@ -176,7 +176,7 @@ def parse() -> argparse.Namespace:
         p.error(f"--arms takes a comma-separated subset of {','.join(ARMS)}, got {args.arms!r}")
     args.arms = tuple(a for a in ARMS if a in asked)
     try:  # the GAN settings, checked before any work as rlgen gan train checks them
-        GANConfig(diffaugment=args.diffaugment, ema=args.ema, lecam=args.lecam)
+        gan_config(args, 0)
     except ValueError as e:
         p.error(str(e))
     if args.quick:
@@ -309,6 +309,11 @@ def trained_gan(cfg, seed: int, x, y, epochs: int):
     gan = GAN(cfg, seed=seed)
     gan.train(x, y, epochs=epochs, verbose=0)
     return gan
+
+
+def gan_config(args, n: int) -> GANConfig:
+    """The GAN trained on ``n`` real digits (0 = all), with the study's GAN flags."""
+    return GANConfig(train_size=n, diffaugment=args.diffaugment, ema=args.ema, lecam=args.lecam)
 
 
 def gan_recipe(args) -> dict:
@@ -532,9 +537,7 @@ def main() -> None:
             n / args.batch_size
         )
         size.n_syn = int(round(args.synthetic_ratio * n))
-        size.cfg = GANConfig(
-            train_size=n, diffaugment=args.diffaugment, ema=args.ema, lecam=args.lecam
-        )
+        size.cfg = gan_config(args, n)
         size.pool, size.share = min(args.synthetic_pool * size.n_syn, MAX_POOL), size.n_syn / n
         size.probabilities = None
         if args.min_confidence > 0:  # the filter sees the same N real digits as everything else

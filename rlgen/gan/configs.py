@@ -122,8 +122,7 @@ class GANConfig:
         check_fraction(self, "dropout")
         check_fraction(self, "label_smoothing")
         check_fraction(self, "beta_1")
-        if not 0.0 <= self.ema < 1.0:
-            raise ValueError(f"--ema must be in [0, 1), got {self.ema}")
+        check_fraction(self, "ema")
         if not 0.0 <= self.lecam < math.inf:
             raise ValueError(f"--lecam must be a weight >= 0, got {self.lecam}")
         if self.leaky_slope < 0:
