@@ -154,6 +154,13 @@ def parse() -> argparse.Namespace:
     p.add_argument(
         "--cosine", action="store_true", help="decay the learning rate to 0 over the steps"
     )
+    p.add_argument(
+        "--on-top",
+        action="store_true",
+        help="the extra digits join each batch on top of --batch-size real ones (as rlgen "
+        "supervised train --augment-from adds them to every epoch) instead of taking their "
+        "share of it: every arm then sees the same real digits at every step",
+    )
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--out", default="runs/augmentation-study", help="folder for the GAN runs")
     p.add_argument(
@@ -175,6 +182,8 @@ def parse() -> argparse.Namespace:
     if not asked or asked - set(ARMS):
         p.error(f"--arms takes a comma-separated subset of {','.join(ARMS)}, got {args.arms!r}")
     args.arms = tuple(a for a in ARMS if a in asked)
+    if args.on_top and args.pretrain > 0:
+        p.error("--on-top mixes the extra digits into every batch; --pretrain 0 to use it")
     try:  # the GAN settings, checked before any work as rlgen gan train checks them
         gan_config(args, 0)
     except ValueError as e:
@@ -197,6 +206,7 @@ def train_classifier(
     weight=1.0,
     pretrain: float = 0.0,
     cosine: bool = False,
+    on_top: bool = False,
 ):
     """The seed CNN trained for exactly ``steps`` SGD steps on the ``real`` (x, y) digits
     interleaved with the ``extra`` ones (None, or (x, y, share) with ``share`` extra digits per
@@ -205,7 +215,10 @@ def train_classifier(
 
     ``pretrain`` > 0 spends that fraction of the steps on the extra digits alone first, then
     fine-tunes on the real ones alone (same optimizer, same total steps). ``cosine`` decays
-    the learning rate from 1e-3 to 0 over the steps instead of holding it."""
+    the learning rate from 1e-3 to 0 over the steps instead of holding it. ``on_top`` makes
+    the interleaved batches ``batch`` × (1 + share) long, so that each step still sees
+    ``batch`` real digits (on average; exactly for a whole share) and the extra ones come on
+    top of them instead of in their place."""
     import keras
     import tensorflow as tf
 
@@ -237,8 +250,8 @@ def train_classifier(
     def jitter(images, labels, weights):
         return augment(images, training=True), labels, weights
 
-    def fit(ds, n_steps: int) -> None:
-        ds = ds.batch(batch)
+    def fit(ds, n_steps: int, size: int = batch) -> None:
+        ds = ds.batch(size)
         if augment is not None:
             ds = ds.map(jitter)
         model.fit(
@@ -258,6 +271,7 @@ def train_classifier(
         if steps > first:
             fit(ds, steps - first)
     else:
+        size = batch
         if extra is not None:
             xs, ys, share = extra
             # a fixed pattern with exactly ``share`` extra digits per real one, in order
@@ -268,7 +282,9 @@ def train_classifier(
                 [ds, stream(xs, ys, weight, 1)],
                 tf.data.Dataset.from_tensor_slices(choice).repeat(),
             )
-        fit(ds, steps)
+            if on_top:
+                size = int(round(batch * (1 + share)))
+        fit(ds, steps, size)
     _, acc = model.evaluate(x_test, y_test, batch_size=500, verbose=0)
     return float(acc)
 
@@ -352,6 +368,8 @@ def run_key(args, n: int, steps: int, arm: str, c_seed: int, g_seed: int) -> dic
         "batch": args.batch_size,
         "cosine": args.cosine,
     }
+    if arm not in ("a", "b") and args.on_top:
+        key["on_top"] = True
     if arm == "r":
         key["ratio"] = args.synthetic_ratio
     if arm in REAL_ONLY:
@@ -683,6 +701,7 @@ def main() -> None:
                 args.synthetic_weight,
                 args.pretrain,
                 args.cosine,
+                args.on_top,
             )
             acc = ledger.try_run(key, run)
             progressed |= acc is not None
