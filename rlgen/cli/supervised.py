@@ -117,7 +117,7 @@ def eval_command(args: argparse.Namespace) -> int:
 
     trainer = _load(args)
     figures = trainer.evaluate()
-    print(f"{trainer.task} run {args.run}: {trainer.data.source}")
+    print(f"{trainer.task} run {args.run}: test split of {trainer.real_data.source}")
     common.print_figures(figures)
     write_json(f"{args.run}/eval.json", figures)
     return 0

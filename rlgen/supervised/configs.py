@@ -58,7 +58,8 @@ class ImageConfig(TrainConfig):
         default=0.0,
         metadata=_h(
             "with --augment-from: keep only synthetic digits the reference classifier gives "
-            "at least this probability of their label (0 = keep all)"
+            "at least this probability of their label (0 = keep all; that CNN learnt from the "
+            "whole training split, so with --train-size it knows more real digits than the run)"
         ),
     )
 

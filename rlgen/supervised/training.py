@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,17 +80,28 @@ def geometric_augmentation(seed: int = 0) -> keras.Sequential:
 
 
 def synthetic_digits(
-    gan_run: str | Path, n: int, seed: int, min_confidence: float = 0.0
+    gan_run: str | Path,
+    n: int,
+    seed: int,
+    min_confidence: float = 0.0,
+    dataset: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` labelled digits drawn from a conditional GAN run (the one supervised -> gan link),
-    optionally only those the reference classifier is confident about."""
-    from rlgen.gan.sampling import image_shape, sample_labelled
+    optionally only those the reference classifier is confident about. With ``dataset``, the
+    GAN must have been trained on that data set (Fashion-MNIST images are MNIST-shaped too)."""
+    from rlgen.gan.sampling import image_shape, run_meta, sample_labelled
 
     shape = image_shape(gan_run)  # checked from config.json before the generator loads
     if shape != (28, 28, 1):
         raise UsageError(
             f"--augment-from {gan_run} draws images of shape {shape}, not (28, 28, 1); "
             "give a GAN trained on MNIST-style images"
+        )
+    trained_on = run_meta(gan_run)["config"].get("dataset")
+    if dataset is not None and trained_on != dataset:
+        raise UsageError(
+            f"--augment-from {gan_run} was trained on {trained_on}, not {dataset}; give a GAN "
+            f"trained with 'rlgen gan train --dataset {dataset}'"
         )
     x, y = sample_labelled(gan_run, n, seed=seed, min_confidence=min_confidence)
     return x.astype(np.float32), y.astype(np.int64)
@@ -109,14 +120,43 @@ class Trainer:
         self.model: keras.Model | None = None
         self.history: dict[str, list[float]] = {}
         self._data: Splits | None = None
+        self._real: Splits | None = None
         self.seconds = 0.0
 
     # ------------------------------------------------------------------ data
     @property
     def data(self) -> Splits:
+        """The splits training uses: with ``augment_from``, the synthetic digits join the
+        training split (drawn once, on first use)."""
         if self._data is None:
-            self._data = self.load_data()
+            self._data = self.real_data
+            if getattr(self.config, "augment_from", None):
+                self._data = self._with_synthetic(self._data)
         return self._data
+
+    @property
+    def real_data(self) -> Splits:
+        """The splits as loaded, without synthetic digits: all that evaluation needs, so
+        evaluating an augmented run neither loads nor needs its GAN."""
+        if self._real is None:
+            self._real = self.load_data()
+        return self._real
+
+    def _with_synthetic(self, d: Splits) -> Splits:
+        c = self.config
+        x_syn, y_syn = synthetic_digits(
+            c.augment_from, c.synthetic, self.seed, c.min_confidence, dataset=c.dataset
+        )
+        source = f"{d.source} + {len(y_syn)} synthetic digits from {c.augment_from}"
+        if c.min_confidence:
+            source += f" (reference confidence >= {c.min_confidence})"
+        # Synthetic digits join the training split only: validation and test stay real.
+        return replace(
+            d,
+            x_train=np.concatenate([d.x_train, x_syn]),
+            y_train=np.concatenate([d.y_train, y_syn]),
+            source=source,
+        )
 
     @property
     def is_image_task(self) -> bool:
@@ -132,18 +172,7 @@ class Trainer:
                 keep = datasets.subset(y, c.train_size, seed=0)
                 x, y = x[keep], y[keep]
             tr, va = _validation_split(x, y, c.validation_split, stratify=True)
-            x_train, y_train, source = x[tr], y[tr], d.source
-            if c.augment_from:
-                x_syn, y_syn = synthetic_digits(
-                    c.augment_from, c.synthetic, self.seed, c.min_confidence
-                )
-                # Synthetic digits join the training split only: validation and test stay real.
-                x_train = np.concatenate([x_train, x_syn])
-                y_train = np.concatenate([y_train, y_syn])
-                source = f"{d.source} + {len(y_syn)} synthetic digits from {c.augment_from}"
-                if c.min_confidence:
-                    source += f" (reference confidence >= {c.min_confidence})"
-            return Splits(x_train, y_train, x[va], y[va], d.x_test, d.y_test, source, d.class_names)
+            return Splits(x[tr], y[tr], x[va], y[va], d.x_test, d.y_test, d.source, d.class_names)
         if self.task == "rnn":
             x, y, x_test, y_test = datasets.binary_addition(c.train_pairs, c.test_pairs, c.bits)
             tr, va = _validation_split(x, y, c.validation_split, stratify=False)
@@ -251,8 +280,8 @@ class Trainer:
         With a ``run``: history.csv after every epoch, the last good model in checkpoint/,
         TensorBoard events, history.png. A NaN/inf loss stops training with TrainingDiverged.
         """
+        d = self.data  # first: drawing synthetic digits may train (and seed) another model
         runtime.seed_everything(self.seed)
-        d = self.data
         if self.model is None:
             self.model = self.build_model()
         if verbose:
@@ -296,7 +325,7 @@ class Trainer:
         """Test-split figures (the real test data only)."""
         if self.model is None:
             raise UsageError("the model is not trained yet; call fit() or load a run")
-        d = self.data
+        d = self.real_data
         scores = self.model.evaluate(
             self._dataset(d.x_test, d.y_test, False), verbose=0, return_dict=True
         )

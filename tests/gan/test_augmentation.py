@@ -1,5 +1,8 @@
 """Synthetic digits mixed into a classifier's training set (rlgen supervised --augment-from)."""
 
+import json
+import shutil
+
 import numpy as np
 
 from rlgen.datasets import load_images
@@ -29,6 +32,34 @@ def test_augment_from_a_non_gan_or_unconditional_run(cli, not_a_gan_run, uncond_
     common = ["supervised", "train", "cnn", "--train-size", "100", "--synthetic", "10"]
     cli(*common, "--augment-from", not_a_gan_run).assert_usage_error("not a gan run")
     cli(*common, "--augment-from", uncond_run).assert_usage_error("unconditional")
+
+
+def test_augmented_run_trains_and_evaluates_without_its_gan(cli, gan_run, tmp_path):
+    gan = tmp_path / "gan"
+    shutil.copytree(gan_run, gan)
+    out = tmp_path / "cnn"
+    common = ["--train-size", "100", "--epochs", "1", "--quiet", "--out", out]
+    result = cli("supervised", "train", "cnn", *common, "--augment-from", gan, "--synthetic", "20")
+    assert result.code == 0, result
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["train_examples"] == 90 + 20  # 10 % of the 100 real digits validate
+    assert "20 synthetic digits" in summary["data_source"]
+    shutil.move(gan, tmp_path / "moved")  # evaluation needs the real test digits only
+    result = cli("supervised", "eval", out)
+    assert result.code == 0, result
+    assert "test_accuracy" in result.out
+
+
+def test_augment_from_a_gan_of_another_data_set(cli, gan_run, tmp_path):
+    gan = tmp_path / "gan"
+    shutil.copytree(gan_run, gan)
+    meta = json.loads((gan / "config.json").read_text())
+    meta["config"]["dataset"] = "fashion_mnist"  # same image shape, other images
+    (gan / "config.json").write_text(json.dumps(meta))
+    common = ["supervised", "train", "cnn", "--train-size", "100", "--synthetic", "10"]
+    cli(*common, "--augment-from", gan).assert_usage_error(
+        "trained on fashion_mnist, not mnist", "--dataset mnist"
+    )
 
 
 class _FakeGAN:
