@@ -114,7 +114,9 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, title: str | None = No
             "dest": f.name,
             "default": argparse.SUPPRESS,
             # argparse %-formats help strings: a literal "10%" must reach it as "10%%"
-            "help": f"{helptext} (default: {shown})".strip().replace("%", "%%"),
+            "help": (helptext if "(default" in helptext else f"{helptext} (default: {shown})")
+            .strip()
+            .replace("%", "%%"),
         }
         if tp is bool:
             kwargs["action"] = argparse.BooleanOptionalAction

@@ -16,10 +16,11 @@ needs. ``unconditional=True`` drops the labels and gives the plain DCGAN of the 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import types
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,18 @@ def build_discriminator(config: GANConfig | None = None) -> keras.Model:
 # ----------------------------------------------------------------------------- DiffAugment
 
 
+def own_draw(draw: Callable[[tuple], Any], shape: tuple) -> Any:
+    """``draw(shape)``, this replica's own: every replica of a tf.distribute step reads the
+    same seed state, so each draws the numbers of all replicas and keeps its rows (on one
+    device, exactly one plain draw)."""
+    ctx = tf.distribute.get_replica_context()
+    n = ctx.num_replicas_in_sync if ctx is not None else 1
+    if n == 1:
+        return draw(shape)
+    rows, i = shape[0], ctx.replica_id_in_sync_group
+    return draw((n * rows, *shape[1:]))[i * rows : (i + 1) * rows]
+
+
 def diff_augment(images: Any, policies: Sequence[str], seed: Any) -> Any:
     """Differentiable translation (±1/8 of the side) and cutout (half-side square) per image.
 
@@ -147,22 +160,24 @@ def diff_augment(images: Any, policies: Sequence[str], seed: Any) -> Any:
     x = images
     batch = ops.shape(x)[0]
     h, w = IMAGE_SHAPE[0], IMAGE_SHAPE[1]
+
+    def randint(shape: tuple, high: int) -> Any:
+        return own_draw(lambda s: keras.random.randint(s, 0, high, seed=seed), shape)
+
     if "translation" in policies:
-        p = h // 8
+        p = int(h / 8 + 0.5)  # as the paper's code: 4 pixels of 28
         padded = tf.pad(x + 1.0, [[0, 0], [p, p], [p, p], [0, 0]]) - 1.0
-        oy = keras.random.randint((batch, 1), 0, 2 * p + 1, seed=seed)
-        ox = keras.random.randint((batch, 1), 0, 2 * p + 1, seed=seed)
+        oy = randint((batch, 1), 2 * p + 1)
+        ox = randint((batch, 1), 2 * p + 1)
         rows = oy + tf.range(h)[None, :]
         cols = ox + tf.range(w)[None, :]
         x = tf.gather(padded, rows, axis=1, batch_dims=1)
         x = tf.gather(x, cols, axis=2, batch_dims=1)
     if "cutout" in policies:
-        size = h // 2
-        cy = keras.random.randint((batch, 1, 1), 0, h, seed=seed)
-        cx = keras.random.randint((batch, 1, 1), 0, w, seed=seed)
-        r = tf.range(h)[None, :, None]
-        col = tf.range(w)[None, None, :]
-        inside = tf.logical_and(tf.abs(r - cy) < size // 2, tf.abs(col - cx) < size // 2)
+        half = h // 4  # a square of half the side, 14 pixels of 28, clipped at the border
+        dy = tf.range(h)[None, :, None] - randint((batch, 1, 1), h)
+        dx = tf.range(w)[None, None, :] - randint((batch, 1, 1), w)
+        inside = (dy >= -half) & (dy < half) & (dx >= -half) & (dx < half)
         x = tf.where(inside[..., None], tf.constant(-1.0, x.dtype), x)
     return x
 
@@ -203,7 +218,8 @@ class DCGAN(keras.Model):
         self.lecam = float(lecam)
         # The moving average of the generator's trainable weights (made in ``compile``, under
         # the strategy's scope); a namespace, so Keras does not track it as the model's state.
-        self.average = types.SimpleNamespace(weights=[])
+        # ``live``: the training weights while ``use_average`` has put the average in.
+        self.average = types.SimpleNamespace(weights=[], live=[])
         # LeCam's anchors, moving averages of the mean real and fake logits started at 0
         # (made in ``compile``; None without ``lecam``); read through ``lecam_anchors``.
         self.anchors = types.SimpleNamespace(real=None, fake=None)
@@ -270,14 +286,37 @@ class DCGAN(keras.Model):
             )
 
     def use_average(self) -> None:
-        """Copy the moving average into the generator (no-op without ``ema``)."""
-        if not self.average.weights:
+        """Put the moving average into the generator and keep its training weights aside
+        for :meth:`use_live` (no-op without ``ema``, or if the average is already in)."""
+        if not self.average.weights or self.average.live:
             return
-        for w, a in zip(self.generator.trainable_weights, self.average.weights, strict=True):
+        weights = self.generator.trainable_weights
+        self.average.live = [ops.convert_to_numpy(w.value) for w in weights]
+        for w, a in zip(weights, self.average.weights, strict=True):
             w.assign(a)
+
+    def use_live(self) -> None:
+        """Put the training weights back (no-op unless :meth:`use_average` took them out)."""
+        for w, v in zip(self.generator.trainable_weights, self.average.live):
+            w.assign(v)
+        self.average.live = []
+
+    @contextlib.contextmanager
+    def averaged(self) -> Iterator[None]:
+        """The generator holds the moving average inside the block (with ``ema``)."""
+        self.use_average()
+        try:
+            yield
+        finally:
+            self.use_live()
 
     def call(self, inputs: Any, training: bool = False) -> Any:
         return self.generator(inputs, training=training)
+
+    def _noise(self, batch: Any) -> Any:
+        return own_draw(
+            lambda s: keras.random.normal(s, seed=self.seed_generator), (batch, self.latent_dim)
+        )
 
     def _g_inputs(self, z: Any, labels: Any) -> Any:
         return [z, labels] if self.conditional else z
@@ -332,7 +371,7 @@ class DCGAN(keras.Model):
             real_target = ops.ones_like(real_logits) * (1.0 - self.label_smoothing)
             return bce(real_target, real_logits) + bce(ops.zeros_like(fake_logits), fake_logits)
 
-        z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        z = self._noise(batch)
         if self.simultaneous:
             # The TensorFlow DCGAN tutorial's step: one fake batch, both gradients taken
             # against the same (pre-update) networks: 1 generator and 2 discriminator passes.
@@ -359,7 +398,7 @@ class DCGAN(keras.Model):
                 scaled = self.d_optimizer.scale_loss((d_loss + lecam) / replicas)
             self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
 
-            z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+            z = self._noise(batch)
             with tf.GradientTape() as tape:
                 fake = self.generator(self._g_inputs(z, labels), training=True)
                 logits = self._d_logits(fake, labels)
@@ -530,14 +569,18 @@ class GAN:
     ) -> dict[str, list[float]]:
         """Train for ``epochs`` (default: the config's) on ``x, y`` (default: the config's data).
 
-        With a ``run``: metrics.csv, a fixed-noise grid per epoch in samples/, the last good
-        generator and discriminator in checkpoint/, TensorBoard events, and progress.gif at the
-        end. A NaN or inf in either loss stops training with :class:`TrainingDiverged`. With
-        the config's ``ema``, the generator ends as the moving average of its weights (the
-        grids and checkpoints written during training show the live generator).
+        With a ``run``: metrics.csv, a fixed-noise grid per epoch in samples/ (every
+        ``log_every`` epochs, spaced out past 200) and with each the generator and
+        discriminator in checkpoint/, TensorBoard events, and progress.gif at the end. A NaN
+        or inf in either loss stops training with :class:`TrainingDiverged`. With the config's
+        ``ema``, the generator ends as the moving average of its weights, as do the grids and
+        checkpoints written on the way (a further ``train`` continues from the training
+        weights).
         """
         if x is None:
             x, y = self.load_data()
+        if y is None and self.conditional:
+            raise UsageError("a conditional GAN trains on labelled images; give y, the labels")
         x = np.asarray(x, np.float32)
         y = np.zeros(len(x), np.int64) if y is None else np.asarray(y, np.int64)
         if x.ndim != 4 or x.shape[1:] != IMAGE_SHAPE or len(y) != len(x) or not len(x):
@@ -554,11 +597,12 @@ class GAN:
         monitor.last_epoch = done + epochs
         callbacks: list[keras.callbacks.Callback] = [monitor]
         if verbose:
-            callbacks.append(_ProgressBar(epochs, steps))
+            callbacks.append(_ProgressBar(epochs, steps, last=done + epochs))
         if run is not None:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.file("tensorboard"))))
             monitor.save_grid(0)  # the untrained generator: the GIF's first frame
         start = time.perf_counter()
+        self.model.use_live()  # a further train() goes on from the training weights
         self.model.fit(
             self.dataset(x, y),
             epochs=done + epochs,  # a second train() call continues the epoch count
@@ -582,7 +626,7 @@ class GAN:
             )
         self.model.use_average()  # with --ema: the averaged generator is the one kept
         if run is not None:
-            _write_gif(sorted(run.file("samples").glob("epoch_*.png")), run.file("progress.gif"))
+            _write_gif(grid_frames(run.file("samples")), run.file("progress.gif"))
         return self.history
 
     # ------------------------------------------------------------------ sampling
@@ -708,6 +752,11 @@ def write_mosaic(images: np.ndarray, path: Path, ncols: int = 10, scale: int = 2
     return path
 
 
+def grid_frames(folder: Path) -> list[Path]:
+    """The per-epoch grids in ``folder`` in epoch order (epoch_1000 after epoch_999)."""
+    return sorted(folder.glob("epoch_*.png"), key=lambda p: int(p.stem.removeprefix("epoch_")))
+
+
 def _write_gif(frames: list[Path], path: Path, ms: int = 300, max_frames: int = 60) -> Path | None:
     """An animated GIF of the per-epoch grids (Pillow), written atomically; at most
     ``max_frames`` of them, evenly spaced, always the first and the last."""
@@ -730,7 +779,8 @@ def _write_gif(frames: list[Path], path: Path, ms: int = 300, max_frames: int = 
 
 
 class _Monitor(keras.callbacks.Callback):
-    """History, NaN/inf stop, and with a run: metrics.csv, grids and the last good checkpoint."""
+    """History, NaN/inf stop, and with a run: metrics.csv, grids and, with each, the
+    checkpoint (so the checkpoint is the last good grid's)."""
 
     LOSSES = {"d_loss": "discriminator loss", "g_loss": "generator loss"}
 
@@ -774,18 +824,20 @@ class _Monitor(keras.callbacks.Callback):
             every = self.gan.config.grid_every(self.last_epoch)
             if (epoch + 1) % every == 0 or epoch + 1 == self.last_epoch:
                 self.save_grid(epoch + 1)
-                save_models(self.gan, self.run.file("checkpoint"))
+                with self.gan.model.averaged():  # with --ema: what the run would keep
+                    save_models(self.gan, self.run.file("checkpoint"))
 
     def save_grid(self, epoch: int) -> None:
-        write_mosaic(self.gan.grid(), self.run.file("samples") / f"epoch_{epoch:03d}.png")
+        with self.gan.model.averaged():
+            write_mosaic(self.gan.grid(), self.run.file("samples") / f"epoch_{epoch:03d}.png")
 
 
 class _ProgressBar(keras.callbacks.Callback):
     """One tqdm bar over every batch, showing both losses as they run."""
 
-    def __init__(self, epochs: int, steps_per_epoch: int) -> None:
+    def __init__(self, epochs: int, steps_per_epoch: int, last: int) -> None:
         super().__init__()
-        self.epochs, self.steps = epochs, steps_per_epoch
+        self.epochs, self.steps, self.last = epochs, steps_per_epoch, last
         self.bar = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
@@ -794,7 +846,7 @@ class _ProgressBar(keras.callbacks.Callback):
         self.bar = tqdm(total=self.epochs * self.steps, unit="step", mininterval=0.5)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.bar.set_description(f"epoch {epoch + 1}/{self.epochs}")
+        self.bar.set_description(f"epoch {epoch + 1}/{self.last}")  # a further train() goes on
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.bar.update(1)

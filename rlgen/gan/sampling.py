@@ -37,7 +37,7 @@ def run_meta(run_path: str | Path) -> dict[str, Any]:
     if not run.file(GENERATOR_FILE).is_file():
         raise UsageError(
             f"{run.path} has no {GENERATOR_FILE} (was training cut short?); use a finished run, "
-            "or copy checkpoint/generator.keras there"
+            "or copy checkpoint/generator.keras and checkpoint/discriminator.keras there"
         )
     return meta
 

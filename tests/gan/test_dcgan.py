@@ -107,6 +107,8 @@ def test_train_writes_grids_checkpoint_gif_and_stops_on_nan(tmp_path):
     run = create_run("gan", "cdcgan", tmp_path / "run")
     gan = tiny_gan()
     x, y = digits(32)
+    with pytest.raises(UsageError, match="labels"):
+        gan.train(x, None, epochs=1, run=run, verbose=0)  # conditional: y is needed
     gan.train(x, y, epochs=1, run=run, verbose=0)
     assert (run.path / "checkpoint" / "generator.keras").is_file()
     assert sorted(p.name for p in (run.path / "samples").iterdir()) == [
@@ -209,7 +211,7 @@ def test_simultaneous_update_trains_both_networks():
     assert any(not np.array_equal(a, b) for a, b in zip(d0, gan.discriminator.get_weights()))
 
 
-def test_ema_generator_ends_as_the_moving_average_of_its_training_weights():
+def test_ema_generator_ends_as_the_moving_average_of_its_training_weights(tmp_path):
     gan = tiny_gan(ema=0.5)
     x, y = digits(64)  # 4 steps of 16
     live = [[w.numpy() for w in gan.generator.trainable_weights]]
@@ -228,10 +230,21 @@ def test_ema_generator_ends_as_the_moving_average_of_its_training_weights():
     for a, e in zip(average, expected):
         np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6)
     assert any(not np.allclose(a, last) for a, last in zip(average, live[-1]))
-    # GAN.train keeps the average as the generator; without --ema nothing is averaged
-    gan.train(x, y, epochs=1, verbose=0)
+    # GAN.train keeps the average as the generator, and so does its checkpoint; the training
+    # weights are kept aside for a further train(); without --ema nothing is averaged
+    run = create_run("gan", "cdcgan", tmp_path / "run")
+    gan.train(x, y, epochs=1, run=run, verbose=0)
     for w, a in zip(gan.generator.trainable_weights, gan.model.average.weights):
         np.testing.assert_array_equal(w.numpy(), a.numpy())
+    saved = keras.models.load_model(run.path / "checkpoint" / "generator.keras").get_weights()
+    for s, w in zip(saved, gan.generator.get_weights(), strict=True):
+        np.testing.assert_array_equal(s, w)
+    training = [np.array(v) for v in gan.model.average.live]
+    average = [a.numpy() for a in gan.model.average.weights]
+    assert any(not np.array_equal(v, a) for v, a in zip(training, average))
+    gan.model.use_live()
+    for w, v in zip(gan.generator.trainable_weights, training, strict=True):
+        np.testing.assert_array_equal(w.numpy(), v)
     assert tiny_gan().model.average.weights == []
     with pytest.raises(ValueError, match="--ema"):
         GANConfig(ema=1.0)
@@ -303,14 +316,46 @@ def test_default_training_length_is_a_step_budget():
 def test_progress_gif_keeps_at_most_60_evenly_spaced_frames(tmp_path):
     from PIL import Image
 
-    from rlgen.gan.dcgan import _write_gif
+    from rlgen.gan.dcgan import _write_gif, grid_frames
 
     frames = []
     for i in range(100):
         frames.append(tmp_path / f"epoch_{i:03d}.png")
         Image.fromarray(np.full((4, 4), i, np.uint8)).save(frames[-1])
     gif = _write_gif(frames, tmp_path / "progress.gif")
+    (tmp_path / "epoch_1000.png").write_bytes(frames[-1].read_bytes())
+    in_order = [int(p.stem[6:]) for p in grid_frames(tmp_path)]
+    assert in_order == [*range(100), 1000]  # by epoch, not as text (epoch_1000 < epoch_101)
     with Image.open(gif) as im:
         assert im.n_frames == 60
         im.seek(59)
         assert np.asarray(im.convert("L"))[0, 0] == 99  # the last grid is always kept
+
+
+def test_replicas_draw_their_own_noise_under_mirrored_strategy(tmp_path):
+    # Every replica reads the same seed state; own_draw gives each its own rows of one draw
+    # for all replicas (without it, both replicas' noise was identical).
+    out = tmp_path / "draws.npz"
+    code = (
+        "import sys, numpy as np, keras, tensorflow as tf\n"
+        "from rlgen import runtime\n"
+        "rt = runtime.configure(runtime.RuntimeConfig(logical_cpus=2, strategy='mirrored'))\n"
+        "from rlgen.gan.dcgan import own_draw\n"
+        "strategy = rt.strategy\n"
+        "with strategy.scope():\n"
+        "    sg = keras.random.SeedGenerator(3)\n"
+        "draw = lambda s: keras.random.normal(s, seed=sg)\n"
+        "per = strategy.run(tf.function(lambda: own_draw(draw, (4, 2))))\n"
+        "parts = [p.numpy() for p in strategy.experimental_local_results(per)]\n"
+        "whole = keras.random.normal((8, 2), seed=keras.random.SeedGenerator(3))\n"
+        "np.savez(sys.argv[1], a=parts[0], b=parts[1], whole=np.asarray(whole),\n"
+        "         one=np.asarray(own_draw(draw, (4, 2))))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(out)], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    d = np.load(out)
+    assert d["a"].shape == (4, 2) and not np.allclose(d["a"], d["b"])
+    np.testing.assert_allclose(np.concatenate([d["a"], d["b"]]), d["whole"], atol=1e-6)
+    assert d["one"].shape == (4, 2)  # outside a replicated step: a plain draw
