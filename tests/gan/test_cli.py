@@ -32,6 +32,7 @@ def test_train_writes_a_complete_run(cli, tmp_path):
         "--latent-dim", "16", "--generator-filters", "32,16", "--out", out, "--threads", "2",
         "--logical-cpus", "2", "--strategy", "mirrored",  # the tf.distribute path, on a CPU
         "--ema", "0.9", "--lecam", "0.3",  # their moving averages kept inside the replicated step
+        "--diffaugment", "translation,cutout",  # each replica draws its own transforms
     )  # fmt: skip
     assert r.code == 0, r
     assert "run written to" in r.out
