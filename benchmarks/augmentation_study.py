@@ -217,8 +217,8 @@ def train_classifier(
     fine-tunes on the real ones alone (same optimizer, same total steps). ``cosine`` decays
     the learning rate from 1e-3 to 0 over the steps instead of holding it. ``on_top`` makes
     the interleaved batches ``batch`` × (1 + share) long, so that each step still sees
-    ``batch`` real digits (on average; exactly for a whole share) and the extra ones come on
-    top of them instead of in their place."""
+    ``batch`` real digits (on average; exactly for share 1) and the extra ones come on top of
+    them instead of in their place."""
     import keras
     import tensorflow as tf
 
@@ -338,6 +338,8 @@ def gan_recipe(args) -> dict:
     recipe = {
         "gan_steps": args.gan_steps,
         "diffaugment": args.diffaugment,
+        # 2: the paper's sizes (4-pixel shift, 14-pixel cutout); runs without it had 3 and 13
+        "diffaugment_version": 2 if args.diffaugment else 0,
         "ema": args.ema,
         "lecam": args.lecam,
     }

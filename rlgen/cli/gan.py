@@ -61,6 +61,7 @@ def train_command(args: argparse.Namespace) -> int:
 
     gan = GAN(cfg, seed=rt_cfg.seed)
     x, y = gan.load_data()  # bad data ends here, before a run folder exists
+    gan.batch_for(len(x))  # and a batch that does not split over the replicas
     task = "cdcgan" if cfg.conditional else "dcgan"
     run = create_run("gan", task, args.out)
     run.write_json(

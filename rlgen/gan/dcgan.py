@@ -303,12 +303,15 @@ class DCGAN(keras.Model):
 
     @contextlib.contextmanager
     def averaged(self) -> Iterator[None]:
-        """The generator holds the moving average inside the block (with ``ema``)."""
+        """The generator holds the moving average inside the block (with ``ema``), and
+        afterwards whatever it held before."""
+        swapped = bool(self.average.weights) and not self.average.live
         self.use_average()
         try:
             yield
         finally:
-            self.use_live()
+            if swapped:
+                self.use_live()
 
     def call(self, inputs: Any, training: bool = False) -> Any:
         return self.generator(inputs, training=training)
@@ -550,9 +553,21 @@ class GAN:
         self.data_source = d.source
         return x, y
 
+    def batch_for(self, n_images: int) -> int:
+        """The batch size on ``n_images``: the config's, or all of them if fewer; it must
+        split evenly over the replicas, or each would draw overlapping noise."""
+        batch = min(self.config.batch_size, n_images)
+        replicas = runtime.active().strategy.num_replicas_in_sync
+        if batch % replicas:
+            raise UsageError(
+                f"a batch of {batch} images does not split evenly over {replicas} replicas; "
+                f"give a --batch-size that is a multiple of {replicas}"
+            )
+        return batch
+
     def dataset(self, x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:
         """Images scaled to [-1, 1] (the generator's tanh range), cached, shuffled, batched."""
-        batch = min(self.config.batch_size, len(x))
+        batch = self.batch_for(len(x))
         ds = tf.data.Dataset.from_tensor_slices((x * 2.0 - 1.0, y.astype(np.int32))).cache()
         ds = ds.shuffle(len(x), seed=self.seed, reshuffle_each_iteration=True)
         # Whole batches only: one last tiny batch makes a noisy discriminator step.
@@ -574,8 +589,8 @@ class GAN:
         discriminator in checkpoint/, TensorBoard events, and progress.gif at the end. A NaN
         or inf in either loss stops training with :class:`TrainingDiverged`. With the config's
         ``ema``, the generator ends as the moving average of its weights, as do the grids and
-        checkpoints written on the way (a further ``train`` continues from the training
-        weights).
+        checkpoints written on the way; a further ``train`` in the same process continues
+        from the training weights, one on a loaded GAN from the average it saved.
         """
         if x is None:
             x, y = self.load_data()
@@ -591,7 +606,7 @@ class GAN:
         if epochs is not None and epochs <= 0:
             raise UsageError(f"epochs must be > 0, got {epochs}")
         epochs = epochs or self.config.epochs_for(len(x))
-        steps = len(x) // min(self.config.batch_size, len(x))
+        steps = len(x) // self.batch_for(len(x))
         monitor = _Monitor(self, run)
         done = len(self.history.get("epoch", []))
         monitor.last_epoch = done + epochs

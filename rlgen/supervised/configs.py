@@ -145,6 +145,8 @@ class RNNConfig(ImageConfig):
         check_positive(self, "units", "bits", "test_bits", "train_pairs", "test_pairs")
         check_fraction(self, "dropout")
         check_fraction(self, "recurrent_dropout")
+        if self.task == "addition" and self.augment_from:
+            raise ValueError("--augment-from adds digits; it needs --task mnist, not addition")
         if self.task == "addition" and self.bits < 2:
             raise ValueError(f"--bits must be >= 2, got {self.bits}")
 

@@ -129,9 +129,10 @@ class Trainer:
         """The splits training uses: with ``augment_from``, the synthetic digits join the
         training split (drawn once, on first use)."""
         if self._data is None:
-            self._data = self.real_data
-            if getattr(self.config, "augment_from", None):
-                self._data = self._with_synthetic(self._data)
+            data = self.real_data
+            if self.is_image_task and self.config.augment_from:
+                data = self._with_synthetic(data)  # kept only once drawn: a retry draws again
+            self._data = data
         return self._data
 
     @property

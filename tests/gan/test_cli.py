@@ -102,6 +102,12 @@ def test_bad_inputs_exit_2_in_a_fresh_process(cli, gan_run, uncond_run, not_a_ga
         "unconditional"
     )
     cli("gan", "eval", not_a_gan_run).assert_usage_error("not a gan run")
+    out = tmp_path / "uneven"
+    cli(
+        "gan", "train", "--train-size", "64", "--batch-size", "33", "--out", out,
+        "--logical-cpus", "2", "--strategy", "mirrored",
+    ).assert_usage_error("batch of 33", "multiple of 2")  # fmt: skip
+    assert not out.exists()  # refused before the run folder
 
 
 @pytest.mark.parametrize(

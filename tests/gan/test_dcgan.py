@@ -139,6 +139,14 @@ def test_diff_augment_keeps_shape_range_and_gradients():
     assert out.shape == (4, 28, 28, 1)
     assert float(tf.reduce_min(out)) >= -1.0 and float(tf.reduce_max(out)) <= 1.0
     assert tape.gradient(loss, x) is not None
+    # the paper's sizes on 28 pixels: shifts of up to 4 pixels, a 14 x 14 cutout
+    dot = np.full((64, 28, 28, 1), -1.0, np.float32)
+    dot[:, 14, 14] = 1.0
+    moved = diff_augment(dot, ("translation",), seed).numpy()[..., 0]
+    rows, cols = np.nonzero(moved.max(axis=2) > 0)[1], np.nonzero(moved.max(axis=1) > 0)[1]
+    assert max(np.abs(rows - 14).max(), np.abs(cols - 14).max()) == 4
+    cut = diff_augment(np.ones((64, 28, 28, 1), np.float32), ("cutout",), seed).numpy()
+    assert (cut == -1.0).sum(axis=(1, 2, 3)).max() == 14 * 14
     gan = tiny_gan(diffaugment="translation,cutout")
     xs, ys = digits(32)
     gan.train(xs, ys, epochs=1, verbose=0)
@@ -348,8 +356,9 @@ def test_replicas_draw_their_own_noise_under_mirrored_strategy(tmp_path):
         "per = strategy.run(tf.function(lambda: own_draw(draw, (4, 2))))\n"
         "parts = [p.numpy() for p in strategy.experimental_local_results(per)]\n"
         "whole = keras.random.normal((8, 2), seed=keras.random.SeedGenerator(3))\n"
+        "plain = lambda s: keras.random.normal(s, seed=keras.random.SeedGenerator(3))\n"
         "np.savez(sys.argv[1], a=parts[0], b=parts[1], whole=np.asarray(whole),\n"
-        "         one=np.asarray(own_draw(draw, (4, 2))))\n"
+        "         one=np.asarray(own_draw(plain, (4, 2))), four=np.asarray(plain((4, 2))))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code, str(out)], capture_output=True, text=True, timeout=300
@@ -358,4 +367,4 @@ def test_replicas_draw_their_own_noise_under_mirrored_strategy(tmp_path):
     d = np.load(out)
     assert d["a"].shape == (4, 2) and not np.allclose(d["a"], d["b"])
     np.testing.assert_allclose(np.concatenate([d["a"], d["b"]]), d["whole"], atol=1e-6)
-    assert d["one"].shape == (4, 2)  # outside a replicated step: a plain draw
+    np.testing.assert_array_equal(d["one"], d["four"])  # outside a replicated step: plain
