@@ -481,8 +481,9 @@ def make_dcgan(
 def sample_labels(n: int, digits: int | Sequence[int] | None, seed: int) -> np.ndarray:
     """``n`` int64 labels: all ``digits`` if an int, else balanced over ``digits`` (default
     0-9), shuffled within each chunk of :data:`CHUNK`. Independent of the noise stream."""
+    if digits is not None:
+        check_digits(digits)  # before the cast: 3.7 is an error, not a 3
     pool = np.arange(NUM_CLASSES) if digits is None else np.atleast_1d(digits).astype(np.int64)
-    check_digits(pool)
     return np.concatenate(list(_label_chunks(n, pool, seed))) if n else np.zeros(0, np.int64)
 
 

@@ -16,6 +16,9 @@ def _h(text: str) -> dict[str, str]:
     return {"help": text}
 
 
+MAX_SYNTHETIC = 500_000  # synthetic digits held beside the training set (--min-confidence draws 2x)
+
+
 @dataclass
 class TrainConfig:
     """What every supervised trainer shares: optimiser, budget and validation split."""
@@ -69,6 +72,11 @@ class ImageConfig(TrainConfig):
             raise ValueError(f"--train-size must be >= 0, got {self.train_size}")
         if self.synthetic < 0:
             raise ValueError(f"--synthetic must be >= 0, got {self.synthetic}")
+        if self.synthetic > MAX_SYNTHETIC:
+            raise ValueError(
+                f"--synthetic must be at most {MAX_SYNTHETIC:,} (the digits join the training "
+                f"set in memory, 1.6 GB per 500,000), got {self.synthetic:,}"
+            )
         if self.synthetic and not self.augment_from:
             raise ValueError("--synthetic needs --augment-from GAN_RUN (the digits' source)")
         if self.augment_from and not self.synthetic:

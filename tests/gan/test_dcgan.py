@@ -65,7 +65,7 @@ def test_conditional_sampling_honours_labels_and_seed(trained):
 def test_labels_are_balanced_and_reject_bad_digits():
     y = sample_labels(1000, None, seed=0)
     assert np.bincount(y).tolist() == [100] * 10
-    for bad in (10, -1, [3, 12]):
+    for bad in (10, -1, [3, 12], 3.7):
         with pytest.raises(UsageError, match="--digit"):
             sample_labels(10, bad, seed=0)
 

@@ -133,6 +133,7 @@ def test_geometric_augmentation_changes_training_images_only():
         ({"synthetic": 100}, "--synthetic needs --augment-from"),
         ({"augment_from": "runs/gan"}, "--augment-from needs --synthetic"),
         ({"synthetic": -1, "augment_from": "x"}, "--synthetic must be >= 0"),
+        ({"synthetic": 10**7, "augment_from": "x"}, "--synthetic must be at most 500,000"),
     ],
 )
 def test_augmentation_flags_are_checked(overrides, message):
