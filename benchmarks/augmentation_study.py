@@ -13,8 +13,10 @@ number of SGD steps on five arms and tested on the real test digits only:
 
 ``--synthetic-pool K`` draws K times as many synthetic digits and streams them so the
 classifier sees fresh ones instead of repeating one fixed set; ``--synthetic-weight`` scales
-their loss. ``--classifier-seeds 0`` trains (and evaluates) the GANs only, to be reused later
-with ``--reuse``.
+their loss. The extra digits take their share of each batch of ``--batch-size``; with
+``--on-top`` they come on top of that many real ones, as ``rlgen supervised train
+--augment-from`` adds them to every epoch. ``--classifier-seeds 0`` trains (and evaluates)
+the GANs only, to be reused later with ``--reuse``.
 
 The real-only arms (a, b) do not depend on the GAN: they run once per classifier seed and pair
 with every GAN seed. Every finished run (and each GAN's figures) is appended to
