@@ -59,6 +59,7 @@ from rlgen.gan.configs import GANConfig  # TensorFlow-free
 ARMS = ("a", "b", "c", "d", "u", "r")
 REAL_ONLY = ("a", "b", "r")  # arms that do not depend on the GAN
 GEOMETRIC = ("b", "d", "r")  # arms whose digits are jittered
+PLAIN = ("a", "b")  # arms that add no digits to the real ones
 DIFFERENCES = (("d", "b"), ("c", "a"), ("u", "a"), ("r", "b"))
 MAX_POOL = 60_000  # synthetic digits held in memory per classifier run (188 MB)
 ARM_NAMES = {
@@ -372,7 +373,7 @@ def run_key(args, n: int, steps: int, arm: str, c_seed: int, g_seed: int) -> dic
         "batch": args.batch_size,
         "cosine": args.cosine,
     }
-    if arm not in ("a", "b") and args.on_top:
+    if arm not in PLAIN and args.on_top:
         key["on_top"] = True
     if arm == "r":
         key["ratio"] = args.synthetic_ratio
@@ -626,7 +627,7 @@ def main() -> None:
 
     def extra(size, g_seed: int, c_seed: int, arm: str):
         """What arm ``arm`` adds to the real digits (None: nothing, False: not ready yet)."""
-        if arm in ("a", "b"):
+        if arm in PLAIN:
             return None
         if arm == "r":
             return (*size.held_out, size.share)

@@ -285,15 +285,16 @@ class DCGAN(keras.Model):
                 for n in ("lecam_real", "lecam_fake")
             )
 
-    def use_average(self) -> None:
+    def use_average(self) -> bool:
         """Put the moving average into the generator and keep its training weights aside
-        for :meth:`use_live` (no-op without ``ema``, or if the average is already in)."""
+        for :meth:`use_live`; whether it did (not without ``ema``, nor if it is already in)."""
         if not self.average.weights or self.average.live:
-            return
+            return False
         weights = self.generator.trainable_weights
         self.average.live = [ops.convert_to_numpy(w.value) for w in weights]
         for w, a in zip(weights, self.average.weights, strict=True):
             w.assign(a)
+        return True
 
     def use_live(self) -> None:
         """Put the training weights back (no-op unless :meth:`use_average` took them out)."""
@@ -305,8 +306,7 @@ class DCGAN(keras.Model):
     def averaged(self) -> Iterator[None]:
         """The generator holds the moving average inside the block (with ``ema``), and
         afterwards whatever it held before."""
-        swapped = bool(self.average.weights) and not self.average.live
-        self.use_average()
+        swapped = self.use_average()
         try:
             yield
         finally:

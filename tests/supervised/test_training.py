@@ -139,5 +139,8 @@ def test_geometric_augmentation_changes_training_images_only():
 def test_augmentation_flags_are_checked(overrides, message):
     with pytest.raises(UsageError, match=message):
         default_config("cnn", **overrides)
+
+
+def test_augmenting_the_addition_rnn_is_a_config_error():
     with pytest.raises(UsageError, match="needs --task mnist"):
         default_config("rnn", task="addition", augment_from="runs/gan", synthetic=5)
