@@ -103,6 +103,12 @@ def parse() -> argparse.Namespace:
         help="the GANs' discriminators carry the LeCam regulariser with this weight (e.g. 0.3; "
         "default off)",
     )
+    p.add_argument(
+        "--sngan",
+        action="store_true",
+        help="the GANs' discriminators take the label by projection, carry spectral norm and "
+        "train with the hinge loss (Miyato et al. 2018)",
+    )
     p.add_argument("--synthetic-ratio", type=float, default=1.0, help="synthetic digits per real")
     p.add_argument(
         "--min-confidence",
@@ -332,7 +338,14 @@ def trained_gan(cfg, seed: int, x, y, epochs: int):
 
 def gan_config(args, n: int) -> GANConfig:
     """The GAN trained on ``n`` real digits (0 = all), with the study's GAN flags."""
-    return GANConfig(train_size=n, diffaugment=args.diffaugment, ema=args.ema, lecam=args.lecam)
+    sngan = {"loss": "hinge", "conditioning": "projection", "spectral_norm": True}
+    return GANConfig(
+        train_size=n,
+        diffaugment=args.diffaugment,
+        ema=args.ema,
+        lecam=args.lecam,
+        **(sngan if args.sngan else {}),
+    )
 
 
 def gan_recipe(args) -> dict:
@@ -345,6 +358,7 @@ def gan_recipe(args) -> dict:
         "diffaugment_version": 2 if args.diffaugment else 0,
         "ema": args.ema,
         "lecam": args.lecam,
+        "sngan": args.sngan,
     }
     return {k: v for k, v in recipe.items() if v}
 

@@ -94,6 +94,28 @@ class GANConfig:
         ),
     )
 
+    loss: Literal["bce", "hinge"] = field(
+        default="bce",
+        metadata=_h(
+            "bce: the non-saturating cross-entropy of Goodfellow et al. 2014 (DCGAN); "
+            "hinge: the hinge loss of SNGAN and BigGAN (Miyato et al. 2018)"
+        ),
+    )
+    conditioning: Literal["channel", "projection"] = field(
+        default="channel",
+        metadata=_h(
+            "how the discriminator sees the label: channel = a learned 28x28 image channel; "
+            "projection = the inner product of a label embedding with its features "
+            "(Miyato & Koyama 2018)"
+        ),
+    )
+    spectral_norm: bool = field(
+        default=False,
+        metadata=_h(
+            "spectral normalisation of every discriminator weight (Miyato et al. 2018), "
+            "which bounds how sharply it can separate real from fake"
+        ),
+    )
     ema: float = field(
         default=0.0,
         metadata=_h(
@@ -127,6 +149,10 @@ class GANConfig:
             raise ValueError(f"--lecam must be a weight >= 0, got {self.lecam}")
         if self.leaky_slope < 0:
             raise ValueError(f"--leaky-slope must be >= 0, got {self.leaky_slope}")
+        if self.loss == "hinge" and self.label_smoothing:
+            raise ValueError("--label-smoothing applies to the bce loss only, not to --loss hinge")
+        if self.conditioning == "projection" and self.unconditional:
+            raise ValueError("--conditioning projection needs labels; drop --unconditional")
         unknown = [p for p in self.policies if p not in DIFFAUGMENT_POLICIES]
         if unknown:
             raise ValueError(

@@ -101,23 +101,50 @@ def build_discriminator(config: GANConfig | None = None) -> keras.Model:
 
     Two stride-2 convolutions with LeakyReLU(0.2) and dropout, no batch norm (the TensorFlow
     DCGAN tutorial's discriminator: real and fake batches pass separately, and batch norm
-    would let it tell them apart by batch statistics).
+    would let it tell them apart by batch statistics). The label enters as an extra image
+    channel, or (``conditioning="projection"``) as the inner product of its embedding with
+    the flattened features, added to the logit; ``spectral_norm`` wraps every weight.
     """
     c = config or GANConfig()
     f0, f1 = c.discriminator_filters
+
+    def norm(layer: layers.Layer) -> layers.Layer:
+        return (
+            layers.SpectralNormalization(layer, name=f"{layer.name}_sn")
+            if c.spectral_norm
+            else layer
+        )
+
     image = keras.Input(shape=IMAGE_SHAPE, name="image")
     inputs: list[keras.KerasTensor] = [image]
     x = image
+    project = c.conditional and c.conditioning == "projection"
     if c.conditional:
         label = keras.Input(shape=(1,), dtype="int32", name="label")
         inputs.append(label)
-        e = layers.Embedding(NUM_CLASSES, 28 * 28, name="label_embedding")(label)
+
+    def embed(units: int, name: str, **kwargs: Any) -> keras.KerasTensor:
+        """The label's learned vector, (batch, units). Under spectral norm a dense layer on
+        the one-hot label (the same map): Keras' wrapper cuts an Embedding's gradient."""
+        if not c.spectral_norm:
+            return layers.Flatten()(
+                layers.Embedding(NUM_CLASSES, units, name=name, **kwargs)(label)
+            )
+        one_hot = layers.CategoryEncoding(
+            NUM_CLASSES, output_mode="one_hot", name=f"{name}_one_hot"
+        )(label)
+        initializer = kwargs.get("embeddings_initializer", "uniform")
+        dense = layers.Dense(units, use_bias=False, kernel_initializer=initializer, name=name)
+        return norm(dense)(one_hot)
+
+    if c.conditional and not project:
+        e = embed(28 * 28, "label_embedding")
         x = layers.Concatenate(name="image_and_label")([image, layers.Reshape(IMAGE_SHAPE)(e)])
     for i, f in enumerate((f0, f1)):
         # No bias: TensorFlow 2.21's grappler remapper fails on the gradient of a fused
         # Conv2D + BiasAdd + LeakyReLU and logs an "error:" line on every run (harmless but
         # alarming); a bias before LeakyReLU adds little, and Radford et al. used none.
-        x = layers.Conv2D(
+        conv = layers.Conv2D(
             f,
             4,
             strides=2,
@@ -125,11 +152,17 @@ def build_discriminator(config: GANConfig | None = None) -> keras.Model:
             use_bias=False,
             kernel_initializer=_init(),
             name=f"down{i}",
-        )(x)
+        )
+        x = norm(conv)(x)
         x = layers.LeakyReLU(c.leaky_slope)(x)
         x = layers.Dropout(c.dropout)(x)
     x = layers.Flatten()(x)
-    out = layers.Dense(1, dtype="float32", kernel_initializer=_init(), name="logit")(x)
+    dense = layers.Dense(1, dtype="float32", kernel_initializer=_init(), name="logit")
+    out = norm(dense)(x)
+    if project:
+        e = embed(x.shape[-1], "label_projection", embeddings_initializer=_init())
+        inner = layers.Dot(axes=1, name="projection")([e, x])
+        out = layers.Add(dtype="float32", name="conditional_logit")([out, inner])
     name = "conditional_discriminator" if c.conditional else "discriminator"
     return keras.Model(inputs if c.conditional else image, out, name=name)
 
@@ -185,11 +218,15 @@ def diff_augment(images: Any, policies: Sequence[str], seed: Any) -> Any:
 # ----------------------------------------------------------------------------- the Keras model
 
 
+def _bce(target: Any, logits: Any) -> Any:
+    return ops.mean(ops.binary_crossentropy(target, logits, from_logits=True))
+
+
 @keras.saving.register_keras_serializable(package="rlgen")
 class DCGAN(keras.Model):
     """Generator and discriminator trained in one compiled step: a discriminator update on a
     real and a fake batch, then a generator update through a fresh fake batch (non-saturating
-    loss, Goodfellow et al. 2014). ``call`` runs the generator."""
+    loss, Goodfellow et al. 2014; or the hinge loss of SNGAN). ``call`` runs the generator."""
 
     def __init__(
         self,
@@ -203,6 +240,7 @@ class DCGAN(keras.Model):
         simultaneous: bool = False,
         ema: float = 0.0,
         lecam: float = 0.0,
+        loss: str = "bce",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -216,6 +254,9 @@ class DCGAN(keras.Model):
         self.simultaneous = bool(simultaneous)
         self.ema = float(ema)
         self.lecam = float(lecam)
+        if loss not in ("bce", "hinge"):
+            raise ValueError(f"loss must be 'bce' or 'hinge', got {loss!r}")
+        self.loss = loss
         # The moving average of the generator's trainable weights (made in ``compile``, under
         # the strategy's scope); a namespace, so Keras does not track it as the model's state.
         # ``live``: the training weights while ``use_average`` has put the average in.
@@ -355,6 +396,20 @@ class DCGAN(keras.Model):
         )
         return self.lecam * penalty
 
+    def discriminator_loss(self, real_logits: Any, fake_logits: Any) -> Any:
+        """Cross-entropy against targets 1 (less ``label_smoothing``) and 0, or the hinge
+        mean(relu(1 - D(x))) + mean(relu(1 + D(G(z))))."""
+        if self.loss == "hinge":
+            return ops.mean(ops.relu(1.0 - real_logits)) + ops.mean(ops.relu(1.0 + fake_logits))
+        real_target = ops.ones_like(real_logits) * (1.0 - self.label_smoothing)
+        return _bce(real_target, real_logits) + _bce(ops.zeros_like(fake_logits), fake_logits)
+
+    def generator_loss(self, fake_logits: Any) -> Any:
+        """The non-saturating -log sigmoid(D(G(z))), or the hinge generator's -D(G(z))."""
+        if self.loss == "hinge":
+            return -ops.mean(fake_logits)
+        return _bce(ops.ones_like(fake_logits), fake_logits)
+
     def train_step(self, data: Any) -> dict[str, Any]:
         real, labels = data
         labels = ops.reshape(ops.cast(labels, "int32"), (-1, 1))
@@ -364,15 +419,8 @@ class DCGAN(keras.Model):
         # and the trackers should see the true loss).
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
 
-        def bce(target: Any, logits: Any) -> Any:
-            return ops.mean(ops.binary_crossentropy(target, logits, from_logits=True))
-
         d_vars = self.discriminator.trainable_weights
         g_vars = self.generator.trainable_weights
-
-        def d_loss_of(real_logits: Any, fake_logits: Any) -> Any:
-            real_target = ops.ones_like(real_logits) * (1.0 - self.label_smoothing)
-            return bce(real_target, real_logits) + bce(ops.zeros_like(fake_logits), fake_logits)
 
         z = self._noise(batch)
         if self.simultaneous:
@@ -382,8 +430,8 @@ class DCGAN(keras.Model):
                 fake = self.generator(self._g_inputs(z, labels), training=True)
                 real_logits = self._d_logits(real, labels)
                 fake_logits = self._d_logits(fake, labels)
-                d_loss = d_loss_of(real_logits, fake_logits)
-                g_loss = bce(ops.ones_like(fake_logits), fake_logits)
+                d_loss = self.discriminator_loss(real_logits, fake_logits)
+                g_loss = self.generator_loss(fake_logits)
                 lecam = self.lecam_penalty(real_logits, fake_logits)
                 d_scaled = self.d_optimizer.scale_loss((d_loss + lecam) / replicas)
                 g_scaled = self.g_optimizer.scale_loss(g_loss / replicas)
@@ -396,7 +444,7 @@ class DCGAN(keras.Model):
             with tf.GradientTape() as tape:
                 real_logits = self._d_logits(real, labels)
                 fake_logits = self._d_logits(fake, labels)
-                d_loss = d_loss_of(real_logits, fake_logits)
+                d_loss = self.discriminator_loss(real_logits, fake_logits)
                 lecam = self.lecam_penalty(real_logits, fake_logits)
                 scaled = self.d_optimizer.scale_loss((d_loss + lecam) / replicas)
             self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
@@ -405,7 +453,7 @@ class DCGAN(keras.Model):
             with tf.GradientTape() as tape:
                 fake = self.generator(self._g_inputs(z, labels), training=True)
                 logits = self._d_logits(fake, labels)
-                g_loss = bce(ops.ones_like(logits), logits)
+                g_loss = self.generator_loss(logits)
                 scaled = self.g_optimizer.scale_loss(g_loss / replicas)
             self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
 
@@ -433,6 +481,7 @@ class DCGAN(keras.Model):
             "simultaneous": self.simultaneous,
             "ema": self.ema,
             "lecam": self.lecam,
+            "loss": self.loss,
         }
 
     @classmethod
@@ -466,6 +515,7 @@ def make_dcgan(
             simultaneous=config.update == "simultaneous",
             ema=config.ema,
             lecam=config.lecam,
+            loss=config.loss,
             name="dcgan",
         )
         model.compile(
