@@ -626,7 +626,7 @@ def main() -> None:
             lambda: {
                 k: v
                 for k, v in metrics.evaluate(model, n=samples, reference=reference).items()
-                if k in ("label_fidelity", "frechet_distance", "frechet_floor", "cas")
+                if k in ("label_fidelity", "frechet_distance", "frechet_floor", "cas", "cas_real")
             },
         )
         line = {"n": size.n, "seed": g_seed, "epochs": epochs}

@@ -597,12 +597,16 @@ class GAN:
         Only the training split: the test split stays unseen for the metrics."""
         c = self.config
         d = datasets.load_images(c.dataset, c.data_dir)
-        x, y = d.x_train, d.y_train
-        if c.train_size:
-            keep = datasets.subset(y, c.train_size, seed=0)
-            x, y = x[keep], y[keep]
+        keep = self.training_indices(d.y_train)
         self.data_source = d.source
-        return x, y
+        return d.x_train[keep], d.y_train[keep]
+
+    def training_indices(self, y_train: np.ndarray) -> np.ndarray:
+        """Which of the training split's images the config trains on (all, or the stratified
+        ``train_size`` subset)."""
+        if self.config.train_size:
+            return datasets.subset(y_train, self.config.train_size, seed=0)
+        return np.arange(len(y_train))
 
     def batch_for(self, n_images: int) -> int:
         """The batch size on ``n_images``: the config's, or all of them if fewer; it must

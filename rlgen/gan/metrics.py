@@ -17,6 +17,9 @@ what the figures compare against:
   feature space uniform noise scores high precision;
 - CAS (Ravuri & Vinyals 2019): the same CNN trained on as many synthetic digits as the real
   training split, for the same number of SGD steps as the reference, tested on real digits;
+  beside it ``cas_real``, the same for the real digits the GAN learnt from (the reference's
+  own accuracy if it learnt from all of them): a GAN trained on few digits whose CAS is
+  below that draws digits worth less than their source;
 - memorisation: median pixel distance from each generated digit to its nearest training
   digit, beside the same figure for real test digits (much lower means copying).
 """
@@ -251,6 +254,18 @@ def classifier_accuracy_score(
     return float(np.mean(_predict(model, x_test).argmax(1) == y_test))
 
 
+def real_digits_score(gan: Any, reference: Reference) -> float:
+    """CAS of the real digits ``gan`` learnt from: the same CNN, budget and test, trained on
+    them instead. Synthetic digits that score below it teach less than their source; on the
+    whole training split it is the reference itself."""
+    d = reference.data
+    keep = gan.training_indices(d.y_train)
+    if len(keep) == len(d.y_train):
+        return float(reference.info["test_accuracy"])
+    steps = int(reference.info["steps"])
+    return classifier_accuracy_score(d.x_train[keep], d.y_train[keep], d.x_test, d.y_test, steps)
+
+
 # ----------------------------------------------------------------------------- the figures
 
 
@@ -322,6 +337,7 @@ def evaluate(
         steps = int(reference.info["steps"])
         x_syn, y_syn = gan.sample(len(d.x_train), seed=seed + 1)
         out["cas"] = classifier_accuracy_score(x_syn, y_syn, d.x_test, d.y_test, steps)
+        out["cas_real"] = real_digits_score(gan, reference)
         out["cas_steps"] = steps
     out["reference_test_accuracy"] = float(reference.info["test_accuracy"])
     out["reference_version"] = REFERENCE_VERSION

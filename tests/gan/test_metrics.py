@@ -71,3 +71,15 @@ def test_cas_of_real_digits_is_high(reference):
     d = reference.data
     cas = metrics.classifier_accuracy_score(d.x_train, d.y_train, d.x_test, d.y_test, steps=60)
     assert cas > 0.8
+
+
+def test_cas_real_scores_the_digits_the_gan_learnt_from(reference):
+    from types import SimpleNamespace
+
+    from rlgen import datasets
+
+    on_all = SimpleNamespace(training_indices=lambda y: np.arange(len(y)))
+    assert metrics.real_digits_score(on_all, reference) == reference.info["test_accuracy"]
+    on_few = SimpleNamespace(training_indices=lambda y: datasets.subset(y, 100, seed=0))
+    few = metrics.real_digits_score(on_few, reference)
+    assert 0.3 < few < reference.info["test_accuracy"] - 0.05  # 100 digits teach less
