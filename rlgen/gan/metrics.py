@@ -255,9 +255,10 @@ def classifier_accuracy_score(
 
 
 def real_digits_score(gan: Any, reference: Reference) -> float:
-    """CAS of the real digits ``gan`` learnt from: the same CNN, budget and test, trained on
-    them instead. Synthetic digits that score below it teach less than their source; on the
-    whole training split it is the reference itself."""
+    """CAS of the real digits ``gan`` learnt from (the training split, or the ``train_size``
+    subset its config names): the same CNN, budget and test, trained on them instead.
+    Synthetic digits that score below it teach less than their source; on the whole training
+    split it is the reference itself."""
     d = reference.data
     keep = gan.training_indices(d.y_train)
     if len(keep) == len(d.y_train):
