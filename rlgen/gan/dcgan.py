@@ -123,17 +123,17 @@ def build_discriminator(config: GANConfig | None = None) -> keras.Model:
         label = keras.Input(shape=(1,), dtype="int32", name="label")
         inputs.append(label)
 
-    def embed(units: int, name: str, **kwargs: Any) -> keras.KerasTensor:
+    def embed(units: int, name: str, initializer: str | Any = "uniform") -> keras.KerasTensor:
         """The label's learned vector, (batch, units). Under spectral norm a dense layer on
         the one-hot label (the same map): Keras' wrapper cuts an Embedding's gradient."""
         if not c.spectral_norm:
-            return layers.Flatten()(
-                layers.Embedding(NUM_CLASSES, units, name=name, **kwargs)(label)
+            table = layers.Embedding(
+                NUM_CLASSES, units, embeddings_initializer=initializer, name=name
             )
+            return layers.Flatten()(table(label))
         one_hot = layers.CategoryEncoding(
             NUM_CLASSES, output_mode="one_hot", name=f"{name}_one_hot"
         )(label)
-        initializer = kwargs.get("embeddings_initializer", "uniform")
         dense = layers.Dense(units, use_bias=False, kernel_initializer=initializer, name=name)
         return norm(dense)(one_hot)
 
@@ -160,7 +160,7 @@ def build_discriminator(config: GANConfig | None = None) -> keras.Model:
     dense = layers.Dense(1, dtype="float32", kernel_initializer=_init(), name="logit")
     out = norm(dense)(x)
     if project:
-        e = embed(x.shape[-1], "label_projection", embeddings_initializer=_init())
+        e = embed(x.shape[-1], "label_projection", _init())
         inner = layers.Dot(axes=1, name="projection")([e, x])
         out = layers.Add(dtype="float32", name="conditional_logit")([out, inner])
     name = "conditional_discriminator" if c.conditional else "discriminator"
