@@ -54,7 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rlgen.gan.configs import GANConfig  # TensorFlow-free
+from rlgen.gan.configs import SNGAN, GANConfig  # TensorFlow-free
 
 ARMS = ("a", "b", "c", "d", "u", "r")
 REAL_ONLY = ("a", "b", "r")  # arms that do not depend on the GAN
@@ -338,13 +338,12 @@ def trained_gan(cfg, seed: int, x, y, epochs: int):
 
 def gan_config(args, n: int) -> GANConfig:
     """The GAN trained on ``n`` real digits (0 = all), with the study's GAN flags."""
-    sngan = {"loss": "hinge", "conditioning": "projection", "spectral_norm": True}
     return GANConfig(
         train_size=n,
         diffaugment=args.diffaugment,
         ema=args.ema,
         lecam=args.lecam,
-        **(sngan if args.sngan else {}),
+        **(SNGAN if args.sngan else {}),
     )
 
 
@@ -683,11 +682,14 @@ def main() -> None:
         )
 
     def needed(size, g_seed: int) -> bool:
-        """Whether the GAN is to be trained or loaded: some arm uses it and its figures or
-        one of its runs are missing (with only real-only arms, no GAN at all)."""
-        own = [t for t in tasks if t[0] is size and t[1] == g_seed]
-        if all(t[3] in REAL_ONLY for t in own):
+        """Whether the GAN is to be trained or loaded: some arm asked for uses it and its
+        figures or one of its runs are missing (with only real-only arms, no GAN at all; with
+        ``--classifier-seeds 0``, just for its figures)."""
+        if not any(
+            a not in REAL_ONLY and (a != "u" or g_seed < args.control_gan_seeds) for a in args.arms
+        ):
             return False
+        own = [t for t in tasks if t[0] is size and t[1] == g_seed]
         keys = [figures_key(args, size.n, g_seed, samples), *(t[-1] for t in own)]
         return any(ledger.get(k) is None for k in keys)
 

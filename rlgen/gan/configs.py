@@ -18,6 +18,9 @@ DIFFAUGMENT_POLICIES = ("translation", "cutout")
 # the floor; 9,300 steps (150 epochs) give 97 %, 91 %, 1.7x.
 AUTO_STEPS = 9_300
 MAX_GRIDS = 200  # a grid every epoch, unless the run is longer than this
+# The discriminator recipe of SNGAN and BigGAN (Miyato et al. 2018): GANConfig(**SNGAN), or
+# the flags --loss hinge --conditioning projection --spectral-norm.
+SNGAN = {"loss": "hinge", "conditioning": "projection", "spectral_norm": True}
 
 
 def _h(text: str) -> dict[str, str]:
