@@ -5,6 +5,8 @@ the same real digits in the same process. Prints one JSON line.
 Each contender first runs one untimed epoch (tracing), then the timed epochs alternate
 between contenders round by round, so a load change on a shared machine hits all of them;
 the median per contender is reported, and the ratio is what to quote, not absolute times.
+Contenders: rlgen's default (batch 64), unconditional, batch 256, simultaneous updates, and
+the SNGAN flags without and with weight averaging (``rlgen.gan.configs.SNGAN``, ``ema``).
 
     python benchmarks/gan_speed.py                 # 4,000 digits, 3 timed rounds
     python benchmarks/gan_speed.py --quick         # 1,000 digits, 1 round (smoke run)
@@ -110,7 +112,7 @@ def main() -> None:
     runtime.configure(runtime.RuntimeConfig(threads=args.threads, seed=0))
     import tensorflow as tf
 
-    from rlgen.gan.configs import GANConfig
+    from rlgen.gan.configs import SNGAN, GANConfig
     from rlgen.gan.dcgan import GAN
 
     data = datasets.load_images("mnist")
@@ -125,6 +127,9 @@ def main() -> None:
         "rlgen_unconditional_b64": GAN(GANConfig(unconditional=True), seed=0),
         "rlgen_conditional_b256": GAN(GANConfig(batch_size=256), seed=0),
         "rlgen_conditional_simultaneous_b64": GAN(GANConfig(update="simultaneous"), seed=0),
+        # the SNGAN flags (hinge loss, projection, spectral norm) alone and with weight averaging
+        "rlgen_sngan_b64": GAN(GANConfig(**SNGAN), seed=0),
+        "rlgen_sngan_ema_b64": GAN(GANConfig(**SNGAN, ema=0.999), seed=0),
     }
     contenders = {"tutorial_b256": lambda: tutorial_epoch(tut_ds)}
     for name, gan in ours.items():
