@@ -1,0 +1,216 @@
+"""Class-blended GAN digits against pixel mixup of the real ones, on top of geometric jitter.
+
+A conditional generator whose label enters through an embedding can be given a blend of two
+labels, lam * e_i + (1 - lam) * e_j (exactly what it computes for the soft label lam i +
+(1 - lam) j): it draws a digit between the two classes on the handwriting manifold, labelled
+with that blend (GeMix, Carlesso et al. 2025). Pixel mixup (Zhang et al. 2018) overlays two
+real digits with the same soft label. This screen asks which of them adds to geometric
+augmentation, and whether the GAN adds anything mixup does not. Arms, each the seed CNN
+trained for the study's budget (1,600 SGD steps, batch 128, half of each batch extra digits,
+geometric jitter on everything) on the N real digits of ``augmentation_study.py``:
+
+    b   real only (the study's arm b; the same accuracy to the digit at 1 thread)
+    d   + the GAN's digits with their labels (the study's arm d)
+    gm  + class-blended GAN digits, soft labels
+    bx  + pixel mixup of pairs of the N real digits, soft labels (no GAN)
+
+lam ~ Beta(alpha, alpha) folded to [0.5, 1], so the first class dominates; the second class
+is another digit (gm) or any training digit (bx). Finished runs go to ``--ledger`` (one JSON
+line each) and are skipped when found there, so two processes given different
+``--classifier-seeds`` share a screen.
+
+    python benchmarks/gan_mixup_screen.py --gan runs/augmentation-study/n500-seed0-snganTrue \\
+        --arms b,d,gm,bx --classifier-seeds 0,1,2,3,4 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+ARMS = ("b", "d", "gm", "bx")
+STEPS, BATCH, POOL_PER_REAL = 1600, 128, 60  # the augmentation study's defaults
+
+
+def parse() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--gan", required=True, help="a study GAN folder (its name gives N and seed)")
+    p.add_argument("--arms", default="b,d,gm,bx")
+    p.add_argument("--classifier-seeds", default="0,1,2,3,4")
+    p.add_argument("--alpha", type=float, default=0.4, help="Beta(alpha, alpha) for lam")
+    p.add_argument("--ledger", default="benchmarks/results/gan-mixup-screen.jsonl")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--summary", action="store_true", help="only print the ledger's figures")
+    args = p.parse_args()
+    found = re.search(r"n(\d+)-seed(\d+)", Path(args.gan).name)
+    if not found:
+        p.error(f"--gan must be a study GAN folder named nN-seedS..., got {args.gan!r}")
+    args.n, args.gan_seed = int(found[1]), int(found[2])
+    args.arms = [a for a in args.arms.split(",") if a]
+    if set(args.arms) - set(ARMS):
+        p.error(f"--arms takes a subset of {','.join(ARMS)}, got {args.arms}")
+    args.classifier_seeds = [int(s) for s in args.classifier_seeds.split(",") if s]
+    return args
+
+
+def one_hot(labels: np.ndarray) -> np.ndarray:
+    return np.eye(10, dtype=np.float32)[labels]
+
+
+def folded_lambda(rng: np.random.Generator, m: int, alpha: float) -> np.ndarray:
+    lam = rng.beta(alpha, alpha, m).astype(np.float32)
+    lam = np.maximum(lam, 1 - lam)  # the first class dominates
+    # (the screen's draw order: one uniform per digit, all below 1, so every digit is blended)
+    return np.where(rng.random(m) < 1.0, lam, 1.0).astype(np.float32)
+
+
+def extra_digits(arm: str, args, x: np.ndarray, y: np.ndarray, c_seed: int):
+    """The arm's extra (images, soft labels), or None for arm b."""
+    pool = POOL_PER_REAL * args.n
+    rng = np.random.default_rng(1000 * (args.gan_seed if arm in ("d", "gm") else 0) + c_seed)
+    if arm == "b":
+        return None
+    if arm == "bx":
+        a, b = rng.integers(0, args.n, pool), rng.integers(0, args.n, pool)
+        lam = folded_lambda(rng, pool, args.alpha)
+        images = lam[:, None, None, None] * x[a] + (1 - lam[:, None, None, None]) * x[b]
+        labels = lam[:, None] * one_hot(y[a]) + (1 - lam[:, None]) * one_hot(y[b])
+        return images.astype(np.float32), labels.astype(np.float32)
+    import keras
+
+    from rlgen.gan.dcgan import GAN, to_unit
+
+    gan = GAN.load(args.gan)
+    g = gan.generator
+    table = g.get_layer("label_embedding").embeddings.numpy()
+    after_label = keras.Model(g.get_layer("z_and_label").output, g.output)  # [z, embedding]
+    first = np.tile(np.arange(10), pool // 10 + 1)[:pool]
+    rng.shuffle(first)
+    second = (first + rng.integers(1, 10, pool)) % 10  # another class
+    lam = np.ones(pool, np.float32) if arm == "d" else folded_lambda(rng, pool, args.alpha)
+    z = rng.standard_normal((pool, gan.config.latent_dim)).astype(np.float32)
+    blend = lam[:, None] * table[first] + (1 - lam[:, None]) * table[second]
+    images = np.concatenate(
+        [
+            to_unit(after_label(np.concatenate([z[s : s + 1000], blend[s : s + 1000]], 1)))
+            for s in range(0, pool, 1000)
+        ]
+    )
+    labels = lam[:, None] * one_hot(first) + (1 - lam[:, None]) * one_hot(second)
+    return images, labels.astype(np.float32)
+
+
+def accuracy(arm: str, args, data, x, y, c_seed: int) -> float:
+    import tensorflow as tf
+
+    from rlgen import runtime
+    from rlgen.supervised import models
+    from rlgen.supervised.training import geometric_augmentation
+
+    extra = extra_digits(arm, args, x, y, c_seed)
+    runtime.seed_everything(c_seed)
+    model = models.build_cnn()
+    model.compile(
+        optimizer=models.make_optimizer("adam", 1e-3),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=False,
+    )
+    augment = geometric_augmentation(c_seed)
+
+    def stream(images, labels, offset: int):
+        ds = tf.data.Dataset.from_tensor_slices((images, labels)).cache()
+        return ds.shuffle(len(images), seed=c_seed + offset, reshuffle_each_iteration=True).repeat()
+
+    @tf.autograph.experimental.do_not_convert
+    def jitter(images, labels):
+        return augment(images, training=True), labels
+
+    ds = stream(x.astype(np.float32), one_hot(y), 0)
+    if extra is not None:  # real, extra, real, extra, ...: half of each batch
+        order = tf.data.Dataset.from_tensor_slices(np.tile([0, 1], 500)).repeat()
+        ds = tf.data.Dataset.choose_from_datasets([ds, stream(*extra, 1)], order)
+    model.fit(
+        ds.batch(BATCH).map(jitter).prefetch(tf.data.AUTOTUNE),
+        steps_per_epoch=STEPS,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+    )
+    _, acc = model.evaluate(data.x_test, one_hot(data.y_test), batch_size=500, verbose=0)
+    return 100 * float(acc)
+
+
+def key(args, arm: str, c_seed: int) -> dict:
+    k = {"n": args.n, "arm": arm, "classifier_seed": c_seed, "alpha": args.alpha}
+    if arm in ("d", "gm"):
+        k["gan"] = Path(args.gan).name
+    return k
+
+
+def summary(args) -> None:
+    """Mean per arm and each arm minus b and minus bx, paired by classifier seed."""
+    from scipy import stats
+
+    rows = [json.loads(line) for line in Path(args.ledger).read_text().splitlines() if line]
+    acc = {json.dumps(r["key"], sort_keys=True): r["accuracy"] for r in rows}
+    per_arm, seeds = {}, args.classifier_seeds
+    for arm in args.arms:
+        got = [acc.get(json.dumps(key(args, arm, c), sort_keys=True)) for c in seeds]
+        per_arm[arm] = got
+        shown = " / ".join("-" if a is None else f"{a:.1f}" for a in got)
+        done = [a for a in got if a is not None]
+        mean = f"{statistics.mean(done):.2f}" if done else "-"
+        print(f"{arm:>3}: {mean} ({shown})")
+    for base in ("b", "bx"):
+        for arm in args.arms:
+            if arm in ("b", base) or base not in per_arm:
+                continue
+            pairs = [(a, b) for a, b in zip(per_arm[arm], per_arm[base]) if None not in (a, b)]
+            if len(pairs) < 2:
+                continue
+            diff = [a - b for a, b in pairs]
+            p = stats.ttest_1samp(diff, 0).pvalue
+            print(
+                f"{arm} - {base}: {statistics.mean(diff):+.2f} ± {statistics.stdev(diff):.2f} "
+                f"(p {p:.3f}, {len(diff)} seeds)"
+            )
+
+
+def main() -> None:
+    args = parse()
+    if args.summary:
+        summary(args)
+        return
+    from rlgen import datasets, runtime
+
+    runtime.configure(runtime.RuntimeConfig(threads=args.threads, seed=0))
+    data = datasets.load_images("mnist")
+    keep = datasets.subset(data.y_train, args.n, seed=0)
+    x, y = data.x_train[keep], data.y_train[keep]
+    ledger = Path(args.ledger)
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    lines = ledger.read_text().splitlines() if ledger.is_file() else []
+    done = {json.dumps(json.loads(r)["key"], sort_keys=True) for r in lines if r}
+    for c_seed in args.classifier_seeds:
+        for arm in args.arms:
+            k = key(args, arm, c_seed)
+            if json.dumps(k, sort_keys=True) in done:
+                continue
+            t0 = time.perf_counter()
+            acc = accuracy(arm, args, data, x, y, c_seed)
+            line = {"key": k, "accuracy": round(acc, 2), "seconds": round(time.perf_counter() - t0)}
+            print(json.dumps(line), flush=True)
+            with ledger.open("a") as f:
+                f.write(json.dumps(line) + "\n")
+    summary(args)
+
+
+if __name__ == "__main__":
+    main()
