@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 
 from rlgen.config import check_fraction, check_positive
@@ -20,7 +21,7 @@ AUTO_STEPS = 9_300
 MAX_GRIDS = 200  # a grid every epoch, unless the run is longer than this
 # The discriminator recipe of SNGAN and BigGAN (Miyato et al. 2018): GANConfig(**SNGAN), or
 # the flags --loss hinge --conditioning projection --spectral-norm.
-SNGAN = {"loss": "hinge", "conditioning": "projection", "spectral_norm": True}
+SNGAN = MappingProxyType({"loss": "hinge", "conditioning": "projection", "spectral_norm": True})
 
 
 def _h(text: str) -> dict[str, str]:
