@@ -138,7 +138,9 @@ def run_train(args: argparse.Namespace) -> int:
         print(
             f"{summary['steps']} steps, {summary['episodes']} episodes in "
             f"{summary['seconds']:.1f} s ({summary['steps_per_second']} steps/s); "
-            f"best evaluation {best:.1f} at step {summary['best_eval_step']}"
+            f"best evaluation {best:.1f} at step {summary['best_eval_step']}, final "
+            f"{summary['final_eval_mean_reward']:.1f} (rlgen agent eval RUN uses the best "
+            "model, kept in RUN/best)"
         )
     print(f"run written to {run.path}")
     return 0
