@@ -220,7 +220,8 @@ def train_classifier(
     """The seed CNN trained for exactly ``steps`` SGD steps on the ``real`` (x, y) digits
     interleaved with the ``extra`` ones (None, or (x, y, share) with ``share`` extra digits per
     real, or a callable that returns them; each pool reshuffled and streamed again once used
-    up); real-test accuracy.
+    up); real-test accuracy. Labels are ints, or (n, 10) soft labels throughout (categorical
+    cross-entropy; ``benchmarks/gan_mixup_screen.py``).
 
     ``pretrain`` > 0 spends that fraction of the steps on the extra digits alone first, then
     fine-tunes on the real ones alone (same optimizer, same total steps). ``cosine`` decays
@@ -235,21 +236,23 @@ def train_classifier(
     from rlgen.supervised import models
     from rlgen.supervised.training import geometric_augmentation
 
+    soft = np.ndim(real[1]) == 2
     runtime.seed_everything(seed)
     model = models.build_cnn()
     model.compile(
         optimizer=models.make_optimizer(
             "adam", keras.optimizers.schedules.CosineDecay(1e-3, steps) if cosine else 1e-3
         ),
-        loss="sparse_categorical_crossentropy",
+        loss="categorical_crossentropy" if soft else "sparse_categorical_crossentropy",
         metrics=["accuracy"],
         jit_compile=False,
     )
     augment = geometric_augmentation(seed) if geometric else None
 
     def stream(x, y, w: float, offset: int):
+        labels = y.astype(np.float32 if soft else np.int64)
         ds = tf.data.Dataset.from_tensor_slices(
-            (x.astype(np.float32), y.astype(np.int64), np.full(len(x), w, np.float32))
+            (x.astype(np.float32), labels, np.full(len(x), w, np.float32))
         ).cache()
         return ds.shuffle(len(x), seed=seed + offset, reshuffle_each_iteration=True).repeat()
 

@@ -107,44 +107,21 @@ def extra_digits(arm: str, args, x: np.ndarray, y: np.ndarray, c_seed: int):
 
 
 def accuracy(arm: str, args, data, x, y, c_seed: int) -> float:
-    import tensorflow as tf
-
-    from rlgen import runtime
-    from rlgen.supervised import models
-    from rlgen.supervised.training import geometric_augmentation
+    """The study's classifier run (its ``train_classifier``) with soft labels throughout."""
+    from augmentation_study import train_classifier  # the script beside this one
 
     extra = extra_digits(arm, args, x, y, c_seed)
-    runtime.seed_everything(c_seed)
-    model = models.build_cnn()
-    model.compile(
-        optimizer=models.make_optimizer("adam", 1e-3),
-        loss="categorical_crossentropy",
-        metrics=["accuracy"],
-        jit_compile=False,
+    acc = train_classifier(
+        (x, one_hot(y)),
+        None if extra is None else (*extra, 1.0),  # one extra digit per real: half a batch
+        data.x_test,
+        one_hot(data.y_test),
+        STEPS,
+        c_seed,
+        True,  # geometric jitter on everything
+        BATCH,
     )
-    augment = geometric_augmentation(c_seed)
-
-    def stream(images, labels, offset: int):
-        ds = tf.data.Dataset.from_tensor_slices((images, labels)).cache()
-        return ds.shuffle(len(images), seed=c_seed + offset, reshuffle_each_iteration=True).repeat()
-
-    @tf.autograph.experimental.do_not_convert
-    def jitter(images, labels):
-        return augment(images, training=True), labels
-
-    ds = stream(x.astype(np.float32), one_hot(y), 0)
-    if extra is not None:  # real, extra, real, extra, ...: half of each batch
-        order = tf.data.Dataset.from_tensor_slices(np.tile([0, 1], 500)).repeat()
-        ds = tf.data.Dataset.choose_from_datasets([ds, stream(*extra, 1)], order)
-    model.fit(
-        ds.batch(BATCH).map(jitter).prefetch(tf.data.AUTOTUNE),
-        steps_per_epoch=STEPS,
-        epochs=1,
-        shuffle=False,
-        verbose=0,
-    )
-    _, acc = model.evaluate(data.x_test, one_hot(data.y_test), batch_size=500, verbose=0)
-    return 100 * float(acc)
+    return 100 * acc
 
 
 def key(args, arm: str, c_seed: int) -> dict:
