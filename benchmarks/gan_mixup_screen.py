@@ -44,6 +44,12 @@ def parse() -> argparse.Namespace:
     p.add_argument("--arms", default="b,d,gm,bx")
     p.add_argument("--classifier-seeds", default="0,1,2,3,4")
     p.add_argument("--alpha", type=float, default=0.4, help="Beta(alpha, alpha) for lam")
+    p.add_argument(
+        "--z-scale",
+        type=float,
+        default=1.0,
+        help="the generator's noise is z * this (above 1: past the prior, more varied digits)",
+    )
     p.add_argument("--ledger", default="benchmarks/results/gan-mixup-screen.jsonl")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--summary", action="store_true", help="only print the ledger's figures")
@@ -94,7 +100,7 @@ def extra_digits(arm: str, args, x: np.ndarray, y: np.ndarray, c_seed: int):
     rng.shuffle(first)
     second = (first + rng.integers(1, 10, pool)) % 10  # another class
     lam = np.ones(pool, np.float32) if arm == "d" else folded_lambda(rng, pool, args.alpha)
-    z = rng.standard_normal((pool, gan.config.latent_dim)).astype(np.float32)
+    z = args.z_scale * rng.standard_normal((pool, gan.config.latent_dim)).astype(np.float32)
     blend = lam[:, None] * table[first] + (1 - lam[:, None]) * table[second]
     images = np.concatenate(
         [
@@ -128,6 +134,8 @@ def key(args, arm: str, c_seed: int) -> dict:
     k = {"n": args.n, "arm": arm, "classifier_seed": c_seed, "alpha": args.alpha}
     if arm in ("d", "gm"):
         k["gan"] = Path(args.gan).name
+        if args.z_scale != 1.0:
+            k["z_scale"] = args.z_scale
     return k
 
 

@@ -100,6 +100,15 @@ def train_command(args: argparse.Namespace) -> int:
     if not args.quiet:
         print("summary")
         common.print_figures(summary)
+        grids = sorted(run.path.glob("samples/epoch_*.png"))
+        gif = run.file("progress.gif")
+        if grids:
+            every = f", {gif} (their progress)" if gif.is_file() else ""
+            print(f"the digits: {grids[-1]} (last epoch){every}")
+        print(
+            f"next: rlgen gan sample {run.path} -n 64 --out digits.png, "
+            f"rlgen gan eval {run.path} (quality figures)"
+        )
     print(f"run written to {run.path}")
     return 0
 
