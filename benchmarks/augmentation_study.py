@@ -181,6 +181,11 @@ def parse() -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--table", action="store_true", help="also print a Markdown table")
     p.add_argument(
+        "--figure",
+        default="",
+        help="also draw the accuracies and the paired differences to this PNG",
+    )
+    p.add_argument(
         "--reuse", action="store_true", help="load GANs already trained in --out instead"
     )
     p.add_argument(
@@ -560,7 +565,9 @@ def main() -> None:
     from rlgen.gan.dcgan import GAN
 
     data = datasets.load_images("mnist")
-    reference = metrics.reference_classifier("mnist", data=data)
+    # trained (or loaded from the cache) only when a GAN's figures are missing, so a study
+    # whose runs are all in the ledger prints its table and figure in seconds
+    reference = Lazy(lambda: metrics.reference_classifier("mnist", data=data))
     out = Path(args.out)
     ledger = Ledger(
         Path(args.ledger) if args.ledger else out / "study-runs.jsonl", args.reuse, out / "locks"
@@ -627,7 +634,7 @@ def main() -> None:
             figures_key(args, size.n, g_seed, samples),
             lambda: {
                 k: v
-                for k, v in metrics.evaluate(model, n=samples, reference=reference).items()
+                for k, v in metrics.evaluate(model, n=samples, reference=reference()).items()
                 if k in ("label_fidelity", "frechet_distance", "frechet_floor", "cas", "cas_real")
             },
         )
@@ -763,6 +770,8 @@ def main() -> None:
     print(json.dumps(results))
     if args.table:
         print(markdown(results))
+    if args.figure:
+        print(f"figure: {figure(results, args.figure)}")
 
 
 def markdown(results: dict) -> str:
@@ -796,6 +805,68 @@ def markdown(results: dict) -> str:
         ]
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def figure(results: dict, path: str) -> Path:
+    """Left: test accuracy of every arm at every N (each run a dot, mean ± std a bar).
+    Right: the paired differences (mean ± the std of the classifier-seed means), with the
+    issue's bar for d − b, twice that std, drawn as the level it would have to clear."""
+    from rlgen.plots import _pyplot, _save
+
+    plt = _pyplot()
+    sizes = [(n, r) for n, r in results["sizes"].items() if "accuracy" in r]
+    arms = [a for a in ARMS if any(a in r["accuracy"] for _, r in sizes)]
+    diffs = [(a, b) for a, b in DIFFERENCES if any(f"{a}_minus_{b}" in r for _, r in sizes)]
+    colours = dict(zip(ARMS, ("#7f7f7f", "#1f77b4", "#ff7f0e", "#d62728", "#8c564b", "#2ca02c")))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.6))
+    width = 0.8 / max(len(arms), 1)
+    for i, (_, r) in enumerate(sizes):
+        for j, arm in enumerate(arms):
+            if arm not in r["accuracy"]:
+                continue
+            x = i + (j - (len(arms) - 1) / 2) * width
+            acc = r["accuracy"][arm]
+            runs = 100 * np.asarray(acc["all"])
+            jitter = np.linspace(-width / 4, width / 4, len(runs))
+            left.scatter(x + jitter, runs, s=6, color=colours[arm], alpha=0.35, lw=0)
+            left.errorbar(
+                x, 100 * acc["mean"], 100 * acc["std"], fmt="o", ms=5, capsize=3,
+                color=colours[arm], label=f"({arm}) {ARM_NAMES[arm]}" if i == 0 else None,
+            )  # fmt: skip
+    left.set_xticks(range(len(sizes)), [f"N = {n}" for n, _ in sizes])
+    left.set_ylabel("test accuracy, %  (1,000 real test digits)")
+    left.set_title("every arm (dots: single runs; bars: mean ± std)")
+    left.grid(axis="y", alpha=0.3)
+    left.legend(fontsize=7, loc="lower right")
+    width = 0.8 / max(len(diffs), 1)
+    for i, (_, r) in enumerate(sizes):
+        for j, (a, b) in enumerate(diffs):
+            d = r.get(f"{a}_minus_{b}")
+            if d is None:
+                continue
+            x = i + (j - (len(diffs) - 1) / 2) * width
+            std = d.get("seed_std", d["std"])
+            right.errorbar(
+                x, 100 * d["mean"], 100 * std, fmt="o", ms=5, capsize=3, color=colours[a],
+                label=f"{a} − {b}" if i == 0 else None,
+            )  # fmt: skip
+            if (a, b) == ("d", "b"):
+                right.hlines(
+                    200 * std, x - width / 2, x + width / 2, colors=colours[a], linestyles=":",
+                    label="the bar d − b must clear: 2 × its std" if i == 0 else None,
+                )  # fmt: skip
+    right.axhline(0, color="black", lw=0.8)
+    right.set_xticks(range(len(sizes)), [f"N = {n}" for n, _ in sizes])
+    right.set_ylabel("difference, accuracy points (paired by seed)")
+    right.set_title("paired differences (mean ± std over classifier seeds)")
+    right.grid(axis="y", alpha=0.3)
+    right.legend(fontsize=7, loc="lower left")
+    recipe = {k: v for k, v in results["args"].items() if k in ("ema", "lecam", "sngan") and v}
+    title = "Do the GAN's digits help the seed CNN? " + (
+        ", ".join(f"{k} {v}" for k, v in recipe.items()) or "default GAN recipe"
+    )
+    fig.suptitle(title)
+    return _save(fig, path)
 
 
 if __name__ == "__main__":

@@ -87,7 +87,8 @@ def plot_digit_grid(
     plt = _pyplot()
     images = np.asarray(images).reshape(len(images), images.shape[1], images.shape[2])
     nrows = int(np.ceil(len(images) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 0.8, nrows * 0.8), squeeze=False)
+    height = 0.95 if labels is not None else 0.8  # room for the titles above each digit
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 0.8, nrows * height), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < len(images):

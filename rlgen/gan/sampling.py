@@ -202,6 +202,9 @@ def write_samples(
         from rlgen import plots
 
         x, y = gan.sample(n, digits=digits, seed=seed)
+        if y is not None:  # the grid in digit order: with n = 100, one row per digit
+            order = np.argsort(y, kind="stable")
+            x, y = x[order], y[order]
         labels = None if y is None else [str(v) for v in y]
         return plots.plot_digit_grid(x, out, ncols=min(10, n), labels=labels)
     return _write_npz_stream(gan, out, n, digits, seed)

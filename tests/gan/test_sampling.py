@@ -74,3 +74,22 @@ def test_png_grid(trained, tmp_path):
 
     with Image.open(out) as img:
         assert img.format == "PNG"
+
+
+def test_png_grid_is_in_digit_order(trained, tmp_path, monkeypatch):
+    from rlgen import plots
+
+    drawn = {}
+    real_grid = plots.plot_digit_grid
+
+    def spy(images, path, ncols=10, labels=None):
+        drawn.update(images=images, labels=labels, ncols=ncols)
+        return real_grid(images, path, ncols=ncols, labels=labels)
+
+    monkeypatch.setattr(plots, "plot_digit_grid", spy)
+    sampling.write_samples(trained, tmp_path / "grid.png", 30, seed=1)
+    x, y = trained.sample(30, seed=1)  # the same draw, in the order it was drawn
+    order = np.argsort(y, kind="stable")
+    assert drawn["labels"] == [str(v) for v in sorted(y)]  # one row per digit: 0 0 0, 1 1 1, ...
+    assert drawn["ncols"] == 10
+    np.testing.assert_array_equal(drawn["images"], x[order])  # each digit kept with its label
