@@ -860,7 +860,9 @@ def figure(results: dict, path: str) -> Path:
     right.set_ylabel("difference, accuracy points (paired by seed)")
     right.set_title("paired differences (mean ± std over classifier seeds)")
     right.grid(axis="y", alpha=0.3)
-    right.legend(fontsize=7, loc="lower left")
+    low, high = right.get_ylim()
+    right.set_ylim(low, high + 0.3 * (high - low))  # room for the legend above the bars
+    right.legend(fontsize=7, loc="upper right")
     recipe = {k: v for k, v in results["args"].items() if k in ("ema", "lecam", "sngan") and v}
     title = "Do the GAN's digits help the seed CNN? " + (
         ", ".join(f"{k} {v}" for k, v in recipe.items()) or "default GAN recipe"
