@@ -837,7 +837,7 @@ def figure(results: dict, path: str) -> Path:
     left.set_ylabel("test accuracy, %  (1,000 real test digits)")
     left.set_title("every arm (dots: single runs; bars: mean ± std)")
     left.grid(axis="y", alpha=0.3)
-    left.legend(fontsize=7, loc="lower right")
+    left.legend(fontsize=7, loc="best")
     width = 0.8 / max(len(diffs), 1)
     for i, (_, r) in enumerate(sizes):
         for j, (a, b) in enumerate(diffs):
