@@ -31,12 +31,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     sample.add_argument("--digit", type=int, help="only this digit (conditional GANs)")
     sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     sample.add_argument(
-        "--out", required=True, metavar="FILE", help="FILE.png (a grid) or FILE.npz (x, y)"
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="FILE.png: a grid in digit order, at most 1,000 digits; FILE.npz: x (N, 28, 28, 1) "
+        "float32 in [0, 1] and y (the labels; -1 for an unconditional GAN), any N",
     )
     sample.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
     sample.set_defaults(func=sample_command)
 
-    ev = cmds.add_parser("eval", help="quality figures of a GAN run (table and eval.json)")
+    ev = cmds.add_parser(
+        "eval",
+        help="quality figures of a GAN run (table and eval.json)",
+        description="Label fidelity, Fréchet distance beside the real-data floor, KID, "
+        "recall/coverage, CAS beside cas_real and a memorisation check, judged by a reference "
+        "CNN trained on the real training split only (trained once, then cached in "
+        "~/.cache/rlgen or $RLGEN_CACHE_DIR). Fidelity, CAS and accuracies are fractions; "
+        "frechet_ratio is the distance over the floor.",
+    )
     ev.add_argument("run", metavar="RUN", help="run folder written by 'rlgen gan train'")
     ev.add_argument("-n", type=int, default=1000, help="digits compared (default 1000)")
     ev.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
@@ -57,7 +69,7 @@ def train_command(args: argparse.Namespace) -> int:
     cfg, rt_cfg = common.resolve(args, GANConfig)
     rt = runtime.configure(rt_cfg)
     from rlgen import plots
-    from rlgen.gan.dcgan import GAN, run_meta
+    from rlgen.gan.dcgan import GAN, grid_frames, run_meta
 
     gan = GAN(cfg, seed=rt_cfg.seed)
     x, y = gan.load_data()  # bad data ends here, before a run folder exists
@@ -100,7 +112,7 @@ def train_command(args: argparse.Namespace) -> int:
     if not args.quiet:
         print("summary")
         common.print_figures(summary)
-        grids = sorted(run.path.glob("samples/epoch_*.png"))
+        grids = grid_frames(run.file("samples"))  # in epoch order: epoch_1000 after 999
         gif = run.file("progress.gif")
         if grids:
             every = f", {gif} (their progress)" if gif.is_file() else ""

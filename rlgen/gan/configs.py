@@ -32,9 +32,9 @@ def _h(text: str) -> dict[str, str]:
 class GANConfig:
     """A class-conditional DCGAN (Radford et al. 2016; labels as in Mirza & Osindero 2014).
 
-    Adam 2e-4 / beta1 0.5, batch 64, LeakyReLU slope 0.2 and a 100-d latent code are the
-    DCGAN paper's values; dropout 0.3 and the two-block nets follow the TensorFlow DCGAN
-    tutorial, small enough for a CPU.
+    Adam 2e-4 / beta1 0.5, LeakyReLU slope 0.2 and a 100-d latent code are the DCGAN
+    paper's values (its batch was 128; 64 here); dropout 0.3 and the two-block nets follow
+    the TensorFlow DCGAN tutorial, small enough for a CPU.
     """
 
     dataset: Dataset = field(default="mnist", metadata=_h("which images"))
