@@ -15,9 +15,11 @@ geometric jitter on everything) on the N real digits of ``augmentation_study.py`
     bx  + pixel mixup of pairs of the N real digits, soft labels (no GAN)
 
 lam ~ Beta(alpha, alpha) folded to [0.5, 1], so the first class dominates; the second class
-is another digit (gm) or any training digit (bx). Finished runs go to ``--ledger`` (one JSON
-line each) and are skipped when found there, so two processes given different
-``--classifier-seeds`` share a screen.
+is another digit (gm) or any training digit (bx). ``--z-scale S`` gives the generator z * S
+(above 1: past the prior, more varied digits; below 1: the truncation trick), and
+``--fidelity`` prints only the reference CNN's label fidelity on the GAN arms' digits.
+Finished runs go to ``--ledger`` (one JSON line each) and are skipped when found there, so two
+processes given different ``--classifier-seeds`` share a screen.
 
     python benchmarks/gan_mixup_screen.py --gan runs/augmentation-study/n500-seed0-snganTrue \\
         --arms b,d,gm,bx --classifier-seeds 0,1,2,3,4 --threads 1
@@ -53,6 +55,11 @@ def parse() -> argparse.Namespace:
     p.add_argument("--ledger", default="benchmarks/results/gan-mixup-screen.jsonl")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--summary", action="store_true", help="only print the ledger's figures")
+    p.add_argument(
+        "--fidelity",
+        action="store_true",
+        help="only print the reference CNN's label fidelity on the GAN arms' digits",
+    )
     args = p.parse_args()
     found = re.search(r"n(\d+)-seed(\d+)", Path(args.gan).name)
     if not found:
@@ -179,6 +186,18 @@ def main() -> None:
     data = datasets.load_images("mnist")
     keep = datasets.subset(data.y_train, args.n, seed=0)
     x, y = data.x_train[keep], data.y_train[keep]
+    if args.fidelity:
+        from rlgen.gan import metrics
+
+        reference = metrics.reference_classifier("mnist", data=data)
+        for arm in (a for a in args.arms if a in ("d", "gm")):
+            images, labels = extra_digits(arm, args, x, y, args.classifier_seeds[0])
+            agree = reference.predict(images) == labels.argmax(1)  # gm: the dominant class
+            print(
+                f"{arm} (z x {args.z_scale}): label fidelity {100 * agree.mean():.1f} % "
+                f"of {len(images):,} digits"
+            )
+        return
     ledger = Path(args.ledger)
     ledger.parent.mkdir(parents=True, exist_ok=True)
     lines = ledger.read_text().splitlines() if ledger.is_file() else []
