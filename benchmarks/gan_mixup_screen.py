@@ -13,6 +13,8 @@ geometric jitter on everything) on the N real digits of ``augmentation_study.py`
     d   + the GAN's digits with their labels (the study's arm d)
     gm  + class-blended GAN digits, soft labels
     bx  + pixel mixup of pairs of the N real digits, soft labels (no GAN)
+    be  + elastic distortions of the N real digits (Simard et al. 2003, alpha 34, sigma 4;
+          no GAN): does a deformation prior beyond the affine jitter add anything here?
 
 lam ~ Beta(alpha, alpha) folded to [0.5, 1], so the first class dominates; the second class
 is another digit (gm) or any training digit (bx). ``--z-scale S`` gives the generator z * S
@@ -36,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-ARMS = ("b", "d", "gm", "bx")
+ARMS = ("b", "d", "gm", "bx", "be")
 STEPS, BATCH, POOL_PER_REAL = 1600, 128, 60  # the augmentation study's defaults
 
 
@@ -83,12 +85,31 @@ def folded_lambda(rng: np.random.Generator, m: int, alpha: float) -> np.ndarray:
     return np.where(rng.random(m) < 1.0, lam, 1.0).astype(np.float32)
 
 
+def elastic(images: np.ndarray, rng: np.random.Generator, alpha=34.0, sigma=4.0) -> np.ndarray:
+    """Each (28, 28, 1) image warped by its own random displacement field, smoothed by a
+    Gaussian of ``sigma`` pixels and scaled by ``alpha`` (Simard et al. 2003)."""
+    from scipy.ndimage import gaussian_filter, map_coordinates
+
+    out = np.empty_like(images, dtype=np.float32)
+    rows, cols = np.meshgrid(np.arange(28), np.arange(28), indexing="ij")
+    for i, image in enumerate(images[..., 0]):
+        dy, dx = (
+            alpha * gaussian_filter(rng.uniform(-1, 1, (28, 28)), sigma, mode="constant")
+            for _ in range(2)
+        )
+        out[i, ..., 0] = map_coordinates(image, [rows + dy, cols + dx], order=1, mode="constant")
+    return out
+
+
 def extra_digits(arm: str, args, x: np.ndarray, y: np.ndarray, c_seed: int):
     """The arm's extra (images, soft labels), or None for arm b."""
     pool = POOL_PER_REAL * args.n
     rng = np.random.default_rng(1000 * (args.gan_seed if arm in ("d", "gm") else 0) + c_seed)
     if arm == "b":
         return None
+    if arm == "be":
+        which = rng.integers(0, args.n, pool)
+        return elastic(x[which], rng), one_hot(y[which])
     if arm == "bx":
         a, b = rng.integers(0, args.n, pool), rng.integers(0, args.n, pool)
         lam = folded_lambda(rng, pool, args.alpha)
