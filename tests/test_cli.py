@@ -220,3 +220,30 @@ def test_nan_loss_exits_2_and_keeps_checkpoint(cli, tmp_path):
         out,
     )
     result.assert_usage_error("loss became", "checkpoint")
+
+
+@pytest.mark.parametrize(
+    "command, flags, hint",
+    [
+        ("agent train dqn", ["--stpes", "100"], "--stpes: did you mean --steps?"),
+        ("supervised train cnn", ["--lr", "0.1"], "did you mean --learning-rate?"),
+        ("supervised train mlp", ["--nb_epoch", "3"], "did you mean --epochs?"),
+        ("gan train", ["--batch_size=32"], "did you mean --batch-size?"),
+        ("gan sample RUN --out a.png", ["--digti", "3"], "did you mean --digit?"),
+        ("agent eval RUN", ["--zzz"], None),
+    ],
+)
+def test_unknown_flags_name_the_closest_one_and_the_commands_help(command, flags, hint, capsys):
+    from rlgen.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main([*command.split(), *flags])
+    command = " ".join(w for w in command.split() if w not in ("RUN", "--out", "a.png"))
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unrecognized arguments" in err
+    assert err.endswith(f"see 'rlgen {command} --help'")
+    if hint:
+        assert hint in err
+    else:
+        assert "did you mean" not in err

@@ -198,3 +198,18 @@ def test_nan_pixels_are_refused(tmp_path):
     np.savez(tmp_path / "bad.npz", **{**arrays, "x_train": x})
     with pytest.raises(UsageError, match="NaN"):
         datasets.load_images("mnist", tmp_path / "bad.npz")
+
+
+def test_tiny_subsets_and_splits_fall_back_to_random():
+    """A stratified split needs every class on both sides; below that (a student's
+    ``--train-size 5`` or 15) the split is a seeded random one instead of sklearn's error."""
+    y = np.repeat(np.arange(10), 50)
+    for n in (5, 9, 10, 15, 50):
+        keep = datasets.subset(y, n, seed=0)
+        assert len(keep) == n and len(np.unique(keep)) == n
+        np.testing.assert_array_equal(keep, datasets.subset(y, n, seed=0))  # reproducible
+    train, test = datasets.stratified_split(y[datasets.subset(y, 50)], test_size=5)
+    assert len(train) == 45 and len(test) == 5 and not set(train) & set(test)
+    # where stratifying is possible it still is: every class in equal shares
+    keep = datasets.subset(y, 100, seed=0)
+    np.testing.assert_array_equal(np.bincount(y[keep]), [10] * 10)

@@ -82,3 +82,20 @@ def test_deterministic_mode_reproduces_a_run(tmp_path, seed):
         outs.append((out / "history.csv").read_text().splitlines())
     strip = [[",".join(r.split(",")[:-1]) for r in rows] for rows in outs]  # drop seconds
     assert strip[0] == strip[1]
+
+
+def test_the_python_api_hides_tensorflows_start_up_notices():
+    """``from rlgen.agents import DQNAgent`` prints what the CLI prints at start: nothing from
+    TensorFlow's C++ side (oneDNN, CUDA), which writes past Python's logging."""
+    import subprocess
+    import sys
+
+    code = "from rlgen.agents import DQNAgent\nfrom rlgen.gan import GAN\nimport tensorflow"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    noise = [
+        line
+        for line in proc.stderr.splitlines()
+        if "oneDNN" in line or "cuda" in line.lower() or line[:5] in ("I0000", "E0000", "W0000")
+    ]
+    assert noise == []

@@ -6,7 +6,6 @@ Imports are lazy: ``import rlgen.agents.configs`` (the hyper-parameters, used by
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 _EXPORTS = {
@@ -36,5 +35,7 @@ __all__ = sorted(_EXPORTS)
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
+        from rlgen.runtime import import_lazily
+
+        return getattr(import_lazily(_EXPORTS[name]), name)
     raise AttributeError(f"module 'rlgen.agents' has no attribute {name!r}")

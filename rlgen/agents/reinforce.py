@@ -145,10 +145,10 @@ class ReinforceAgent(BaseAgent):
         return int(actions[0]) if single else actions.astype(np.int64)
 
     # ---- learning ------------------------------------------------------------------------
-    def _collect(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Run ``episodes_per_update`` episodes with the stochastic policy, ``n_envs`` at a
-        time (a custom env instance runs its episodes one after another)."""
-        k = self.config.episodes_per_update
+    def _collect(self, k: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Run ``k`` episodes (``episodes_per_update``, fewer for the last batch of an episode
+        budget) with the stochastic policy, ``n_envs`` at a time (a custom env instance runs
+        its episodes one after another)."""
         envs = self.side_by_side_envs(min(self.config.n_envs, k) if self.env_id is not None else 1)
         episodes = []
         while len(episodes) < k:
@@ -186,8 +186,9 @@ class ReinforceAgent(BaseAgent):
         progress: bool = True,
         episodes: int | None = None,
     ) -> ReinforceAgent:
-        """Train until ``episodes`` more episodes (or ``total_steps`` more env steps) are done;
-        updates use whole batches of episodes, so the last batch may go past the budget."""
+        """Train until ``episodes`` more episodes (or ``total_steps`` more env steps) are done.
+        An episode budget is met exactly (the last batch is cut to fit); updates use whole
+        episodes, so the last batch of a step budget may go past it."""
         import tensorflow as tf
 
         unit, amount = check_budget(total_steps, episodes)
@@ -203,7 +204,10 @@ class ReinforceAgent(BaseAgent):
         cb.on_training_start(self)
         try:
             while (self.num_timesteps if unit == "step" else self.num_episodes) < end:
-                batch = self._collect()
+                k = self.config.episodes_per_update
+                if unit == "episode":
+                    k = min(k, end - self.num_episodes)
+                batch = self._collect(k)
                 obs = np.concatenate([b[0] for b in batch]).astype(np.float32)
                 actions = np.concatenate([b[1] for b in batch])
                 returns = np.concatenate([discounted_returns(b[2], gamma) for b in batch])

@@ -9,6 +9,7 @@ key names), ``learning_curve.png`` and ``summary.json``.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -184,6 +185,9 @@ def train_run(
         if not evaluator.history or evaluator.history[-1]["step"] != agent.num_timesteps:
             evaluator.evaluate_now(agent)
         agent.save(run.path)
+        # the checkpoint of the end, so that --resume continues exactly where training
+        # stopped instead of from the last periodic checkpoint
+        agent.save_checkpoint(run.file(CHECKPOINT), extra={"evaluator": evaluator.state()})
     summary = _write_results(run, agent, evaluator, seconds, threshold, unit, budget)
     if error is not None:
         summary["stopped"] = str(error)
@@ -296,23 +300,34 @@ def _write_results(run, agent, evaluator, seconds, threshold, unit, budget) -> d
     return summary
 
 
-def find_model(path: str) -> tuple[runs.Run, str, Any]:
-    """(run, "best" or "final", folder) of an agent run; clear errors for anything else."""
-    run = runs.open_run(path, group="agent")
-    cfg = run.config
-    algorithm, env_id = cfg.get("algorithm"), cfg.get("env_id")
-    if algorithm not in ("dqn", "reinforce") or not isinstance(env_id, str):
-        raise UsageError(f"{run.path}/{runs.CONFIG} is corrupt (no algorithm or env id)")
-    if (run.file(BEST) / AGENT_FILE).is_file():
-        return run, "best", run.file(BEST)
-    if run.file(AGENT_FILE).is_file():
-        return run, "final", run.path
-    if (run.file(CHECKPOINT) / AGENT_FILE).is_file():  # stopped before its first evaluation
-        return run, "checkpoint", run.file(CHECKPOINT)
-    raise UsageError(
-        f"{run.path} has no saved model (no {BEST}/ and no {AGENT_FILE}); "
-        "the training did not finish: train again"
-    )
+def find_model(path: str) -> tuple[dict[str, Any], str, Path]:
+    """({"path", "algorithm", "env_id"}, "best", "final", "checkpoint" or "saved", folder) of
+    an agent run, or of a folder written by ``agent.save()`` (agent.json, no config.json);
+    clear errors for anything else."""
+    folder = Path(path)
+    if folder.is_dir() and not (folder / runs.CONFIG).is_file() and (folder / AGENT_FILE).is_file():
+        meta = runs.read_json(folder / AGENT_FILE, what="agent file")
+        found = {"path": folder, "algorithm": meta.get("algorithm"), "env_id": meta.get("env_id")}
+        which = "saved"
+    else:
+        run = runs.open_run(path, group="agent")
+        cfg = run.config
+        found = {"path": run.path, "algorithm": cfg.get("algorithm"), "env_id": cfg.get("env_id")}
+        if (run.file(BEST) / AGENT_FILE).is_file():
+            which, folder = "best", run.file(BEST)
+        elif run.file(AGENT_FILE).is_file():
+            which, folder = "final", run.path
+        elif (run.file(CHECKPOINT) / AGENT_FILE).is_file():  # stopped before its first eval
+            which, folder = "checkpoint", run.file(CHECKPOINT)
+        else:
+            raise UsageError(
+                f"{run.path} has no saved model (no {BEST}/ and no {AGENT_FILE}); "
+                "the training did not finish: train again"
+            )
+    if found["algorithm"] not in ("dqn", "reinforce") or not isinstance(found["env_id"], str):
+        where = runs.CONFIG if which != "saved" else AGENT_FILE
+        raise UsageError(f"{found['path']}/{where} is corrupt (no algorithm or env id)")
+    return found, which, folder
 
 
 def evaluate_run(
@@ -324,13 +339,12 @@ def evaluate_run(
     _positive("episodes", episodes)
     if gif and not str(gif).lower().endswith(".gif"):
         raise UsageError(f"--gif {gif}: give a file name ending in .gif")
-    run, which, folder = find_model(path)
-    cfg = run.config
-    algorithm, env_id = cfg["algorithm"], cfg["env_id"]
+    found, which, folder = find_model(path)
+    algorithm, env_id = found["algorithm"], found["env_id"]
     agent = agent_class(algorithm).load(folder)
     returns = episode_returns(agent, env_id, episodes=episodes, seed=seed)
     result = {
-        "run": str(run.path),
+        "run": str(found["path"]),
         "model": which,
         "env_id": env_id,
         "algorithm": algorithm,

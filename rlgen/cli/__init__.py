@@ -8,6 +8,7 @@ that adds its commands; the work itself is done by the group's Python API. A bad
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from collections.abc import Sequence
 
@@ -39,10 +40,62 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Keras 2 and other tools' spellings a student may type, and what rlgen calls them
+ALIASES = {
+    "--lr": "--learning-rate",
+    "--nb-epoch": "--epochs",
+    "--nb-epochs": "--epochs",
+    "--epoch": "--epochs",
+    "--bs": "--batch-size",
+    "--batch": "--batch-size",
+    "--total-timesteps": "--steps",
+    "--timesteps": "--steps",
+}
+
+
+def _command_parser(parser: argparse.ArgumentParser, argv: Sequence[str]):
+    """The parser of the (sub)command ``argv`` names, e.g. that of ``rlgen agent train dqn``."""
+    for token in argv:
+        if token.startswith("-"):
+            continue
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs or token not in subs[0].choices:
+            break
+        parser = subs[0].choices[token]
+    return parser
+
+
+def _did_you_mean(flag: str, known: list[str]) -> str | None:
+    name = flag.split("=", 1)[0]
+    for guess in (name.replace("_", "-"), ALIASES.get(name.replace("_", "-"))):
+        if guess in known and guess != name:
+            return guess
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """``parse_args``, but an unknown flag is named with the closest known one and the help of
+    the command it was given to: "--stpes: did you mean --steps?; see 'rlgen agent train dqn
+    --help'"."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        command = _command_parser(parser, argv)
+        known = [o for a in command._actions for o in a.option_strings if o.startswith("--")]
+        hints = [
+            f"{flag.split('=', 1)[0]}: did you mean {guess}?"
+            for flag in unknown
+            if flag.startswith("-") and (guess := _did_you_mean(flag, known))
+        ]
+        message = f"unrecognized arguments: {' '.join(unknown)}"
+        command.error(message + (f" ({' '.join(hints)})" if hints else ""))
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 bad input, 1 failure)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, sys.argv[1:] if argv is None else list(argv))
     try:
         return int(args.func(args) or 0)
     except UsageError as err:

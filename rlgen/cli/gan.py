@@ -141,7 +141,8 @@ def sample_command(args: argparse.Namespace) -> int:
     sampling.check_request(args.run, args.n, args.digit, args.out, seed=args.seed)
     gan = _load(args.run, args.device)
     path = sampling.write_samples(gan, args.out, args.n, digits=args.digit, seed=args.seed)
-    what = f"digit {args.digit}" if args.digit is not None else "digits"
+    plural = "" if args.n == 1 else "s"
+    what = f"digit{plural}" if args.digit is None else f"image{plural} of digit {args.digit}"
     print(f"wrote {args.n} {what} to {path}")
     return 0
 

@@ -135,7 +135,7 @@ def predict_command(args: argparse.Namespace) -> int:
     trainer = _load(args)
     if not trainer.is_image_task:
         raise UsageError(
-            f"{args.run} is a {trainer.task} run, which does not read images; "
+            f"{args.run} is a run of task '{trainer.task}', which does not read images; "
             "give an mlp, cnn or rnn --task mnist run"
         )
     probs = np.asarray(trainer.model(image[None], training=False))[0]

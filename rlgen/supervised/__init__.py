@@ -39,7 +39,7 @@ _LAZY = {
 
 def __getattr__(name: str):
     if name in _LAZY:
-        import importlib
+        from rlgen.runtime import import_lazily
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        return getattr(import_lazily(_LAZY[name]), name)
     raise AttributeError(f"module 'rlgen.supervised' has no attribute {name!r}")

@@ -58,6 +58,16 @@ def test_reinforce_step_budget():
     assert agent.num_episodes % agent.config.episodes_per_update == 0
 
 
+def test_reinforce_episode_budget_is_exact():
+    """50 episodes at 4 per update are 12 full batches and one of 2, not 13 of 4."""
+    agent = ReinforceAgent("CartPole-v1", reinforce_config_for("CartPole-v1"), seed=0)
+    agent.learn(episodes=10, progress=False)
+    assert agent.config.episodes_per_update == 4
+    assert agent.num_episodes == 10 and len(agent.episode_log) == 10
+    agent.learn(episodes=3, progress=False)  # a budget below one batch
+    assert agent.num_episodes == 13
+
+
 @pytest.mark.parametrize(
     "kwargs, needle",
     [

@@ -133,7 +133,7 @@ def test_eval_bad_runs(tmp_path, trained_run):
     other = tmp_path / "supervised"
     other.mkdir()
     (other / "config.json").write_text(json.dumps({"group": "supervised"}))
-    assert_usage_error(rlgen("agent", "eval", str(other)), "not a agent run")
+    assert_usage_error(rlgen("agent", "eval", str(other)), "not an agent run")
     garbled = tmp_path / "garbled"
     garbled.mkdir()
     (garbled / "config.json").write_text("{not json")
@@ -149,6 +149,8 @@ def test_eval_corrupt_model(tmp_path, trained_run):
     assert_usage_error(rlgen("agent", "eval", str(run), "--episodes", "2"), "corrupt")
     proc = rlgen("agent", "eval", str(trained_run), "--episodes", "0")
     assert_usage_error(proc, "--episodes must be > 0")
+    proc = rlgen("agent", "eval", str(trained_run), "--episodes", "2", "--seed", "-1")
+    assert_usage_error(proc, "--seed must be a whole number >= 0")  # was gymnasium's traceback
 
 
 def test_resume_continues_the_run(tmp_path, trained_run):
@@ -164,6 +166,10 @@ def test_resume_continues_the_run(tmp_path, trained_run):
     assert cfg["resumed"] == [{"from": 2000, "budget": 2500}]
     with open(run / "metrics.csv") as fh:
         assert int(list(csv.DictReader(fh))[-1]["step"]) > 2000
+    # the checkpoint is the end of training, not the last periodic one (every 1,000 steps),
+    # so a further --resume continues from step 2,500
+    saved = json.loads((run / "checkpoint" / "agent.json").read_text())
+    assert saved["num_timesteps"] == 2500
 
 
 def test_bad_resume_inputs(tmp_path, trained_run):
@@ -217,3 +223,16 @@ def test_episode_budget_with_env_copies_and_its_resume(tmp_path):
     assert 30 <= json.loads((out / "summary.json").read_text())["episodes"] <= 31
     proc = rlgen("agent", "train", "dqn", "--resume", str(out), "--steps", "99999")
     assert_usage_error(proc, "counts its budget in episodes")
+
+
+def test_eval_takes_a_folder_saved_from_python(tmp_path):
+    from rlgen.agents import ReinforceAgent
+
+    agent = ReinforceAgent("CartPole-v1", seed=0)
+    agent.learn(episodes=4, progress=False)
+    agent.save(tmp_path / "mine")  # agent.json and the .keras files, no config.json
+    proc = rlgen("agent", "eval", str(tmp_path / "mine"), "--episodes", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert "reinforce on CartPole-v1, saved model:" in proc.stdout
+    (tmp_path / "mine" / "agent.json").write_text('{"algorithm": "ppo"}')
+    assert_usage_error(rlgen("agent", "eval", str(tmp_path / "mine")), "corrupt")
