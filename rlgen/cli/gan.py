@@ -163,6 +163,13 @@ def eval_command(args: argparse.Namespace) -> int:
     figures = metrics.evaluate(gan, n=args.n, seed=args.seed, cas=args.cas)
     print(f"gan run {args.run}: {figures['n']} digits against real test digits")
     common.print_figures(figures)
+    fidelity = figures.get("label_fidelity")
+    if fidelity is not None and fidelity < 0.3:  # chance is 0.1
+        print(
+            f"note: label fidelity {100 * fidelity:.0f} % is near chance (10 %): this generator "
+            "has not learnt the digits yet; train longer (the default length, or --epochs 30 on "
+            "the 4,000 offline digits for a demo)"
+        )
     write_json(f"{args.run}/eval.json", figures)
     print(f"figures written to {args.run}/eval.json")
     return 0

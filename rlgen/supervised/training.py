@@ -103,8 +103,37 @@ def synthetic_digits(
             f"--augment-from {gan_run} was trained on {trained_on}, not {dataset}; give a GAN "
             f"trained with 'rlgen gan train --dataset {dataset}'"
         )
+    steps = generator_steps(gan_run)
+    if steps is not None and steps < FEW_GAN_STEPS:
+        datasets.warn(
+            f"--augment-from {gan_run} trained only {steps:,} generator steps (the default is "
+            "about 9,300): its digits may be poor and lower accuracy (a 300-step GAN's digits "
+            f"cost 1.6 points in BENCHMARKS.md); check them with 'rlgen gan eval {gan_run}' or "
+            "add --min-confidence 0.9"
+        )
     x, y = sample_labelled(gan_run, n, seed=seed, min_confidence=min_confidence)
     return x.astype(np.float32), y.astype(np.int64)
+
+
+FEW_GAN_STEPS = 1_000  # the SNGAN recipe's fidelity at 1,000 steps on 500 digits: 86.5 %
+
+
+def generator_steps(gan_run: str | Path) -> int | None:
+    """How many generator steps a ``rlgen gan train`` run took (its summary.json's epochs
+    times the full batches per epoch), or None when it does not say (a GAN saved from
+    Python)."""
+    from rlgen.gan.sampling import run_meta
+    from rlgen.runs import read_json
+
+    summary_file = Path(gan_run) / "summary.json"
+    if not summary_file.is_file():
+        return None
+    summary = read_json(summary_file, what="GAN summary")
+    batch = run_meta(gan_run)["config"].get("batch_size")
+    try:
+        return int(summary["epochs"]) * max(int(summary["train_examples"]) // int(batch), 1)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 class Trainer:

@@ -105,3 +105,24 @@ def test_min_confidence_flag_checks(cli, gan_run):
     cli(
         *common, "--augment-from", str(gan_run), "--synthetic", "10", "--min-confidence", "1.5"
     ).assert_usage_error("--min-confidence must be in [0, 1)")
+
+
+def test_augmenting_from_a_briefly_trained_gan_warns(gan_run, tmp_path, capsys):
+    """A GAN of a few hundred steps draws poor digits (the study's 300-step control cost 1.6
+    points): --augment-from says so and how to check; one saved from Python (no summary.json)
+    gives no figure to judge and no warning."""
+    from rlgen.supervised.training import generator_steps, synthetic_digits
+
+    assert generator_steps(gan_run) is None  # GAN.save from Python: no summary.json
+    synthetic_digits(gan_run, 10, seed=0)
+    assert "warning" not in capsys.readouterr().err
+    run = tmp_path / "short"
+    shutil.copytree(gan_run, run)
+    config = json.loads((run / "config.json").read_text())
+    (run / "summary.json").write_text(json.dumps({"epochs": 10, "train_examples": 1000}))
+    steps = 10 * (1000 // config["config"]["batch_size"])  # 310 at the fixture's batch 32
+    assert generator_steps(run) == steps < 1000
+    synthetic_digits(run, 10, seed=0)
+    err = capsys.readouterr().err
+    assert f"--augment-from {run} trained only {steps:,} generator steps" in err
+    assert f"rlgen gan eval {run}" in err
