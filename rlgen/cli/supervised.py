@@ -76,7 +76,8 @@ def train_command(args: argparse.Namespace) -> int:
     )
     verbose = 0 if args.quiet else 1
     if not args.quiet:
-        print(f"rlgen: training {args.name} on {data.source} {data.sizes()} -> {run.path}")
+        sizes = ", ".join(f"{count:,} {split}" for split, count in data.sizes().items())
+        print(f"rlgen: training {args.name} on {data.source} ({sizes}) -> {run.path}")
     start = time.perf_counter()
     trainer.fit(run, verbose=verbose)
     trainer.save(run.path)
