@@ -126,3 +126,5 @@ def test_augmenting_from_a_briefly_trained_gan_warns(gan_run, tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"--augment-from {run} trained only {steps:,} generator steps" in err
     assert f"rlgen gan eval {run}" in err
+    (run / "summary.json").write_text("{garbled")
+    assert generator_steps(run) is None  # loses the warning, not the digits
