@@ -183,7 +183,7 @@ def test_bad_image_and_non_image_run(cnn_run, iris_run, cli, tmp_path):
     from PIL import Image
 
     Image.fromarray(np.eye(28, dtype=np.uint8) * 255).save(tmp_path / "ok.png")
-    cli("supervised", "predict", iris_run[0], tmp_path / "ok.png").assert_usage_error("iris run")
+    cli("supervised", "predict", iris_run[0], tmp_path / "ok.png").assert_usage_error("task 'iris'")
 
 
 def test_eval_on_non_run_and_corrupt_model(cli, iris_run, tmp_path):
