@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 ARMS = ("b", "d", "gm", "bx", "be")
+GAN_ARMS = ("d", "gm")  # the arms that draw from the GAN
 STEPS, BATCH, POOL_PER_REAL = 1600, 128, 60  # the augmentation study's defaults
 
 
@@ -104,7 +105,7 @@ def elastic(images: np.ndarray, rng: np.random.Generator, alpha=34.0, sigma=4.0)
 def extra_digits(arm: str, args, x: np.ndarray, y: np.ndarray, c_seed: int):
     """The arm's extra (images, soft labels), or None for arm b."""
     pool = POOL_PER_REAL * args.n
-    rng = np.random.default_rng(1000 * (args.gan_seed if arm in ("d", "gm") else 0) + c_seed)
+    rng = np.random.default_rng(1000 * (args.gan_seed if arm in GAN_ARMS else 0) + c_seed)
     if arm == "b":
         return None
     if arm == "be":
@@ -160,7 +161,7 @@ def accuracy(arm: str, args, data, x, y, c_seed: int) -> float:
 
 def key(args, arm: str, c_seed: int) -> dict:
     k = {"n": args.n, "arm": arm, "classifier_seed": c_seed, "alpha": args.alpha}
-    if arm in ("d", "gm"):
+    if arm in GAN_ARMS:
         k["gan"] = Path(args.gan).name
         if args.z_scale != 1.0:
             k["z_scale"] = args.z_scale
@@ -211,7 +212,7 @@ def main() -> None:
         from rlgen.gan import metrics
 
         reference = metrics.reference_classifier("mnist", data=data)
-        for arm in (a for a in args.arms if a in ("d", "gm")):
+        for arm in (a for a in args.arms if a in GAN_ARMS):
             images, labels = extra_digits(arm, args, x, y, args.classifier_seeds[0])
             agree = reference.predict(images) == labels.argmax(1)  # gm: the dominant class
             print(

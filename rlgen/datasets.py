@@ -283,8 +283,8 @@ def stratified_split(y: np.ndarray, test_size: int, seed: int = 0) -> tuple[np.n
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(y))
-    classes = np.unique(y, return_counts=True)[1]
-    if min(test_size, len(y) - test_size) < len(classes) or classes.min() < 2:
+    counts = np.unique(y, return_counts=True)[1]  # one per class
+    if min(test_size, len(y) - test_size) < len(counts) or counts.min() < 2:
         order = np.random.default_rng(seed).permutation(len(y))
         return np.sort(order[test_size:]), np.sort(order[:test_size])
     train, test = train_test_split(idx, test_size=test_size, random_state=seed, stratify=y)

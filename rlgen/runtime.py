@@ -117,16 +117,19 @@ def import_tensorflow() -> Any:
     return tf
 
 
-def import_lazily(module: str) -> Any:
-    """``module`` for a package's lazy ``__getattr__`` (``from rlgen.agents import DQNAgent``):
-    when it needs TensorFlow, TensorFlow is imported first with its start-up notices hidden,
-    as the CLI does; the hyper-parameter modules (``*.configs``) and ``rlgen.errors`` stay
-    free of TensorFlow."""
+def lazy_export(package: str, exports: dict[str, str], name: str) -> Any:
+    """A package's lazy ``__getattr__`` (``from rlgen.agents import DQNAgent``): ``name`` from
+    the module ``exports`` maps it to. When that module needs TensorFlow, TensorFlow is
+    imported first with its start-up notices hidden, as the CLI does; the hyper-parameter
+    modules (``*.configs``) and ``rlgen.errors`` stay free of TensorFlow."""
     import importlib
 
+    if name not in exports:
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+    module = exports[name]
     if not module.endswith(".configs") and module != "rlgen.errors":
         import_tensorflow()
-    return importlib.import_module(module)
+    return getattr(importlib.import_module(module), name)
 
 
 def seed_everything(seed: int) -> None:

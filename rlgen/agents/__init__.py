@@ -34,8 +34,6 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        from rlgen.runtime import import_lazily
+    from rlgen.runtime import lazy_export
 
-        return getattr(import_lazily(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'rlgen.agents' has no attribute {name!r}")
+    return lazy_export(__name__, _EXPORTS, name)

@@ -121,6 +121,14 @@ def check_budget(total_steps: Any, episodes: Any) -> tuple[str, int]:
     return name[:-1], int(value)
 
 
+def check_seed(seed: Any) -> int:
+    """``seed`` as an int; a UsageError unless it is a whole number >= 0 (gymnasium's own
+    error for a negative one is a traceback)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise UsageError(f"--seed must be a whole number >= 0, got {seed!r}")
+    return int(seed)
+
+
 class BaseAgent:
     """Construction and bookkeeping common to the agents (SB3-shaped: learn/act/save/load).
 
@@ -145,10 +153,8 @@ class BaseAgent:
             self.obs_dim, self.n_actions = check_spaces(
                 self.env, self.env_id, self.algorithm.upper()
             )
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise UsageError(f"--seed must be a whole number >= 0, got {seed!r}")
+        self.seed = check_seed(seed)
         self.config = config if config is not None else self.default_config(self.env_id)
-        self.seed = int(seed)
         self.rng = np.random.default_rng(self.seed)
         self.num_timesteps = 0
         self.num_episodes = 0

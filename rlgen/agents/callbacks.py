@@ -173,6 +173,7 @@ class CheckpointCallback(Callback):
         self.path, self.every, self.unit = Path(path), int(every), unit
         self.evaluator = evaluator
         self._next = 0
+        self.saved: tuple[int, int] | None = None  # (counter, evaluations) of the last save
 
     def _counter(self, agent: Any) -> int:
         return agent.num_timesteps if self.unit == "step" else agent.num_episodes
@@ -183,9 +184,19 @@ class CheckpointCallback(Callback):
     def on_step(self, agent: Any) -> bool:
         if self._counter(agent) >= self._next:
             self._next += self.every
-            extra = {"evaluator": self.evaluator.state()} if self.evaluator else {}
-            agent.save_checkpoint(self.path, extra=extra)
+            self.save(agent)
         return True
+
+    def save(self, agent: Any) -> None:
+        """Write the checkpoint now, unless the last one already holds this very state (the
+        same counter and evaluation history): the end of training often falls on a periodic
+        checkpoint, and the replay buffer is not written twice."""
+        state = (self._counter(agent), len(self.evaluator.history) if self.evaluator else 0)
+        if state == self.saved:
+            return
+        extra = {"evaluator": self.evaluator.state()} if self.evaluator else {}
+        agent.save_checkpoint(self.path, extra=extra)
+        self.saved = state
 
 
 class ProgressBarCallback(Callback):

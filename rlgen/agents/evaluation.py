@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from rlgen.agents.base import check_seed
 from rlgen.agents.envs import make_env, resolve_env
 from rlgen.errors import UsageError
 
@@ -22,8 +23,7 @@ def episode_returns(
     """
     if isinstance(episodes, bool) or int(episodes) != episodes or episodes <= 0:
         raise UsageError(f"--episodes must be > 0, got {episodes}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise UsageError(f"--seed must be a whole number >= 0, got {seed!r}")
+    seed = check_seed(seed)
     env_or_id = env_or_id if env_or_id is not None else agent.env_id
     if env_or_id is None:
         raise UsageError("evaluate needs an env id or gymnasium.Env")

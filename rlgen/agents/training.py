@@ -160,11 +160,10 @@ def train_run(
     )
     if resume is not None:
         evaluator.restore(getattr(agent, "checkpoint_extra", {}).get("evaluator", {}))
-    callbacks = [
-        evaluator,
-        CheckpointCallback(run.file(CHECKPOINT), checkpoint_every, unit=unit, evaluator=evaluator),
-        TensorBoardCallback(run.file(TENSORBOARD), evaluator),
-    ]
+    checkpointer = CheckpointCallback(
+        run.file(CHECKPOINT), checkpoint_every, unit=unit, evaluator=evaluator
+    )
+    callbacks = [evaluator, checkpointer, TensorBoardCallback(run.file(TENSORBOARD), evaluator)]
     t0 = time.perf_counter()
     error: UsageError | None = None
     try:
@@ -187,7 +186,7 @@ def train_run(
         agent.save(run.path)
         # the checkpoint of the end, so that --resume continues exactly where training
         # stopped instead of from the last periodic checkpoint
-        agent.save_checkpoint(run.file(CHECKPOINT), extra={"evaluator": evaluator.state()})
+        checkpointer.save(agent)
     summary = _write_results(run, agent, evaluator, seconds, threshold, unit, budget)
     if error is not None:
         summary["stopped"] = str(error)

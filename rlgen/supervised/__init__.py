@@ -38,8 +38,6 @@ _LAZY = {
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        from rlgen.runtime import import_lazily
+    from rlgen.runtime import lazy_export
 
-        return getattr(import_lazily(_LAZY[name]), name)
-    raise AttributeError(f"module 'rlgen.supervised' has no attribute {name!r}")
+    return lazy_export(__name__, _LAZY, name)

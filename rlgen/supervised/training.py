@@ -79,6 +79,9 @@ def geometric_augmentation(seed: int = 0) -> keras.Sequential:
     )
 
 
+FEW_GAN_STEPS = 1_000  # the default recipe's label fidelity at 1,000 steps on 500 digits: 57 %
+
+
 def synthetic_digits(
     gan_run: str | Path,
     n: int,
@@ -113,9 +116,6 @@ def synthetic_digits(
         )
     x, y = sample_labelled(gan_run, n, seed=seed, min_confidence=min_confidence)
     return x.astype(np.float32), y.astype(np.int64)
-
-
-FEW_GAN_STEPS = 1_000  # the default recipe's label fidelity at 1,000 steps on 500 digits: 57 %
 
 
 def generator_steps(gan_run: str | Path) -> int | None:

@@ -68,3 +68,29 @@ def test_reinforce_resume_equals_uninterrupted(tmp_path):
     assert [e["return"] for e in resumed.episode_log] == [e["return"] for e in full.episode_log]
     _same_weights(resumed.policy_net.get_weights(), full.policy_net.get_weights())
     _same_weights(resumed.value_net.get_weights(), full.value_net.get_weights())
+
+
+def test_the_end_of_training_rewrites_no_checkpoint_of_the_same_state(tmp_path):
+    """The end-of-training checkpoint is skipped when the last periodic one holds the same
+    counter and evaluations (the replay buffer is not written twice), and written when an
+    evaluation came after it."""
+    from types import SimpleNamespace
+
+    from rlgen.agents.callbacks import CheckpointCallback
+
+    writes = []
+    agent = SimpleNamespace(num_timesteps=1000, num_episodes=0)
+    agent.save_checkpoint = lambda path, extra: writes.append((agent.num_timesteps, extra))
+    evaluator = SimpleNamespace(history=[{"step": 1000}])
+    evaluator.state = lambda: {"history": list(evaluator.history)}
+    ckpt = CheckpointCallback(tmp_path / "checkpoint", 500, evaluator=evaluator)
+    ckpt.on_training_start(SimpleNamespace(num_timesteps=0, num_episodes=0))
+    ckpt.on_step(agent)  # periodic, at 1,000
+    ckpt.save(agent)  # the end of training at the same state: nothing new to write
+    assert [w[0] for w in writes] == [1000]
+    evaluator.history.append({"step": 1000})  # a final evaluation after the periodic save
+    ckpt.save(agent)
+    agent.num_timesteps = 1200
+    ckpt.save(agent)
+    assert [w[0] for w in writes] == [1000, 1000, 1200]
+    assert len(writes[1][1]["evaluator"]["history"]) == 2
