@@ -1,4 +1,7 @@
-"""The one exception type the command line turns into a single line and exit status 2."""
+"""The one exception type the command line turns into a single line and exit status 2, and
+the checks every command shares."""
+
+from typing import Any
 
 
 class UsageError(Exception):
@@ -7,3 +10,13 @@ class UsageError(Exception):
 
 class TrainingDiverged(UsageError):
     """A loss became NaN or inf: training stopped, and the last good checkpoint is kept."""
+
+
+def check_seed(seed: Any) -> int:
+    """``seed`` as an int; a UsageError unless it is a whole number >= 0 (gymnasium's and
+    NumPy's own errors for a negative one are tracebacks)."""
+    import numpy as np
+
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise UsageError(f"--seed must be a whole number >= 0, got {seed!r}")
+    return int(seed)

@@ -18,7 +18,7 @@ import numpy as np
 
 from rlgen.agents.envs import check_spaces, make_env, resolve_env
 from rlgen.agents.saving import AGENT_FILE, agent_from_file, write_agent_file
-from rlgen.errors import UsageError
+from rlgen.errors import UsageError, check_seed
 from rlgen.runs import atomic_path, load_model
 
 _NUMPY_ACTIVATIONS = {
@@ -119,14 +119,6 @@ def check_budget(total_steps: Any, episodes: Any) -> tuple[str, int]:
     if value <= 0:
         raise UsageError(f"--{name} must be > 0, got {value}; give a positive number")
     return name[:-1], int(value)
-
-
-def check_seed(seed: Any) -> int:
-    """``seed`` as an int; a UsageError unless it is a whole number >= 0 (gymnasium's own
-    error for a negative one is a traceback)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise UsageError(f"--seed must be a whole number >= 0, got {seed!r}")
-    return int(seed)
 
 
 class BaseAgent:

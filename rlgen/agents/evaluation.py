@@ -7,9 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from rlgen.agents.base import check_seed
 from rlgen.agents.envs import make_env, resolve_env
-from rlgen.errors import UsageError
+from rlgen.errors import UsageError, check_seed
 
 
 def episode_returns(

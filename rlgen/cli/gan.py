@@ -148,15 +148,14 @@ def sample_command(args: argparse.Namespace) -> int:
 
 
 def eval_command(args: argparse.Namespace) -> int:
-    from rlgen.errors import UsageError
+    from rlgen.errors import UsageError, check_seed
     from rlgen.gan import sampling
     from rlgen.runs import write_json
 
     sampling.run_meta(args.run)
     if args.n < 10:
         raise UsageError(f"-n must be at least 10 to estimate the figures, got {args.n}")
-    if args.seed < 0:
-        raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    check_seed(args.seed)
     gan = _load(args.run, args.device)
     from rlgen.gan import metrics
 

@@ -31,7 +31,7 @@ from keras import layers, ops
 
 from rlgen import config as cfgmod
 from rlgen import datasets, runtime
-from rlgen.errors import TrainingDiverged, UsageError
+from rlgen.errors import TrainingDiverged, UsageError, check_seed
 from rlgen.gan.configs import GANConfig
 from rlgen.runs import (
     CONFIG,
@@ -706,8 +706,7 @@ class GAN:
         """Yield ``(x, y)`` chunks of at most :data:`CHUNK` images (bounded memory for any n)."""
         if n <= 0:
             raise UsageError(f"-n must be > 0, got {n}")
-        if seed < 0:
-            raise UsageError(f"--seed must be >= 0, got {seed}")
+        check_seed(seed)
         if digits is not None and not self.conditional:
             raise UsageError(
                 "--digit needs a conditional GAN, but this one was trained --unconditional; "

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from rlgen.errors import UsageError
+from rlgen.errors import UsageError, check_seed
 from rlgen.runs import atomic_path, open_run
 
 GROUP = "gan"
@@ -67,8 +67,7 @@ def check_request(
     meta = run_meta(run_path)
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
         raise UsageError(f"-n must be a whole number > 0, got {n!r}")
-    if seed < 0:
-        raise UsageError(f"--seed must be >= 0, got {seed}")
+    check_seed(seed)
     conditional = bool(meta["conditional"])
     if labels_needed and not conditional:
         raise UsageError(
