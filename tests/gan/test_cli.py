@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from rlgen.cli import main
+from tests.gan.helpers import digits, tiny_gan
 
 
 def test_gan_help_does_not_import_tensorflow():
@@ -87,6 +88,17 @@ def test_eval_prints_a_table_and_writes_json(cli, gan_run, reference, tmp_path):
         assert key in figures and key in r.out
     assert figures["n"] == 200
     assert "cas" not in figures
+    assert ("near chance" in r.out) == (figures["label_fidelity"] < 0.3)
+
+
+def test_eval_notes_a_label_fidelity_near_chance(cli, reference, tmp_path):
+    gan = tiny_gan()  # two steps of training: it has not learnt the digits
+    gan.train(*digits(32), epochs=1, verbose=0)
+    gan.save(tmp_path / "run")
+    r = cli("gan", "eval", tmp_path / "run", "-n", "100", "--no-cas")
+    assert r.code == 0, r
+    assert json.loads((tmp_path / "run" / "eval.json").read_text())["label_fidelity"] < 0.3
+    assert "is near chance (10 %)" in r.out and "train longer" in r.out
 
 
 def test_corrupt_model_exits_2_in_a_fresh_process(cli, gan_run, tmp_path):
