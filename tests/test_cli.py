@@ -247,3 +247,11 @@ def test_unknown_flags_name_the_closest_one_and_the_commands_help(command, flags
         assert hint in err
     else:
         assert "did you mean" not in err
+
+
+def test_figures_print_every_float_to_four_decimals(capsys):
+    from rlgen.cli.common import print_figures
+
+    print_figures({"a": np.float32(0.123456789), "b": 2 / 3, "n": np.int64(7), "ok": True})
+    lines = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert lines == [["a", "0.1235"], ["b", "0.6667"], ["n", "7"], ["ok", "True"]]

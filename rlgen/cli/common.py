@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import numbers
 from typing import Any, TypeVar
 
 from rlgen import config as cfgmod
@@ -50,7 +51,8 @@ def resolve(
 
 
 def print_figures(figures: dict[str, Any]) -> None:
-    """One indented ``name  value`` line per figure (floats to 4 decimals)."""
+    """One indented ``name  value`` line per figure (floats to 4 decimals, NumPy's too)."""
     for key, value in figures.items():
-        shown = f"{value:.4f}" if isinstance(value, float) else value
+        real = isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral)
+        shown = f"{value:.4f}" if real else value
         print(f"  {key:<32} {shown}")
