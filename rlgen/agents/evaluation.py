@@ -31,6 +31,7 @@ def episode_returns(
         envs = [env]
     else:
         envs = [make_env(env_or_id) for _ in range(min(batch, episodes))]
+    check_fits(agent, envs[0], env_or_id)
     returns = np.zeros(episodes)
     next_episode = 0
     slots: list[tuple[int, Any]] = []  # (episode index, obs) per running env
@@ -59,6 +60,23 @@ def episode_returns(
                 still.append(i)
         active = still
     return returns
+
+
+def check_fits(agent: Any, env: Any, env_or_id: Any) -> None:
+    """A UsageError unless ``env``'s observations and actions are the ones ``agent`` was
+    built for (an agent of one env evaluated on another fails deep in NumPy otherwise)."""
+    obs, act = env.observation_space, env.action_space
+    size = int(np.prod(obs.shape)) if obs.shape is not None else None
+    n = getattr(act, "n", None)
+    if size == agent.obs_dim and n is not None and int(n) == agent.n_actions:
+        return
+    name = env_or_id if isinstance(env_or_id, str) else type(env.unwrapped).__name__
+    trained = f" ({agent.env_id})" if agent.env_id else ""
+    raise UsageError(
+        f"this agent{trained} takes {agent.obs_dim} observation values and "
+        f"{agent.n_actions} actions, but {name} has {size} and {n if n is not None else act}; "
+        "evaluate it on the env it was trained on"
+    )
 
 
 def evaluate(

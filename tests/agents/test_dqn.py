@@ -108,6 +108,15 @@ def test_dict_observation_space_is_refused():
         DQNAgent(DictObs())
 
 
+def test_evaluating_on_another_env_is_refused():
+    from rlgen.agents import evaluate
+
+    agent = DQNAgent("Acrobot-v1", seed=0)
+    with pytest.raises(UsageError, match="takes 6 observation values and 3 actions.*CartPole"):
+        evaluate(agent, "CartPole-v1", episodes=2)  # was NumPy's reshape traceback
+    assert evaluate(agent, "Acrobot-v1", episodes=1)[0] <= 0
+
+
 @pytest.mark.parametrize("steps", [0, -5])
 def test_non_positive_steps(steps):
     with pytest.raises(UsageError, match="--steps must be > 0"):
