@@ -149,6 +149,10 @@ def test_config_file_sets_values_and_flags_win(cli, tmp_path):
         (["supervised", "train", "cnn", "--device", "gpu"], ["no GPU", "--device cpu"]),
         (["supervised", "train", "cnn", "--data-dir", "/nonexistent/x"], ["does not exist"]),
         (["supervised", "eval", "/nonexistent/run"], ["not a folder"]),
+        (["supervised", "train", "mlp", "--activation", "relux"], ["relux", "'relu'"]),
+        (["supervised", "train", "cnn", "--kernel-size", "20"], ["kernel-size 20", "at most 14"]),
+        (["supervised", "train", "rnn", "--bits", "40"], ["--bits must be in 2..32"]),
+        (["supervised", "train", "rnn", "--test-bits", "4"], ["only 64", "lower --test-pairs"]),
     ],
 )
 def test_bad_input_one_line_exit_2(cli, args, fragments):

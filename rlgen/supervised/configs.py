@@ -10,6 +10,13 @@ from rlgen.config import check_fraction, check_positive
 
 Optimizer = Literal["sgd", "rmsprop", "adadelta", "adam", "adagrad"]
 Dataset = Literal["mnist", "fashion_mnist"]
+# Keras's own names, so a typo is refused with the list before any run folder exists.
+Activation = Literal[
+    "relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "swish", "softplus", "softsign",
+    "leaky_relu", "relu6", "mish", "hard_sigmoid", "hard_silu", "exponential", "linear",
+]  # fmt: skip
+IMAGE_SIDE = 28  # the MNIST-style images the image trainers read
+MAX_BITS = 32  # binary addition: a pair of 32-bit operands has 2**62 codes, the int64 limit
 
 
 def _h(text: str) -> dict[str, str]:
@@ -96,7 +103,7 @@ class MLPConfig(ImageConfig):
     epochs: int = field(default=20, metadata=_h("passes over the training set"))
     hidden: tuple[int, ...] = field(default=(512, 512), metadata=_h("hidden layer widths"))
     dropout: float = field(default=0.2, metadata=_h("dropout after each hidden layer"))
-    activation: str = field(default="relu", metadata=_h("hidden activation"))
+    activation: Activation = field(default="relu", metadata=_h("hidden activation"))
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -125,6 +132,13 @@ class CNNConfig(ImageConfig):
         check_fraction(self, "dense_dropout")
         if not self.filters or min(self.filters) <= 0:
             raise ValueError(f"--filters needs positive counts, got {self.filters}")
+        # Each unpadded conv trims kernel_size - 1 pixels and the 2x2 pooling needs 2 left.
+        largest = (IMAGE_SIDE - 2) // len(self.filters) + 1
+        if self.kernel_size > largest:
+            raise ValueError(
+                f"--kernel-size {self.kernel_size} leaves nothing of a {IMAGE_SIDE}x{IMAGE_SIDE} "
+                f"image after {len(self.filters)} conv layers; give at most {largest}"
+            )
 
 
 @dataclass
@@ -155,8 +169,28 @@ class RNNConfig(ImageConfig):
         check_fraction(self, "recurrent_dropout")
         if self.task == "addition" and self.augment_from:
             raise ValueError("--augment-from adds digits; it needs --task mnist, not addition")
-        if self.task == "addition" and self.bits < 2:
-            raise ValueError(f"--bits must be >= 2, got {self.bits}")
+        if self.task == "addition":
+            self._check_addition()
+
+    def _check_addition(self) -> None:
+        """Widths the int64 sums hold, and enough distinct operand pairs for the flags."""
+        for name in ("bits", "test_bits"):
+            if not 2 <= getattr(self, name) <= MAX_BITS:
+                raise ValueError(
+                    f"--{name.replace('_', '-')} must be in 2..{MAX_BITS} (the sums are 64-bit "
+                    f"integers), got {getattr(self, name)}"
+                )
+        both = self.train_pairs + self.test_pairs
+        for name, bits, wanted, flags in (
+            ("--bits", self.bits, both, "--train-pairs + --test-pairs"),
+            ("--test-bits", self.test_bits, self.test_pairs, "--test-pairs"),
+        ):
+            exist = 4 ** (bits - 1)  # operands below 2**(bits - 1), so the sum fits
+            if wanted > exist:
+                raise ValueError(
+                    f"{name} {bits} gives only {exist:,} distinct operand pairs but {flags} "
+                    f"asks for {wanted:,}; raise {name} or lower {flags.replace(' + ', '/')}"
+                )
 
 
 # The MNIST-rows task wants a bigger net and a gentler step than binary addition.
@@ -171,7 +205,7 @@ class IrisConfig(TrainConfig):
     """Iris: 4 features - one hidden layer - 3-way softmax, on a fixed stratified 120/30 split."""
 
     hidden: tuple[int, ...] = field(default=(10,), metadata=_h("hidden layer widths"))
-    activation: str = field(default="relu", metadata=_h("hidden activation"))
+    activation: Activation = field(default="relu", metadata=_h("hidden activation"))
     learning_rate: float = field(default=1e-2, metadata=_h("optimiser step size"))
     epochs: int = field(default=150, metadata=_h("passes over the training set"))
     batch_size: int = field(default=16, metadata=_h("examples per gradient step"))
@@ -190,7 +224,7 @@ class PerceptronConfig(TrainConfig):
 
     gate: Literal["and", "or", "xor"] = field(default="xor", metadata=_h("truth table to learn"))
     hidden: int = field(default=0, metadata=_h("hidden units; 0 = single-layer perceptron"))
-    activation: str = field(default="tanh", metadata=_h("hidden activation"))
+    activation: Activation = field(default="tanh", metadata=_h("hidden activation"))
     learning_rate: float = field(default=0.1, metadata=_h("optimiser step size"))
     epochs: int = field(default=300, metadata=_h("passes over the four rows"))
     batch_size: int = field(default=4, metadata=_h("examples per gradient step"))
