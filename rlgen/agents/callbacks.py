@@ -99,6 +99,7 @@ class EvalCallback(Callback):
         self._stop = False
         self._t0 = 0.0
         self.eval_seconds = 0.0
+        self._seconds_before = 0.0  # training seconds of the sessions a resumed run had
 
     def _counter(self, agent: Any) -> int:
         return agent.num_timesteps if self.unit == "step" else agent.num_episodes
@@ -113,6 +114,9 @@ class EvalCallback(Callback):
         best = state.get("best_mean")
         self.best_mean = -np.inf if best is None else float(best)
         self.best_step = state.get("best_step")
+        self._seconds_before = float(
+            self.history[-1].get("train_seconds", 0.0) if self.history else 0.0
+        )
 
     def on_training_start(self, agent: Any) -> None:
         self.env_id = self.env_id or agent.env_id
@@ -133,7 +137,7 @@ class EvalCallback(Callback):
         # Fresh start states each time: the seeds move on with every evaluation.
         seed = self.seed + len(self.history) * self.episodes
         start = time.perf_counter()
-        train_seconds = start - self._t0 - self.eval_seconds
+        train_seconds = self._seconds_before + start - self._t0 - self.eval_seconds
         mean, std = evaluate(agent, self.env_id, episodes=self.episodes, seed=seed)
         row = {
             "step": agent.num_timesteps,

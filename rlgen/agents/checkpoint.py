@@ -77,7 +77,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndar
     try:
         with np.load(path / STATE_NPZ) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as err:
+    except Exception as err:  # FileNotFoundError, zipfile.BadZipFile, EOFError, ValueError ...
         raise UsageError(f"checkpoint {path / STATE_NPZ} is corrupt or missing ({err})") from None
     env = None
     if state.get("env_pickled"):

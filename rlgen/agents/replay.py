@@ -80,7 +80,7 @@ class ReplayBuffer:
                     getattr(buf, name)[:size] = data[name]
         except FileNotFoundError:
             raise UsageError(f"replay buffer {path} is missing") from None
-        except (OSError, KeyError, ValueError) as err:
+        except Exception as err:  # zipfile.BadZipFile, EOFError, KeyError, ValueError ...
             raise UsageError(f"replay buffer {path} is corrupt ({err})") from None
         buf.pos, buf.size = pos, size
         return buf

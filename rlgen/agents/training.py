@@ -122,7 +122,9 @@ def train_run(
                 f"{run.path} already has {done} {unit}s of its budget {budget}; "
                 f"give a larger --{unit}s to train further"
             )
-        saved.setdefault("resumed", []).append({"from": done, "budget": budget})
+        resumed = {"from": done, "budget": budget, "previous_budget": saved["budget"]}
+        saved.setdefault("resumed", []).append(resumed)
+        saved["budget"] = {unit + "s": budget}  # what a further --resume extends
         run.write_json(runs.CONFIG, saved)
     else:
         seed = runtime.config.seed if runtime is not None else 0
@@ -164,7 +166,7 @@ def train_run(
         run.file(CHECKPOINT), checkpoint_every, unit=unit, evaluator=evaluator
     )
     callbacks = [evaluator, checkpointer, TensorBoardCallback(run.file(TENSORBOARD), evaluator)]
-    t0 = time.perf_counter()
+    t0, steps_before = time.perf_counter(), agent.num_timesteps
     error: UsageError | None = None
     try:
         left = {"total_steps" if unit == "step" else "episodes": budget - done}
@@ -177,7 +179,8 @@ def train_run(
     except TrainingDiverged as err:
         error = err
     except KeyboardInterrupt:  # keep what was learnt so far readable, then stop
-        _write_results(run, agent, evaluator, time.perf_counter() - t0, threshold, unit, budget)
+        seconds = time.perf_counter() - t0
+        _write_results(run, agent, evaluator, seconds, steps_before, threshold, unit, budget)
         raise
     seconds = time.perf_counter() - t0
     if error is None:
@@ -187,7 +190,7 @@ def train_run(
         # the checkpoint of the end, so that --resume continues exactly where training
         # stopped instead of from the last periodic checkpoint
         checkpointer.save(agent)
-    summary = _write_results(run, agent, evaluator, seconds, threshold, unit, budget)
+    summary = _write_results(run, agent, evaluator, seconds, steps_before, threshold, unit, budget)
     if error is not None:
         summary["stopped"] = str(error)
         run.write_json(runs.SUMMARY, summary)
@@ -259,8 +262,13 @@ def _open_for_resume(path: str, algorithm: str, env_id: str | None):
     return run, agent, saved
 
 
-def _write_results(run, agent, evaluator, seconds, threshold, unit, budget) -> dict[str, Any]:
+def _write_results(
+    run, agent, evaluator, seconds, steps_before, threshold, unit, budget
+) -> dict[str, Any]:
+    """metrics.csv, evaluations.csv, the learning curve and summary.json; ``seconds`` and
+    the speed are this session's (``steps_before`` steps came from a checkpoint)."""
     log = agent.episode_log
+    steps_now = agent.num_timesteps - steps_before
     runs.write_csv(run.file("metrics.csv"), log)
     runs.write_csv(run.file("evaluations.csv"), evaluator.history)
     if log:
@@ -284,8 +292,9 @@ def _write_results(run, agent, evaluator, seconds, threshold, unit, budget) -> d
         "budget": {unit + "s": budget},
         "steps": agent.num_timesteps,
         "episodes": agent.num_episodes,
+        "resumed_from_step": steps_before or None,
         "seconds": round(seconds, 2),
-        "steps_per_second": round(agent.num_timesteps / seconds, 1) if seconds > 0 else None,
+        "steps_per_second": round(steps_now / seconds, 1) if seconds > 0 else None,
         "mean_return_last_100_episodes": float(np.mean(returns)) if returns else None,
         "reward_threshold": threshold,
         "first_step_eval_at_threshold": first_hit,

@@ -135,8 +135,10 @@ def run_train(args: argparse.Namespace) -> int:
     )
     if not args.quiet:
         best = summary["best_eval_mean_reward"]
+        before = summary["resumed_from_step"]
+        trained = f"steps {before} to {summary['steps']}" if before else f"{summary['steps']} steps"
         print(
-            f"{summary['steps']} steps, {summary['episodes']} episodes in "
+            f"{trained}, {summary['episodes']} episodes in "
             f"{summary['seconds']:.1f} s ({summary['steps_per_second']} steps/s); "
             f"best evaluation {best:.1f} at step {summary['best_eval_step']}, final "
             f"{summary['final_eval_mean_reward']:.1f} (rlgen agent eval RUN uses the best "

@@ -163,9 +163,17 @@ def test_resume_continues_the_run(tmp_path, trained_run):
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == 2500
     cfg = json.loads((run / "config.json").read_text())
-    assert cfg["resumed"] == [{"from": 2000, "budget": 2500}]
+    previous = {"steps": 2000}
+    assert cfg["resumed"] == [{"from": 2000, "budget": 2500, "previous_budget": previous}]
+    assert cfg["budget"] == {"steps": 2500}  # a further --resume extends 2,500, not 2,000
+    # speed of the 500 steps trained now, not of all 2,500 in this session's seconds
+    assert summary["resumed_from_step"] == 2000
+    assert summary["steps_per_second"] == pytest.approx(500 / summary["seconds"], rel=0.01)
     with open(run / "metrics.csv") as fh:
         assert int(list(csv.DictReader(fh))[-1]["step"]) > 2000
+    with open(run / "evaluations.csv") as fh:
+        seconds = [float(row["train_seconds"]) for row in csv.DictReader(fh)]
+    assert seconds == sorted(seconds)  # the resumed evaluations count on, not from zero
     # the checkpoint is the end of training, not the last periodic one (every 1,000 steps),
     # so a further --resume continues from step 2,500
     saved = json.loads((run / "checkpoint" / "agent.json").read_text())
@@ -190,6 +198,11 @@ def test_bad_resume_inputs(tmp_path, trained_run):
     shutil.copytree(trained_run, broken)
     (broken / "checkpoint" / "state.json").write_text("{garbled")
     assert_usage_error(rlgen(*resume, str(broken), "--steps", "3000"), "corrupt")
+    cut = tmp_path / "cut"  # a replay buffer cut short: zipfile's BadZipFile before
+    shutil.copytree(trained_run, cut)
+    replay = cut / "checkpoint" / "replay.npz"
+    replay.write_bytes(replay.read_bytes()[:2000])
+    assert_usage_error(rlgen(*resume, str(cut), "--steps", "3000"), "replay buffer", "corrupt")
     assert_usage_error(rlgen("agent", "train", "dqn", "--steps", "10"), "--env is required")
 
 
