@@ -223,7 +223,13 @@ def test_nan_loss_exits_2_and_keeps_checkpoint(cli, tmp_path):
         "--out",
         out,
     )
-    result.assert_usage_error("loss became", "checkpoint")
+    result.assert_usage_error("loss became", "the last good model is in")
+    assert (out / "checkpoint" / "model.keras").is_file()
+    first = tmp_path / "first-epoch"  # diverges at once: no checkpoint to point to
+    args = ("--optimizer", "sgd", "--learning-rate", "1e6", "--epochs", "3", "--quiet")
+    result = cli("supervised", "train", "regression", *args, "--out", first)
+    result.assert_usage_error("loss became", "in the first epoch, so no checkpoint was written")
+    assert not (first / "checkpoint").exists()
 
 
 @pytest.mark.parametrize(

@@ -336,7 +336,11 @@ class Trainer:
         self.seconds = time.perf_counter() - start
         diverged = callbacks[0].diverged
         if diverged:
-            where = f"; the last good model is in {run.file('checkpoint')}" if run else ""
+            where = ""
+            if run is not None and (run.file("checkpoint") / MODEL_FILE).is_file():
+                where = f"; the last good model is in {run.file('checkpoint')}"
+            elif run is not None:
+                where = " (in the first epoch, so no checkpoint was written)"
             raise TrainingDiverged(
                 f"the loss became {diverged} during training{where}; "
                 "lower --learning-rate or change --optimizer"
