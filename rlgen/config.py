@@ -101,15 +101,34 @@ def coerce(name: str, tp: Any, value: Any, where: str) -> Any:
     )
 
 
-def add_flags(parser: argparse.ArgumentParser, cls: type, title: str | None = None) -> None:
-    """Add one ``--flag`` per field of dataclass ``cls``; unset flags stay out of the namespace."""
+def _shown(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def add_flags(
+    parser: argparse.ArgumentParser,
+    cls: type,
+    title: str | None = None,
+    presets: dict[str, dict[str, Any]] | None = None,
+) -> None:
+    """Add one ``--flag`` per field of dataclass ``cls``; unset flags stay out of the namespace.
+
+    ``presets`` ({label: {field: value}}, e.g. an env id's tuned values) are shown in each
+    flag's help beside the default they replace, so ``--help`` says what a run will use."""
     group = parser.add_argument_group(title or f"{cls.__name__} (hyper-parameters)")
     defaults = cls()
     for f in dataclasses.fields(cls):
         tp = _field_types(cls)[f.name]
         default = getattr(defaults, f.name)
         helptext = f.metadata.get("help", "")
-        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        shown = _shown(default)
+        replaced = [
+            f"{label}: {_shown(values[f.name])}"
+            for label, values in (presets or {}).items()
+            if f.name in values and values[f.name] != default
+        ]
+        if replaced:
+            shown += "; " + ", ".join(replaced)
         kwargs: dict[str, Any] = {
             "dest": f.name,
             "default": argparse.SUPPRESS,

@@ -75,6 +75,25 @@ def test_tuple_flag_parses_commas():
         parse(MLPConfig, ["--hidden", "a,b"])
 
 
+def test_help_shows_the_presets_beside_the_defaults():
+    from rlgen.cli import build_parser
+
+    def help_of(*argv):
+        parser = build_parser()
+        for name in argv:  # walk down to the sub-command's own parser
+            action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+            parser = action.choices[name]
+        return " ".join(parser.format_help().split())
+
+    dqn = help_of("agent", "train", "dqn")
+    assert (
+        "Adam learning rate (default: 0.00063; CartPole-v1: 0.0023, MountainCar-v0: 0.004)" in dqn
+    )
+    assert "(default: 128; CartPole-v1: 64)" in dqn  # the batch size CartPole really trains with
+    rnn = help_of("supervised", "train", "rnn")
+    assert "recurrent cell (default: simple; --task mnist: lstm)" in rnn
+
+
 def test_runtime_config_flags():
     got = parse(RuntimeConfig, ["--device", "cpu", "--mixed-precision", "--threads", "1"])
     cfg = cfgmod.build(RuntimeConfig, got)

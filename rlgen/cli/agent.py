@@ -9,7 +9,13 @@ from __future__ import annotations
 import argparse
 
 from rlgen import config as cfgmod
-from rlgen.agents.configs import DQNConfig, ReinforceConfig, preset
+from rlgen.agents.configs import (
+    DQN_PRESETS,
+    REINFORCE_PRESETS,
+    DQNConfig,
+    ReinforceConfig,
+    preset,
+)
 from rlgen.cli.common import add_common_flags, resolve
 
 
@@ -66,7 +72,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             help="stop once an evaluation mean reaches R",
         )
         add_common_flags(p)
-        cfgmod.add_flags(p, cls)
+        presets = DQN_PRESETS if name == "dqn" else REINFORCE_PRESETS
+        cfgmod.add_flags(p, cls, presets=presets)
         p.set_defaults(func=run_train, config_cls=cls)
 
     ev = cmds.add_parser(

@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         common.add_common_flags(p)
         from rlgen import config as cfgmod
 
-        cfgmod.add_flags(p, cls)
+        presets = {f"--task {t}": v for t, v in RNN_PRESETS.items()} if name == "rnn" else None
+        cfgmod.add_flags(p, cls, presets=presets)
         p.set_defaults(func=train_command)
 
     ev = cmds.add_parser("eval", help="re-evaluate a trained run on its test data")
