@@ -127,12 +127,11 @@ def test_predict_a_user_image(cnn_run, cli, tmp_path):
 
 def test_config_file_sets_values_and_flags_win(cli, tmp_path):
     toml = tmp_path / "c.toml"
-    toml.write_text("epochs = 3\nhidden = [6]\n[runtime]\nseed = 4\n")
+    toml.write_text("epochs = 3\nhidden = [6]\n[runtime]\nseed = 4\nquiet = true\n")
     out = tmp_path / "run"
-    result = cli(
-        "supervised", "train", "iris", "--config", toml, "--epochs", "2", "--quiet", "--out", out
-    )
+    result = cli("supervised", "train", "iris", "--config", toml, "--epochs", "2", "--out", out)
     assert result.code == 0, result
+    assert "summary" not in result.out and "run written to" in result.out  # quiet from the file
     config = json.loads((out / "config.json").read_text())
     assert config["config"]["epochs"] == 2 and config["config"]["hidden"] == [6]
     assert config["seed"] == 4

@@ -8,6 +8,7 @@ import numbers
 from typing import Any, TypeVar
 
 from rlgen import config as cfgmod
+from rlgen.errors import UsageError
 from rlgen.runtime import RuntimeConfig
 
 C = TypeVar("C")
@@ -43,6 +44,11 @@ def resolve(
         file_values = cfgmod.read_toml(args.config)
     runtime_file = file_values.pop("runtime", {}) if isinstance(file_values, dict) else {}
     where = f"config file {args.config}" if getattr(args, "config", None) else "config"
+    if isinstance(runtime_file, dict) and "quiet" in runtime_file:  # --quiet, as in every group
+        quiet = runtime_file.pop("quiet")
+        if not isinstance(quiet, bool):
+            raise UsageError(f"{where}: 'quiet' must be true or false, got {quiet!r}")
+        args.quiet = getattr(args, "quiet", False) or quiet
     cfg = cfgmod.resolve(cls, _flags_for(cls, args), file_values, preset, where)
     runtime = cfgmod.resolve(
         RuntimeConfig, _flags_for(RuntimeConfig, args), runtime_file, None, where
