@@ -167,7 +167,8 @@ def configure(config: RuntimeConfig | None = None, default_threads: int = 0) -> 
     if config.device == "gpu" and not gpus:
         raise UsageError(
             "--device gpu was asked for but TensorFlow sees no GPU; "
-            "use --device cpu (or auto), or install the GPU build with pip install 'rlgen[gpu]'"
+            "use --device cpu (or auto), or install TensorFlow's GPU build: "
+            "pip install 'tensorflow[and-cuda]' (rlgen's gpu extra)"
         )
     try:
         if config.device == "cpu" and gpus:

@@ -98,7 +98,10 @@ def record_gif(agent: Any, env_id: str, path: Any, seed: int = 0, fps: int = 30)
     path = Path(path)
     if path.suffix.lower() != ".gif":
         raise UsageError(f"--gif {path}: give a file name ending in .gif")
-    hint = "--gif needs rendering support: pip install 'rlgen[render]'"
+    hint = (
+        "--gif needs rendering support: pip install 'gymnasium[classic-control]' "
+        "(rlgen's render extra)"
+    )
     # Off-screen frames need no display: keep SDL from looking for one (and warning).
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     try:

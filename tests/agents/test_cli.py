@@ -151,6 +151,8 @@ def test_eval_corrupt_model(tmp_path, trained_run):
     assert_usage_error(proc, "--episodes must be > 0")
     proc = rlgen("agent", "eval", str(trained_run), "--episodes", "2", "--seed", "-1")
     assert_usage_error(proc, "--seed must be a whole number >= 0")  # was gymnasium's traceback
+    proc = rlgen("agent", "eval", str(trained_run), "--threads", "-2")
+    assert_usage_error(proc, "--threads must be >= 0")  # was accepted silently
 
 
 def test_resume_continues_the_run(tmp_path, trained_run):
@@ -212,7 +214,7 @@ def test_eval_gif(tmp_path, trained_run):
     gif = tmp_path / "episode.gif"
     proc = rlgen("agent", "eval", str(trained_run), "--episodes", "1", "--gif", str(gif))
     if importlib.util.find_spec("pygame") is None:  # without the render extra: a clear error
-        assert_usage_error(proc, "rlgen[render]")
+        assert_usage_error(proc, "pip install 'gymnasium[classic-control]'")
     else:
         assert proc.returncode == 0, proc.stderr
         assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
