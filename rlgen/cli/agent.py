@@ -141,12 +141,13 @@ def run_train(args: argparse.Namespace) -> int:
         resume=args.resume,
     )
     if not args.quiet:
-        best = summary["best_eval_mean_reward"]
-        before = summary["resumed_from_step"]
-        trained = f"steps {before} to {summary['steps']}" if before else f"{summary['steps']} steps"
+        best, before = summary["best_eval_mean_reward"], summary["resumed_from_step"]
+        steps, episodes = summary["steps"], summary["episodes"]
+        trained = f"{steps} steps, {episodes} episodes"
+        if before:
+            trained = f"steps {before} to {steps} ({episodes} episodes in all)"
         print(
-            f"{trained}, {summary['episodes']} episodes in "
-            f"{summary['seconds']:.1f} s ({summary['steps_per_second']} steps/s); "
+            f"{trained} in {summary['seconds']:.1f} s ({summary['steps_per_second']} steps/s); "
             f"best evaluation {best:.1f} at step {summary['best_eval_step']}, final "
             f"{summary['final_eval_mean_reward']:.1f} (rlgen agent eval RUN uses the best "
             "model, kept in RUN/best)"
