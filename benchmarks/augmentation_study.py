@@ -221,6 +221,7 @@ def train_classifier(
     pretrain: float = 0.0,
     cosine: bool = False,
     on_top: bool = False,
+    save_to: str | None = None,
 ):
     """The seed CNN trained for exactly ``steps`` SGD steps on the ``real`` (x, y) digits
     interleaved with the ``extra`` ones (None, or (x, y, share) with ``share`` extra digits per
@@ -233,7 +234,7 @@ def train_classifier(
     the learning rate from 1e-3 to 0 over the steps instead of holding it. ``on_top`` makes
     the interleaved batches ``batch`` × (1 + share) long, so that each step still sees
     ``batch`` real digits (on average; exactly for share 1) and the extra ones come on top of
-    them instead of in their place."""
+    them instead of in their place. ``save_to`` keeps the trained model as a ``.keras`` file."""
     import keras
     import tensorflow as tf
 
@@ -303,6 +304,8 @@ def train_classifier(
                 size = int(round(batch * (1 + share)))
         fit(ds, steps, size)
     _, acc = model.evaluate(x_test, y_test, batch_size=500, verbose=0)
+    if save_to is not None:
+        model.save(save_to)
     return float(acc)
 
 

@@ -15,6 +15,16 @@ geometric jitter on everything) on the N real digits of ``augmentation_study.py`
     bx  + pixel mixup of pairs of the N real digits, soft labels (no GAN)
     be  + elastic distortions of the N real digits (Simard et al. 2003, alpha 34, sigma 4;
           no GAN): does a deformation prior beyond the affine jitter add anything here?
+    dk  + the GAN's digits (as d), labelled by teachers instead of the labels asked for
+    bk  + the N real digits again, labelled by the teachers (distillation without the GAN)
+    xk  + pixel mixup of the real digits (as bx), labelled by the teachers (no GAN)
+
+The teachers (``--teacher-seeds``) are arm b's own models of other classifier seeds, kept
+under ``--models`` when arm b runs, and their labels the mean of their softmax outputs: an
+ensemble of classifiers of the same N digits, distilled into one through a transfer set
+(Bucila et al. 2006; Hinton et al. 2015). Every arm still learns from the N digits only; dk
+against bk and xk asks whether the GAN's digits carry the ensemble's knowledge better than
+the real digits or their mixtures do.
 
 lam ~ Beta(alpha, alpha) folded to [0.5, 1], so the first class dominates; the second class
 is another digit (gm) or any training digit (bx). ``--z-scale S`` gives the generator z * S
@@ -38,8 +48,9 @@ from pathlib import Path
 
 import numpy as np
 
-ARMS = ("b", "d", "gm", "bx", "be")
-GAN_ARMS = ("d", "gm")  # the arms that draw from the GAN
+ARMS = ("b", "d", "gm", "bx", "be", "dk", "bk", "xk")
+GAN_ARMS = ("d", "gm", "dk")  # the arms that draw from the GAN
+TAUGHT = {"dk": "d", "bk": None, "xk": "bx"}  # arm: the arm whose digits the teachers label
 STEPS, BATCH, POOL_PER_REAL = 1600, 128, 60  # the augmentation study's defaults
 
 
@@ -54,6 +65,16 @@ def parse() -> argparse.Namespace:
         type=float,
         default=1.0,
         help="the generator's noise is z * this (above 1: past the prior, more varied digits)",
+    )
+    p.add_argument(
+        "--models",
+        default="runs/screen-models",
+        help="arm b's trained classifiers are kept here (nN-b-seedS.keras): the teachers",
+    )
+    p.add_argument(
+        "--teacher-seeds",
+        default="100,101,102,103,104",
+        help="the arms dk, bk, xk label their digits with the mean softmax of these arm-b runs",
     )
     p.add_argument("--ledger", default="benchmarks/results/gan-mixup-screen.jsonl")
     p.add_argument("--threads", type=int, default=1)
@@ -72,6 +93,9 @@ def parse() -> argparse.Namespace:
     if set(args.arms) - set(ARMS):
         p.error(f"--arms takes a subset of {','.join(ARMS)}, got {args.arms}")
     args.classifier_seeds = [int(s) for s in args.classifier_seeds.split(",") if s]
+    args.teacher_seeds = [int(s) for s in args.teacher_seeds.split(",") if s]
+    if set(args.arms) & set(TAUGHT) and set(args.teacher_seeds) & set(args.classifier_seeds):
+        p.error("--teacher-seeds and --classifier-seeds must not share a seed")
     return args
 
 
@@ -102,8 +126,25 @@ def elastic(images: np.ndarray, rng: np.random.Generator, alpha=34.0, sigma=4.0)
     return out
 
 
+def teacher_labels(args, images: np.ndarray) -> np.ndarray:
+    """The mean softmax of the teachers (arm b's models of ``--teacher-seeds``) on ``images``."""
+    import keras
+
+    probabilities = 0
+    for seed in args.teacher_seeds:
+        path = Path(args.models) / f"n{args.n}-b-seed{seed}.keras"
+        if not path.is_file():
+            raise SystemExit(f"no teacher {path}: run --arms b --classifier-seeds {seed} first")
+        model = keras.saving.load_model(path)
+        probabilities = probabilities + model.predict(images, batch_size=1000, verbose=0)
+    return (probabilities / len(args.teacher_seeds)).astype(np.float32)
+
+
 def extra_digits(arm: str, args, x: np.ndarray, y: np.ndarray, c_seed: int):
     """The arm's extra (images, soft labels), or None for arm b."""
+    if arm in TAUGHT:
+        images = x if TAUGHT[arm] is None else extra_digits(TAUGHT[arm], args, x, y, c_seed)[0]
+        return images, teacher_labels(args, images)
     pool = POOL_PER_REAL * args.n
     rng = np.random.default_rng(1000 * (args.gan_seed if arm in GAN_ARMS else 0) + c_seed)
     if arm == "b":
@@ -146,6 +187,10 @@ def accuracy(arm: str, args, data, x, y, c_seed: int) -> float:
     from augmentation_study import train_classifier  # the script beside this one
 
     extra = extra_digits(arm, args, x, y, c_seed)
+    keep = None
+    if arm == "b":
+        Path(args.models).mkdir(parents=True, exist_ok=True)
+        keep = str(Path(args.models) / f"n{args.n}-b-seed{c_seed}.keras")
     acc = train_classifier(
         (x, one_hot(y)),
         None if extra is None else (*extra, 1.0),  # one extra digit per real: half a batch
@@ -155,6 +200,7 @@ def accuracy(arm: str, args, data, x, y, c_seed: int) -> float:
         c_seed,
         True,  # geometric jitter on everything
         BATCH,
+        save_to=keep,
     )
     return 100 * acc
 
@@ -165,6 +211,8 @@ def key(args, arm: str, c_seed: int) -> dict:
         k["gan"] = Path(args.gan).name
         if args.z_scale != 1.0:
             k["z_scale"] = args.z_scale
+    if arm in TAUGHT:
+        k["teachers"] = args.teacher_seeds
     return k
 
 
@@ -182,7 +230,7 @@ def summary(args) -> None:
         done = [a for a in got if a is not None]
         mean = f"{statistics.mean(done):.2f}" if done else "-"
         print(f"{arm:>3}: {mean} ({shown})")
-    for base in ("b", "bx"):
+    for base in ("b", "bx", "bk"):
         for arm in args.arms:
             if arm in ("b", base) or base not in per_arm:
                 continue
@@ -220,6 +268,9 @@ def main() -> None:
                 f"of {len(images):,} digits"
             )
         return
+    if set(args.arms) & set(TAUGHT):
+        agree = teacher_labels(args, data.x_test).argmax(1) == data.y_test
+        print(f"teachers {args.teacher_seeds}: {100 * agree.mean():.2f} % on the test digits")
     ledger = Path(args.ledger)
     ledger.parent.mkdir(parents=True, exist_ok=True)
     lines = ledger.read_text().splitlines() if ledger.is_file() else []
