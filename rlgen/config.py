@@ -251,6 +251,18 @@ def _toml_value(v: Any) -> str:
     return json.dumps(str(v))
 
 
+def check_choices(cfg: Any) -> None:
+    """Raise ValueError naming the first ``Literal`` field whose value is not one of its
+    choices (the command line checks them while parsing; this covers configs built in Python)."""
+    for name, tp in _field_types(type(cfg)).items():
+        value = getattr(cfg, name, None)
+        if get_origin(tp) is Literal and value not in get_args(tp):
+            raise ValueError(
+                f"--{name.replace('_', '-')} must be one of {', '.join(get_args(tp))}, "
+                f"got {value!r}"
+            )
+
+
 def check_positive(cfg: Any, *names: str) -> None:
     """Raise ValueError naming the first field of ``names`` that is not > 0."""
     for name in names:

@@ -26,6 +26,8 @@ import numpy as np
 
 from rlgen.errors import UsageError
 
+IMAGE_SHAPE = (28, 28, 1)  # every image model's input: MNIST and Fashion-MNIST
+
 IMAGE_DATASETS = ("mnist", "fashion_mnist")
 DIGIT_NAMES = tuple(str(i) for i in range(10))
 FASHION_NAMES = (
@@ -393,6 +395,11 @@ def decode_bits(bit_array: np.ndarray) -> np.ndarray:
     return (b << np.arange(b.shape[1])).sum(axis=1)
 
 
+def distinct_addition_pairs(bits: int) -> int:
+    """How many operand pairs (a, b) with a, b < 2**(bits-1) exist (so a + b fits in ``bits``)."""
+    return 4 ** (bits - 1)
+
+
 def addition_pairs(n: int, bits: int = 8, seed: int = 0, exclude: np.ndarray | None = None):
     """``n`` distinct operand pairs (a, b) with a, b < 2**(bits-1), so a + b fits in ``bits``.
 
@@ -400,7 +407,7 @@ def addition_pairs(n: int, bits: int = 8, seed: int = 0, exclude: np.ndarray | N
     """
     rng = np.random.default_rng(seed)
     limit = 2 ** (bits - 1)
-    total = limit * limit
+    total = distinct_addition_pairs(bits)
     banned = set()
     if exclude is not None and len(exclude):
         ex = np.asarray(exclude, dtype=np.int64)

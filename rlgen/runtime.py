@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from rlgen.errors import UsageError
+from rlgen.errors import UsageError, check_seed
 
 # Quiet TensorFlow's C++ start-up chatter before it is first imported anywhere in rlgen.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -53,8 +53,7 @@ class RuntimeConfig:
             raise ValueError(f"--threads must be >= 0, got {self.threads}")
         if self.logical_cpus < 0:
             raise ValueError(f"--logical-cpus must be >= 0, got {self.logical_cpus}")
-        if self.seed < 0:
-            raise ValueError(f"--seed must be >= 0, got {self.seed}")
+        check_seed(self.seed)
 
 
 @dataclass

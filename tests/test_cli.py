@@ -132,6 +132,8 @@ def test_config_file_sets_values_and_flags_win(cli, tmp_path):
     result = cli("supervised", "train", "iris", "--config", toml, "--epochs", "2", "--out", out)
     assert result.code == 0, result
     assert "summary" not in result.out and "run written to" in result.out  # quiet from the file
+    result = cli("supervised", "train", "iris", "--config", toml, "--no-quiet", "--out", out / "b")
+    assert result.code == 0 and "summary" in result.out, result  # the flag wins over the file
     config = json.loads((out / "config.json").read_text())
     assert config["config"]["epochs"] == 2 and config["config"]["hidden"] == [6]
     assert config["seed"] == 4
@@ -178,6 +180,12 @@ def test_bad_toml(cli, tmp_path):
     wrong = tmp_path / "w.toml"
     wrong.write_text('epochs = "two"\n')
     cli("supervised", "train", "mlp", "--config", wrong).assert_usage_error("'epochs' must be int")
+    scalar = tmp_path / "r.toml"
+    scalar.write_text("runtime = 3\n")  # was dict(3)'s TypeError traceback
+    cli("supervised", "train", "mlp", "--config", scalar).assert_usage_error("must be a table")
+    flag = tmp_path / "q.toml"
+    flag.write_text('[runtime]\nquiet = "yes"\n')
+    cli("supervised", "train", "mlp", "--config", flag).assert_usage_error("true or false")
 
 
 def test_bad_image_and_non_image_run(cnn_run, iris_run, cli, tmp_path):

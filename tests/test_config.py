@@ -94,6 +94,20 @@ def test_help_shows_the_presets_beside_the_defaults():
     assert "recurrent cell (default: simple; --task mnist: lstm)" in rnn
 
 
+def test_activations_are_kerass_own_and_checked_in_python_too():
+    import typing
+
+    import keras
+
+    from rlgen.supervised.configs import Activation, IrisConfig
+
+    assert set(typing.get_args(Activation)) == set(keras.src.activations.ALL_OBJECTS_DICT)
+    with pytest.raises(ValueError, match="--activation must be one of relu, tanh"):
+        MLPConfig(activation="relux")  # the Python API, which parses no flags
+    with pytest.raises(ValueError, match="--optimizer must be one of"):
+        IrisConfig(optimizer="adamw")
+
+
 def test_runtime_config_flags():
     got = parse(RuntimeConfig, ["--device", "cpu", "--mixed-precision", "--threads", "1"])
     cfg = cfgmod.build(RuntimeConfig, got)

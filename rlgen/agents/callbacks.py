@@ -98,8 +98,8 @@ class EvalCallback(Callback):
         self._next = 0
         self._stop = False
         self._t0 = 0.0
-        self.eval_seconds = 0.0
-        self._seconds_before = 0.0  # training seconds of the sessions a resumed run had
+        self.eval_seconds = 0.0  # of the current learn() call
+        self._seconds_before = 0.0  # training seconds of earlier learn() calls or sessions
 
     def _counter(self, agent: Any) -> int:
         return agent.num_timesteps if self.unit == "step" else agent.num_episodes
@@ -107,23 +107,37 @@ class EvalCallback(Callback):
     def state(self) -> dict[str, Any]:
         """What a checkpoint keeps so a resumed run compares against the same best."""
         best = None if not np.isfinite(self.best_mean) else float(self.best_mean)
-        return {"history": self.history, "best_mean": best, "best_step": self.best_step}
+        return {
+            "history": self.history,
+            "best_mean": best,
+            "best_step": self.best_step,
+            "train_seconds": round(self.train_seconds(), 3),
+        }
+
+    def train_seconds(self) -> float:
+        """Wall-clock seconds of training so far, evaluations excluded, over every learn()
+        call and resumed session (frozen between calls)."""
+        if not self._t0:
+            return self._seconds_before
+        return self._seconds_before + time.perf_counter() - self._t0 - self.eval_seconds
 
     def restore(self, state: dict[str, Any]) -> None:
         self.history = [dict(row) for row in state.get("history", [])]
         best = state.get("best_mean")
         self.best_mean = -np.inf if best is None else float(best)
         self.best_step = state.get("best_step")
-        self._seconds_before = float(
-            self.history[-1].get("train_seconds", 0.0) if self.history else 0.0
-        )
+        last = self.history[-1].get("train_seconds", 0.0) if self.history else 0.0
+        self._seconds_before = float(state.get("train_seconds", last))  # older checkpoints
 
     def on_training_start(self, agent: Any) -> None:
         self.env_id = self.env_id or agent.env_id
         if self.env_id is None:
             raise UsageError("evaluation needs an env id; pass EvalCallback(env_id=...)")
-        self._t0 = time.perf_counter()
+        self._t0, self.eval_seconds = time.perf_counter(), 0.0
         self._next = (self._counter(agent) // self.eval_every + 1) * self.eval_every
+
+    def on_training_end(self, agent: Any) -> None:
+        self._seconds_before, self._t0 = self.train_seconds(), 0.0  # a later call counts on
 
     def on_step(self, agent: Any) -> bool:
         if self._counter(agent) >= self._next:
@@ -137,7 +151,7 @@ class EvalCallback(Callback):
         # Fresh start states each time: the seeds move on with every evaluation.
         seed = self.seed + len(self.history) * self.episodes
         start = time.perf_counter()
-        train_seconds = self._seconds_before + start - self._t0 - self.eval_seconds
+        train_seconds = self.train_seconds()
         mean, std = evaluate(agent, self.env_id, episodes=self.episodes, seed=seed)
         row = {
             "step": agent.num_timesteps,

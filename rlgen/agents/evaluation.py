@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from rlgen.agents.envs import make_env, resolve_env
+from rlgen.agents.envs import check_spaces, make_env, resolve_env
 from rlgen.errors import UsageError, check_seed
 
 
@@ -26,12 +26,11 @@ def episode_returns(
     env_or_id = env_or_id if env_or_id is not None else agent.env_id
     if env_or_id is None:
         raise UsageError("evaluate needs an env id or gymnasium.Env")
-    if not isinstance(env_or_id, str):
-        env, _ = resolve_env(env_or_id)
-        envs = [env]
-    else:
-        envs = [make_env(env_or_id) for _ in range(min(batch, episodes))]
-    check_fits(agent, envs[0], env_or_id)
+    env, env_id = resolve_env(env_or_id)
+    check_fits(agent, env, env_id)  # before making the other copies
+    envs = [env]
+    if isinstance(env_or_id, str):
+        envs += [make_env(env_or_id) for _ in range(min(batch, episodes) - 1)]
     returns = np.zeros(episodes)
     next_episode = 0
     slots: list[tuple[int, Any]] = []  # (episode index, obs) per running env
@@ -62,20 +61,17 @@ def episode_returns(
     return returns
 
 
-def check_fits(agent: Any, env: Any, env_or_id: Any) -> None:
+def check_fits(agent: Any, env: Any, env_id: str | None) -> None:
     """A UsageError unless ``env``'s observations and actions are the ones ``agent`` was
     built for (an agent of one env evaluated on another fails deep in NumPy otherwise)."""
-    obs, act = env.observation_space, env.action_space
-    size = int(np.prod(obs.shape)) if obs.shape is not None else None
-    n = getattr(act, "n", None)
-    if size == agent.obs_dim and n is not None and int(n) == agent.n_actions:
+    size, n = check_spaces(env, env_id, agent.algorithm.upper())
+    if (size, n) == (agent.obs_dim, agent.n_actions):
         return
-    name = env_or_id if isinstance(env_or_id, str) else type(env.unwrapped).__name__
     trained = f" ({agent.env_id})" if agent.env_id else ""
     raise UsageError(
         f"this agent{trained} takes {agent.obs_dim} observation values and "
-        f"{agent.n_actions} actions, but {name} has {size} and {n if n is not None else act}; "
-        "evaluate it on the env it was trained on"
+        f"{agent.n_actions} actions, but {env_id or type(env.unwrapped).__name__} has {size} "
+        f"and {n}; evaluate it on the env it was trained on"
     )
 
 

@@ -165,9 +165,8 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.gif and not args.gif.lower().endswith(".gif"):
         raise UsageError(f"--gif {args.gif}: give a file name ending in .gif")
     find_model(args.run)  # a missing or wrong run fails before TensorFlow loads
-    if args.threads < 0:
-        raise UsageError(f"--threads must be >= 0 (0 = the command's default), got {args.threads}")
-    runtime.configure(runtime.RuntimeConfig(threads=args.threads), default_threads=1)
+    rt_cfg = cfgmod.build(runtime.RuntimeConfig, {"threads": args.threads}, "command line")
+    runtime.configure(rt_cfg, default_threads=1)
     res = evaluate_run(args.run, episodes=args.episodes, seed=args.seed, gif=args.gif)
     print(
         f"{res['algorithm']} on {res['env_id']}, {res['model']} model: "

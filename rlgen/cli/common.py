@@ -26,7 +26,12 @@ def add_common_flags(parser: argparse.ArgumentParser, out: bool = True) -> None:
         parser.add_argument(
             "--out", metavar="DIR", help="run folder to create (default runs/<group>-<name>-<UTC>)"
         )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars or summaries")
+    parser.add_argument(
+        "--quiet",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="no progress bars or summaries (default: no, or the file's [runtime] quiet)",
+    )
     cfgmod.add_flags(parser, RuntimeConfig, "runtime")
 
 
@@ -44,11 +49,13 @@ def resolve(
         file_values = cfgmod.read_toml(args.config)
     runtime_file = file_values.pop("runtime", {}) if isinstance(file_values, dict) else {}
     where = f"config file {args.config}" if getattr(args, "config", None) else "config"
-    if isinstance(runtime_file, dict) and "quiet" in runtime_file:  # --quiet, as in every group
-        quiet = runtime_file.pop("quiet")
-        if not isinstance(quiet, bool):
-            raise UsageError(f"{where}: 'quiet' must be true or false, got {quiet!r}")
-        args.quiet = getattr(args, "quiet", False) or quiet
+    if not isinstance(runtime_file, dict):
+        raise UsageError(f"{where}: [runtime] must be a table, got {runtime_file!r}")
+    quiet = runtime_file.pop("quiet", False)  # --quiet, shared by every group
+    if not isinstance(quiet, bool):
+        raise UsageError(f"{where}: 'quiet' must be true or false, got {quiet!r}")
+    if getattr(args, "quiet", None) is None:  # --quiet / --no-quiet win over the file
+        args.quiet = quiet
     cfg = cfgmod.resolve(cls, _flags_for(cls, args), file_values, preset, where)
     runtime = cfgmod.resolve(
         RuntimeConfig, _flags_for(RuntimeConfig, args), runtime_file, None, where

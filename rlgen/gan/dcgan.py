@@ -31,6 +31,7 @@ from keras import layers, ops
 
 from rlgen import config as cfgmod
 from rlgen import datasets, runtime
+from rlgen.datasets import IMAGE_SHAPE
 from rlgen.errors import TrainingDiverged, UsageError, check_seed
 from rlgen.gan.configs import GANConfig
 from rlgen.runs import (
@@ -46,7 +47,6 @@ from rlgen.runs import (
 GROUP = "gan"
 GENERATOR_FILE = "generator.keras"
 DISCRIMINATOR_FILE = "discriminator.keras"
-IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 CHUNK = 1000  # images generated per generator call when sampling (bounded memory)
 MAX_IN_MEMORY = 1_000_000  # GAN.sample refuses more (3.1 GB); write_npz streams any number

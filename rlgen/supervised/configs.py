@@ -6,16 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rlgen.config import check_fraction, check_positive
+from rlgen.config import check_choices, check_fraction, check_positive
+from rlgen.datasets import IMAGE_SHAPE, distinct_addition_pairs
 
 Optimizer = Literal["sgd", "rmsprop", "adadelta", "adam", "adagrad"]
 Dataset = Literal["mnist", "fashion_mnist"]
-# Keras's own names, so a typo is refused with the list before any run folder exists.
+# Keras 3's activation names (keras.activations), so a typo is refused with the list before
+# any run folder exists; tests/test_config.py checks the list against the installed Keras.
 Activation = Literal[
     "relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "swish", "softplus", "softsign",
-    "leaky_relu", "relu6", "mish", "hard_sigmoid", "hard_silu", "exponential", "linear",
+    "leaky_relu", "relu6", "mish", "hard_sigmoid", "hard_silu", "hard_swish", "exponential",
+    "linear", "celu", "glu", "hard_shrink", "hard_tanh", "log_sigmoid", "log_softmax",
+    "softmax", "soft_shrink", "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus",
+    "tanh_shrink", "threshold",
 ]  # fmt: skip
-IMAGE_SIDE = 28  # the MNIST-style images the image trainers read
 MAX_BITS = 32  # binary addition: a pair of 32-bit operands has 2**62 codes, the int64 limit
 
 
@@ -39,6 +43,7 @@ class TrainConfig:
     )
 
     def __post_init__(self) -> None:
+        check_choices(self)
         check_positive(self, "learning_rate", "epochs", "batch_size")
         check_fraction(self, "validation_split")
 
@@ -133,10 +138,11 @@ class CNNConfig(ImageConfig):
         if not self.filters or min(self.filters) <= 0:
             raise ValueError(f"--filters needs positive counts, got {self.filters}")
         # Each unpadded conv trims kernel_size - 1 pixels and the 2x2 pooling needs 2 left.
-        largest = (IMAGE_SIDE - 2) // len(self.filters) + 1
+        side = IMAGE_SHAPE[0]
+        largest = (side - 2) // len(self.filters) + 1
         if self.kernel_size > largest:
             raise ValueError(
-                f"--kernel-size {self.kernel_size} leaves nothing of a {IMAGE_SIDE}x{IMAGE_SIDE} "
+                f"--kernel-size {self.kernel_size} leaves nothing of a {side}x{side} "
                 f"image after {len(self.filters)} conv layers; give at most {largest}"
             )
 
@@ -185,7 +191,7 @@ class RNNConfig(ImageConfig):
             ("--bits", self.bits, both, "--train-pairs + --test-pairs"),
             ("--test-bits", self.test_bits, self.test_pairs, "--test-pairs"),
         ):
-            exist = 4 ** (bits - 1)  # operands below 2**(bits - 1), so the sum fits
+            exist = distinct_addition_pairs(bits)
             if wanted > exist:
                 raise ValueError(
                     f"{name} {bits} gives only {exist:,} distinct operand pairs but {flags} "

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-IMAGE_SHAPE = (28, 28, 1)
+from rlgen.datasets import IMAGE_SHAPE
 
 OPTIMIZERS = {
     "sgd": keras.optimizers.SGD,

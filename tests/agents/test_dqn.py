@@ -246,6 +246,23 @@ def test_pending_target_updates_compose(tau):
     assert agent._pending_target_updates == 0
 
 
+def test_eval_callback_training_seconds_span_calls_and_checkpoints():
+    import time
+
+    clock = EvalCallback("CartPole-v1", eval_every=10**9, episodes=1)
+    agent = DQNAgent("CartPole-v1", seed=0)
+    agent.learn(300, callbacks=[clock], progress=False)
+    first = clock.train_seconds()
+    time.sleep(0.2)  # idle between two learn() calls is not training
+    assert clock.train_seconds() == first > 0
+    agent.learn(300, callbacks=[clock], progress=False)
+    second = clock.train_seconds()
+    assert second > first
+    resumed = EvalCallback("CartPole-v1")
+    resumed.restore(clock.state())  # what a checkpoint keeps, evaluated or not
+    assert resumed.train_seconds() == pytest.approx(second, abs=1e-3)
+
+
 def test_eval_callback_stops_at_reward_threshold(tmp_path):
     agent = DQNAgent("CartPole-v1", seed=0)
     ev = EvalCallback(eval_every=300, episodes=2, best_dir=tmp_path / "best", stop_at_reward=1.0)

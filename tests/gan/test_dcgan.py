@@ -77,6 +77,9 @@ def test_bad_sample_requests_are_usage_errors(trained):
         trained.sample(5, digits=10)
     with pytest.raises(UsageError, match="npz"):
         trained.sample(10**9)
+    for seed in (-1, 1.5):  # 1.5 was NumPy's SeedSequence TypeError
+        with pytest.raises(UsageError, match="--seed must be a whole number >= 0"):
+            trained.sample(5, seed=seed)
 
 
 def test_unconditional_gan_has_no_labels():
