@@ -126,13 +126,18 @@ def elastic(images: np.ndarray, rng: np.random.Generator, alpha=34.0, sigma=4.0)
     return out
 
 
+def model_path(args, c_seed: int) -> Path:
+    """Where arm b's model of classifier seed ``c_seed`` is kept (the teachers)."""
+    return Path(args.models) / f"n{args.n}-b-seed{c_seed}.keras"
+
+
 def teacher_labels(args, images: np.ndarray) -> np.ndarray:
     """The mean softmax of the teachers (arm b's models of ``--teacher-seeds``) on ``images``."""
     import keras
 
     probabilities = 0
     for seed in args.teacher_seeds:
-        path = Path(args.models) / f"n{args.n}-b-seed{seed}.keras"
+        path = model_path(args, seed)
         if not path.is_file():
             raise SystemExit(f"no teacher {path}: run --arms b --classifier-seeds {seed} first")
         model = keras.saving.load_model(path)
@@ -190,7 +195,7 @@ def accuracy(arm: str, args, data, x, y, c_seed: int) -> float:
     keep = None
     if arm == "b":
         Path(args.models).mkdir(parents=True, exist_ok=True)
-        keep = str(Path(args.models) / f"n{args.n}-b-seed{c_seed}.keras")
+        keep = str(model_path(args, c_seed))
     acc = train_classifier(
         (x, one_hot(y)),
         None if extra is None else (*extra, 1.0),  # one extra digit per real: half a batch
@@ -216,12 +221,21 @@ def key(args, arm: str, c_seed: int) -> dict:
     return k
 
 
+def ensemble_key(args) -> dict:
+    """The ledger key of the teachers' ensemble (their mean softmax) on the test digits."""
+    return {"n": args.n, "arm": "ensemble", "teachers": args.teacher_seeds}
+
+
 def summary(args) -> None:
-    """Mean per arm and each arm minus b and minus bx, paired by classifier seed."""
+    """Mean per arm and each arm minus b, bx and bk, paired by classifier seed; with a taught
+    arm, the teachers' ensemble against the mean of b."""
     from scipy import stats
 
     rows = [json.loads(line) for line in Path(args.ledger).read_text().splitlines() if line]
     acc = {json.dumps(r["key"], sort_keys=True): r["accuracy"] for r in rows}
+    ensemble = acc.get(json.dumps(ensemble_key(args), sort_keys=True))
+    if set(args.arms) & set(TAUGHT) and ensemble is not None:
+        print(f"ensemble of teachers {args.teacher_seeds}: {ensemble:.2f}")
     per_arm, seeds = {}, args.classifier_seeds
     for arm in args.arms:
         got = [acc.get(json.dumps(key(args, arm, c), sort_keys=True)) for c in seeds]
@@ -260,7 +274,7 @@ def main() -> None:
         from rlgen.gan import metrics
 
         reference = metrics.reference_classifier("mnist", data=data)
-        for arm in (a for a in args.arms if a in GAN_ARMS):
+        for arm in (a for a in args.arms if a in GAN_ARMS and a not in TAUGHT):  # asked labels
             images, labels = extra_digits(arm, args, x, y, args.classifier_seeds[0])
             agree = reference.predict(images) == labels.argmax(1)  # gm: the dominant class
             print(
@@ -268,24 +282,36 @@ def main() -> None:
                 f"of {len(images):,} digits"
             )
         return
-    if set(args.arms) & set(TAUGHT):
-        agree = teacher_labels(args, data.x_test).argmax(1) == data.y_test
-        print(f"teachers {args.teacher_seeds}: {100 * agree.mean():.2f} % on the test digits")
     ledger = Path(args.ledger)
     ledger.parent.mkdir(parents=True, exist_ok=True)
     lines = ledger.read_text().splitlines() if ledger.is_file() else []
     done = {json.dumps(json.loads(r)["key"], sort_keys=True) for r in lines if r}
+
+    def record(k: dict, acc: float, seconds: float) -> None:
+        line = {"key": k, "accuracy": round(acc, 2), "seconds": round(seconds)}
+        print(json.dumps(line), flush=True)
+        if json.dumps(k, sort_keys=True) not in done:  # a teacher retrained for its model
+            with ledger.open("a") as f:
+                f.write(json.dumps(line) + "\n")
+
     for c_seed in args.classifier_seeds:
         for arm in args.arms:
             k = key(args, arm, c_seed)
-            if json.dumps(k, sort_keys=True) in done:
+            wanted = (  # a teacher whose model is missing: retrained for its file
+                arm == "b"
+                and c_seed in args.teacher_seeds
+                and not model_path(args, c_seed).is_file()
+            )
+            if json.dumps(k, sort_keys=True) in done and not wanted:
                 continue
             t0 = time.perf_counter()
             acc = accuracy(arm, args, data, x, y, c_seed)
-            line = {"key": k, "accuracy": round(acc, 2), "seconds": round(time.perf_counter() - t0)}
-            print(json.dumps(line), flush=True)
-            with ledger.open("a") as f:
-                f.write(json.dumps(line) + "\n")
+            record(k, acc, time.perf_counter() - t0)
+    ensemble = ensemble_key(args)
+    if set(args.arms) & set(TAUGHT) and json.dumps(ensemble, sort_keys=True) not in done:
+        t0 = time.perf_counter()
+        agree = teacher_labels(args, data.x_test).argmax(1) == data.y_test
+        record(ensemble, 100 * agree.mean(), time.perf_counter() - t0)
     summary(args)
 
 
