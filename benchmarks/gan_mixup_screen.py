@@ -228,7 +228,7 @@ def ensemble_key(args) -> dict:
 
 def summary(args) -> None:
     """Mean per arm and each arm minus b, bx and bk, paired by classifier seed; with a taught
-    arm, the teachers' ensemble against the mean of b."""
+    arm, the accuracy of the teachers' ensemble too."""
     from scipy import stats
 
     rows = [json.loads(line) for line in Path(args.ledger).read_text().splitlines() if line]
