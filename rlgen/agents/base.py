@@ -109,8 +109,13 @@ class NumpyMirror:
         return x @ w[-2] + w[-1]
 
 
-def check_budget(total_steps: Any, episodes: Any) -> tuple[str, int]:
-    """("step" or "episode", amount) of a ``learn`` call; exactly one must be given, > 0."""
+def check_budget(total_steps: Any, episodes: Any, total_timesteps: Any = None) -> tuple[str, int]:
+    """("step" or "episode", amount) of a ``learn`` call; exactly one must be given, > 0.
+    ``total_timesteps`` is Stable-Baselines3's name for ``total_steps``."""
+    if total_timesteps is not None:
+        if total_steps is not None:
+            raise UsageError("give total_steps or total_timesteps (the same budget), not both")
+        total_steps = total_timesteps
     if (total_steps is None) == (episodes is None):
         raise UsageError("give exactly one training budget: --steps N or --episodes N")
     name, value = ("steps", total_steps) if total_steps is not None else ("episodes", episodes)
@@ -165,6 +170,19 @@ class BaseAgent:
 
     def _after_load(self) -> None:
         """Anything derived from the loaded weights (DQN: its target network)."""
+
+    def predict(
+        self,
+        observation: Any,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = False,
+    ) -> tuple[Any, Any]:
+        """Stable-Baselines3's ``predict``: ``(action, state)`` for one observation or a
+        batch; ``state`` passes through (these policies have no recurrent state).
+        ``deterministic=True`` is :meth:`act`'s greedy action; False, as in SB3, explores
+        (DQN: epsilon-greedy at the current rate; REINFORCE: a sampled action)."""
+        return self.act(observation, greedy=deterministic), state
 
     # ---- saving ----------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

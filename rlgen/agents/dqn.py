@@ -237,14 +237,16 @@ class DQNAgent(BaseAgent):
         reset_schedule: bool = True,
         *,
         episodes: int | None = None,
+        total_timesteps: int | None = None,
     ) -> DQNAgent:
-        """Train for ``total_steps`` more env steps, or ``episodes`` more episodes.
+        """Train for ``total_steps`` more env steps (``total_timesteps``, Stable-Baselines3's
+        name, is the same), or ``episodes`` more episodes.
 
         The epsilon schedule spans this budget (in its unit), unless ``reset_schedule=False``
         continues the schedule of an earlier call (resuming). With several env copies the
         last round may go up to ``n_envs - 1`` steps past a step budget.
         """
-        unit, amount = check_budget(total_steps, episodes)
+        unit, amount = check_budget(total_steps, episodes, total_timesteps)
         self._check_can_learn()
         cfg = self.config
         envs = self.side_by_side_envs(cfg.n_envs)

@@ -185,13 +185,15 @@ class ReinforceAgent(BaseAgent):
         callbacks: list[Callback] | None = None,
         progress: bool = True,
         episodes: int | None = None,
+        total_timesteps: int | None = None,
     ) -> ReinforceAgent:
-        """Train until ``episodes`` more episodes (or ``total_steps`` more env steps) are done.
+        """Train until ``episodes`` more episodes (or ``total_steps`` more env steps, also
+        spelt ``total_timesteps`` as in Stable-Baselines3) are done.
         An episode budget is met exactly (the last batch is cut to fit); updates use whole
         episodes, so the last batch of a step budget may go past it."""
         import tensorflow as tf
 
-        unit, amount = check_budget(total_steps, episodes)
+        unit, amount = check_budget(total_steps, episodes, total_timesteps)
         self._check_can_learn()
         end = (self.num_timesteps if unit == "step" else self.num_episodes) + amount
         cbs = list(callbacks or [])

@@ -108,6 +108,20 @@ def test_dict_observation_space_is_refused():
         DQNAgent(DictObs())
 
 
+def test_stable_baselines3_spellings_predict_and_total_timesteps():
+    agent = DQNAgent("CartPole-v1", seed=0)
+    agent.learn(total_timesteps=300, progress=False)  # SB3's name for total_steps
+    assert agent.num_timesteps == 300
+    obs, _ = gym.make("CartPole-v1").reset(seed=0)
+    action, state = agent.predict(obs, deterministic=True)
+    assert action == agent.act(obs, greedy=True) and state is None
+    batch = np.stack([obs, obs + 0.1])
+    actions, _ = agent.predict(batch, deterministic=True)
+    np.testing.assert_array_equal(actions, agent.act(batch, greedy=True))
+    with pytest.raises(UsageError, match="not both"):
+        agent.learn(100, total_timesteps=100, progress=False)
+
+
 def test_evaluating_on_another_env_is_refused():
     from rlgen.agents import evaluate
 

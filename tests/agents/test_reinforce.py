@@ -51,6 +51,10 @@ def test_act_single_batch_and_sampling():
     assert isinstance(agent.act(obs[0]), int)
     samples = agent.act(np.repeat(obs[:1], 4000, axis=0), greedy=False)
     assert 0.72 < (samples == 0).mean() < 0.78
+    # Stable-Baselines3's predict: greedy when deterministic, sampled by default
+    assert agent.predict(obs, deterministic=True)[0].tolist() == [0, 0]
+    sampled, _ = agent.predict(np.repeat(obs[:1], 4000, axis=0))
+    assert 0.72 < (sampled == 0).mean() < 0.78
 
 
 def test_save_load_round_trip(tmp_path):
