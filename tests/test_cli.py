@@ -186,6 +186,11 @@ def test_bad_toml(cli, tmp_path):
     flag = tmp_path / "q.toml"
     flag.write_text('[runtime]\nquiet = "yes"\n')
     cli("supervised", "train", "mlp", "--config", flag).assert_usage_error("true or false")
+    typo = tmp_path / "t.toml"
+    typo.write_text("[runtime]\nthreds = 1\n")
+    cli("supervised", "train", "mlp", "--config", typo).assert_usage_error(
+        "unknown key 'threds' in [runtime]", "quiet, seed"
+    )
 
 
 def test_bad_image_and_non_image_run(cnn_run, iris_run, cli, tmp_path):

@@ -44,3 +44,12 @@ def test_open_run_errors(tmp_path):
     with pytest.raises(UsageError, match="agent run, not a supervised run"):
         runs.open_run(tmp_path, group="supervised")
     assert runs.open_run(tmp_path, group="agent").config["group"] == "agent"
+
+
+def test_a_corrupt_model_names_a_fix_that_exists(tmp_path):
+    (tmp_path / "checkpoint").mkdir()
+    for path, fix in ((tmp_path / "model.keras", "from the run's checkpoint/"),
+                      (tmp_path / "checkpoint" / "model.keras", "train again")):  # fmt: skip
+        path.write_bytes(b"PK garbage")
+        with pytest.raises(UsageError, match=fix):
+            runs.load_model(path)

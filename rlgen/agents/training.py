@@ -117,11 +117,7 @@ def train_run(
         eval_episodes = eval_episodes or int(saved["eval_episodes"])
         checkpoint_every = checkpoint_every or int(saved.get("checkpoint_every", eval_every))
         done = agent.num_timesteps if unit == "step" else agent.num_episodes
-        if budget <= done:
-            raise UsageError(
-                f"{run.path} already has {done} {unit}s of its budget {budget}; "
-                f"give a larger --{unit}s to train further"
-            )
+        check_left(run, done, budget, unit, steps or episodes)
         resumed = {"from": done, "budget": budget, "previous_budget": saved["budget"]}
         saved.setdefault("resumed", []).append(resumed)
         saved["budget"] = {unit + "s": budget}  # what a further --resume extends
@@ -222,11 +218,22 @@ def check_resume(
     budget = steps or episodes or saved["budget"].get(unit + "s")
     if not isinstance(done, int) or not isinstance(budget, int):
         raise UsageError(f"checkpoint {ckpt / AGENT_FILE} is corrupt (no counters); train again")
-    if budget <= done:
+    check_left(run, done, budget, unit, steps or episodes)
+
+
+def check_left(run: Any, done: int, budget: int, unit: str, asked: int | None) -> None:
+    """A UsageError unless a resume of ``run`` (``done`` of ``budget``) has training left."""
+    if budget > done:
+        return
+    if asked is None:
         raise UsageError(
             f"{run.path} already has {done} {unit}s of its budget {budget}; "
             f"give a larger --{unit}s to train further"
         )
+    raise UsageError(
+        f"{run.path} already has {done} {unit}s, so --{unit}s {asked} leaves nothing to train; "
+        f"give more than {done}"
+    )
 
 
 def _check_run_for_resume(path: str, algorithm: str, env_id: str | None):

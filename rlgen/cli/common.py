@@ -56,6 +56,12 @@ def resolve(
         raise UsageError(f"{where}: 'quiet' must be true or false, got {quiet!r}")
     if getattr(args, "quiet", None) is None:  # --quiet / --no-quiet win over the file
         args.quiet = quiet
+    known = sorted({f.name for f in dataclasses.fields(RuntimeConfig)} | {"quiet"})
+    unknown = sorted(set(runtime_file) - set(known))
+    if unknown:
+        raise UsageError(
+            f"{where}: unknown key {unknown[0]!r} in [runtime]; valid keys are: {', '.join(known)}"
+        )
     cfg = cfgmod.resolve(cls, _flags_for(cls, args), file_values, preset, where)
     runtime = cfgmod.resolve(
         RuntimeConfig, _flags_for(RuntimeConfig, args), runtime_file, None, where

@@ -193,7 +193,7 @@ def test_bad_resume_inputs(tmp_path, trained_run):
     assert_usage_error(proc, "trained on CartPole-v1")
     proc = rlgen(*resume, str(trained_run), "--learning-rate", "0.1")
     assert_usage_error(proc, "drop --learning-rate")
-    assert_usage_error(rlgen(*resume, str(trained_run), "--steps", "1000"), "larger --steps")
+    assert_usage_error(rlgen(*resume, str(trained_run), "--steps", "1000"), "give more than 2000")
     proc = rlgen(*resume, str(trained_run), "--episodes", "50")
     assert_usage_error(proc, "counts its budget in steps")
     broken = tmp_path / "broken"

@@ -52,3 +52,16 @@ def test_mnist_rows_rnn_and_softmax_outputs():
 def test_optimizers(name):
     opt = models.make_optimizer(name, 0.01)
     assert float(opt.learning_rate) == pytest.approx(0.01)
+
+
+def test_every_accepted_activation_trains_in_a_dense_layer():
+    import typing
+
+    from rlgen.supervised.configs import Activation
+
+    x = np.random.default_rng(0).random((16, 4), dtype=np.float32)
+    y = np.arange(16) % 3
+    for name in typing.get_args(Activation):  # glu and threshold failed here, so are refused
+        model = models.build_iris(hidden=(4,), activation=name)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.fit(x, y, epochs=1, batch_size=16, verbose=0)
