@@ -65,6 +65,14 @@ def write_checkpoint(
     return path
 
 
+RESUME_FIX = "it cannot be resumed; the run's model.keras and best/ still load (train anew)"
+
+
+def corrupt(what: str, detail: str) -> UsageError:
+    """The error for a damaged checkpoint file ``what``: what broke and what still works."""
+    return UsageError(f"checkpoint {what} is corrupt ({detail}); {RESUME_FIX}")
+
+
 def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray], Any]:
     """(state, arrays, env or None) of a checkpoint folder; clear errors when incomplete."""
     path = Path(path)
@@ -78,13 +86,13 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndar
         with np.load(path / STATE_NPZ) as data:
             arrays = {k: data[k] for k in data.files}
     except Exception as err:  # FileNotFoundError, zipfile.BadZipFile, EOFError, ValueError ...
-        raise UsageError(f"checkpoint {path / STATE_NPZ} is corrupt or missing ({err})") from None
+        raise corrupt(path / STATE_NPZ, str(err)) from None
     env = None
     if state.get("env_pickled"):
         try:
             env = pickle.loads((path / ENV_PICKLE).read_bytes())
         except Exception as err:
-            raise UsageError(f"checkpoint {path / ENV_PICKLE} is corrupt ({err})") from None
+            raise corrupt(path / ENV_PICKLE, str(err)) from None
     return state, arrays, env
 
 
@@ -96,8 +104,9 @@ def restore_optimizer(optimizer: Any, arrays: dict[str, np.ndarray], prefix: str
     variables = optimizer.variables
     saved = [k for k in arrays if k.startswith(prefix)]
     if len(saved) != len(variables):
-        raise UsageError(
-            f"checkpoint optimizer state has {len(saved)} variables, expected {len(variables)}"
+        raise corrupt(
+            f"{STATE_NPZ} ({prefix} optimizer)",
+            f"{len(saved)} variables, expected {len(variables)}",
         )
     for i, v in enumerate(variables):
         v.assign(arrays[f"{prefix}{i}"])

@@ -385,15 +385,18 @@ class DQNAgent(BaseAgent):
         path = Path(path)
         state, arrays, envs = ckpt.read_checkpoint(path)
         if envs is not None and not isinstance(envs, list):
-            raise UsageError(f"checkpoint {path} is corrupt (env state)")
+            raise ckpt.corrupt(path, "env state")
         agent = cls.load(path, env=envs[0] if envs else None)
         n = len(agent.target_net.get_weights())
         try:
             agent.target_net.set_weights([arrays[f"target_{i}"] for i in range(n)])
         except (KeyError, ValueError):
-            raise UsageError(f"checkpoint {path} is corrupt (target network)") from None
+            raise ckpt.corrupt(path, "target network") from None
         ckpt.restore_optimizer(agent.optimizer, arrays, "opt_")
-        agent.replay = ReplayBuffer.load(path / "replay.npz")
+        try:
+            agent.replay = ReplayBuffer.load(path / "replay.npz")
+        except UsageError as err:
+            raise UsageError(f"{err}; {ckpt.RESUME_FIX}") from None
         try:
             ckpt.restore_rng(agent.rng, state["rng"])
             schedule = state["schedule"]
@@ -412,6 +415,6 @@ class DQNAgent(BaseAgent):
                 if not len(agent._ep_return) == len(agent._ep_len) == len(envs):
                     raise ValueError("one return and length per env copy")
         except (KeyError, TypeError, ValueError):
-            raise UsageError(f"checkpoint {path} is corrupt (state.json fields)") from None
+            raise ckpt.corrupt(path, "state.json fields") from None
         agent.checkpoint_extra = state.get("extra", {})
         return agent

@@ -18,7 +18,7 @@ from rlgen.agents.base import tensorflow as _tf
 from rlgen.agents.callbacks import Callback, CallbackList, ProgressBarCallback
 from rlgen.agents.configs import ReinforceConfig, reinforce_config_for
 from rlgen.agents.saving import MODEL_FILE
-from rlgen.errors import TrainingDiverged, UsageError
+from rlgen.errors import TrainingDiverged
 
 VALUE_FILE = "value.keras"
 
@@ -272,6 +272,6 @@ class ReinforceAgent(BaseAgent):
             agent.last_loss = state["last_loss"]
             agent.episode_log = list(state["episode_log"])
         except (KeyError, TypeError, ValueError):
-            raise UsageError(f"checkpoint {path} is corrupt (state.json fields)") from None
+            raise ckpt.corrupt(path, "state.json fields") from None
         agent.checkpoint_extra = state.get("extra", {})
         return agent

@@ -204,7 +204,9 @@ def test_bad_resume_inputs(tmp_path, trained_run):
     shutil.copytree(trained_run, cut)
     replay = cut / "checkpoint" / "replay.npz"
     replay.write_bytes(replay.read_bytes()[:2000])
-    assert_usage_error(rlgen(*resume, str(cut), "--steps", "3000"), "replay buffer", "corrupt")
+    assert_usage_error(
+        rlgen(*resume, str(cut), "--steps", "3000"), "replay buffer", "cannot be resumed"
+    )
     assert_usage_error(rlgen("agent", "train", "dqn", "--steps", "10"), "--env is required")
 
 
