@@ -90,6 +90,7 @@ def test_help_shows_the_presets_beside_the_defaults():
         "Adam learning rate (default: 0.00063; CartPole-v1: 0.0023, MountainCar-v0: 0.004)" in dqn
     )
     assert "(default: 128; CartPole-v1: 64)" in dqn  # the batch size CartPole really trains with
+    assert "train for N env steps (default: CartPole-v1 50,000," in dqn
     rnn = help_of("supervised", "train", "rnn")
     assert "recurrent cell (default: simple; --task mnist: lstm)" in rnn
 

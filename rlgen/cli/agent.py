@@ -10,7 +10,11 @@ import argparse
 
 from rlgen import config as cfgmod
 from rlgen.agents.configs import (
+    DEFAULT_STEPS,
     DQN_PRESETS,
+    GENERAL_STEPS,
+    REINFORCE_DEFAULT_EPISODES,
+    REINFORCE_GENERAL_EPISODES,
     REINFORCE_PRESETS,
     DQNConfig,
     ReinforceConfig,
@@ -44,7 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:
             help="continue RUN from its checkpoint/ with its own config, in the same folder",
         )
         budget = p.add_mutually_exclusive_group()
-        default = " (default: the preset's budget)"
+        table, general = (
+            (DEFAULT_STEPS, GENERAL_STEPS)
+            if name == "dqn"
+            else (REINFORCE_DEFAULT_EPISODES, REINFORCE_GENERAL_EPISODES)
+        )
+        listed = ", ".join(f"{env} {n:,}" for env, n in table.items())
+        default = f" (default: {listed}; other envs {general:,})"
         budget.add_argument(
             "--steps",
             type=int,
@@ -58,12 +68,22 @@ def register(sub: argparse._SubParsersAction) -> None:
             help="train for N episodes" + (default if name != "dqn" else ""),
         )
         unit = "steps or episodes (the budget's unit)"
-        p.add_argument("--eval-every", type=int, metavar="N", help=f"{unit} between evaluations")
+        p.add_argument(
+            "--eval-every",
+            type=int,
+            metavar="N",
+            help=f"{unit} between evaluations (default: budget/20, at least 500 steps or "
+            "10 episodes)",
+        )
         p.add_argument(
             "--eval-episodes", type=int, metavar="N", help="episodes per evaluation (20)"
         )
         p.add_argument(
-            "--checkpoint-every", type=int, metavar="N", help=f"{unit} between checkpoints"
+            "--checkpoint-every",
+            type=int,
+            metavar="N",
+            help=f"{unit} between checkpoints (default: budget/5, at least --eval-every; "
+            "also at the end)",
         )
         p.add_argument(
             "--stop-at-reward",
