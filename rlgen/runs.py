@@ -179,11 +179,9 @@ def load_model(path: str | Path) -> Any:
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as err:  # zipfile.BadZipFile, ValueError, OSError, KeyError ...
-        fix = (
-            "train again"
-            if path.parent.name == "checkpoint"
-            else ("retrain it or restore it from the run's checkpoint/")
-        )
+        fix = "retrain it or restore it from the run's checkpoint/"
+        if path.parent.name == "checkpoint":
+            fix = "train again"
         raise UsageError(
             f"model file {path} is corrupt or not a Keras model ({type(err).__name__}); {fix}"
         ) from None

@@ -65,7 +65,10 @@ def write_checkpoint(
     return path
 
 
-RESUME_FIX = "it cannot be resumed; the run's model.keras and best/ still load (train anew)"
+RESUME_FIX = (
+    "the run cannot be resumed, but its model.keras and best/ still load; to train further, "
+    "start a new run"
+)
 
 
 def corrupt(what: str, detail: str) -> UsageError:
