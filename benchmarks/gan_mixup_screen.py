@@ -40,6 +40,7 @@ processes given different ``--classifier-seeds`` share a screen.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import statistics
@@ -131,18 +132,22 @@ def model_path(args, c_seed: int) -> Path:
     return Path(args.models) / f"n{args.n}-b-seed{c_seed}.keras"
 
 
-def teacher_labels(args, images: np.ndarray) -> np.ndarray:
-    """The mean softmax of the teachers (arm b's models of ``--teacher-seeds``) on ``images``."""
+@functools.cache
+def teachers(paths: tuple[Path, ...]) -> list:
+    """The teachers' models, loaded once per process (every student run labels with them)."""
     import keras
 
-    probabilities = 0
-    for seed in args.teacher_seeds:
-        path = model_path(args, seed)
+    for path in paths:
         if not path.is_file():
-            raise SystemExit(f"no teacher {path}: run --arms b --classifier-seeds {seed} first")
-        model = keras.saving.load_model(path)
-        probabilities = probabilities + model.predict(images, batch_size=1000, verbose=0)
-    return (probabilities / len(args.teacher_seeds)).astype(np.float32)
+            raise SystemExit(f"no teacher {path}: run --arms b with its classifier seed first")
+    return [keras.saving.load_model(path) for path in paths]
+
+
+def teacher_labels(args, images: np.ndarray) -> np.ndarray:
+    """The mean softmax of the teachers (arm b's models of ``--teacher-seeds``) on ``images``."""
+    models = teachers(tuple(model_path(args, seed) for seed in args.teacher_seeds))
+    probabilities = sum(m.predict(images, batch_size=1000, verbose=0) for m in models)
+    return (probabilities / len(models)).astype(np.float32)
 
 
 def extra_digits(arm: str, args, x: np.ndarray, y: np.ndarray, c_seed: int):

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from rlgen.datasets import IMAGE_SHAPE
 from rlgen.errors import UsageError, check_seed
 from rlgen.runs import atomic_path, open_run
 
@@ -84,11 +85,11 @@ def check_request(
         if not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() > 9:
             raise UsageError(f"--digit must be an integer from 0 to 9, got {digits!r}")
     if out is not None:
-        check_output(out, n, tuple(meta.get("image_shape", (28, 28, 1))))
+        check_output(out, n, tuple(meta.get("image_shape", IMAGE_SHAPE)))
     return meta
 
 
-def check_output(out: str | Path, n: int, shape: tuple[int, ...] = (28, 28, 1)) -> Path:
+def check_output(out: str | Path, n: int, shape: tuple[int, ...] = IMAGE_SHAPE) -> Path:
     """The output path is a .png or .npz in an existing folder, with room for ``n`` digits."""
     out = Path(out)
     if out.suffix.lower() not in OUTPUT_SUFFIXES:

@@ -95,10 +95,10 @@ def synthetic_digits(
     from rlgen.gan.sampling import image_shape, run_meta, sample_labelled
 
     shape = image_shape(gan_run)  # checked from config.json before the generator loads
-    if shape != (28, 28, 1):
+    if shape != datasets.IMAGE_SHAPE:
         raise UsageError(
-            f"--augment-from {gan_run} draws images of shape {shape}, not (28, 28, 1); "
-            "give a GAN trained on MNIST-style images"
+            f"--augment-from {gan_run} draws images of shape {shape}, not "
+            f"{datasets.IMAGE_SHAPE}; give a GAN trained on MNIST-style images"
         )
     trained_on = run_meta(gan_run)["config"].get("dataset")
     if dataset is not None and trained_on != dataset:
