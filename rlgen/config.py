@@ -44,6 +44,8 @@ def _describe(tp: Any) -> str:
         return f"list of {get_args(tp)[0].__name__}"
     if origin in (Union, types.UnionType):
         return " or ".join(_describe(a) for a in get_args(tp))
+    if tp is bool:
+        return "true or false"
     return getattr(tp, "__name__", str(tp))
 
 
@@ -71,10 +73,10 @@ def coerce(name: str, tp: Any, value: Any, where: str) -> Any:
             inner = get_args(tp)[0]
             return tuple(coerce(name, inner, v, where) for v in value)
     elif tp is bool:
+        # TOML and JSON have true and false; the command line's --flag/--no-flag never
+        # reaches here, so a string such as "yes" is a mistake in the file, not a spelling.
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-            return value.lower() in ("true", "1", "yes")
     elif tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value

@@ -47,6 +47,9 @@ class RuntimeConfig:
         default=0,
         metadata={"help": "split the CPU into N logical devices (tests MirroredStrategy)"},
     )
+    quiet: bool = field(
+        default=False, metadata={"help": "no progress bars or summaries (the CLI's output)"}
+    )
 
     def __post_init__(self) -> None:
         if self.threads < 0:

@@ -189,7 +189,7 @@ def test_bad_toml(cli, tmp_path):
     typo = tmp_path / "t.toml"
     typo.write_text("[runtime]\nthreds = 1\n")
     cli("supervised", "train", "mlp", "--config", typo).assert_usage_error(
-        "unknown key 'threds' in [runtime]", "quiet, seed"
+        "[runtime]: unknown key 'threds'", "quiet, seed"
     )
 
 

@@ -113,7 +113,16 @@ def test_activations_are_kerass_own_and_checked_in_python_too():
 def test_runtime_config_flags():
     got = parse(RuntimeConfig, ["--device", "cpu", "--mixed-precision", "--threads", "1"])
     cfg = cfgmod.build(RuntimeConfig, got)
-    assert (cfg.device, cfg.mixed_precision, cfg.threads) == ("cpu", True, 1)
+    assert (cfg.device, cfg.mixed_precision, cfg.threads, cfg.quiet) == ("cpu", True, 1, False)
+    assert cfgmod.build(RuntimeConfig, parse(RuntimeConfig, ["--quiet"])).quiet is True
+
+
+@pytest.mark.parametrize("text", ['"yes"', '"true"', "1"])
+def test_booleans_are_true_or_false(text):
+    # TOML has true and false; a string or number for a boolean is refused, not guessed at
+    with pytest.raises(UsageError, match="'geometric' must be true or false, got"):
+        value = cfgmod.tomllib.loads(f"geometric = {text}")["geometric"]
+        cfgmod.build(CNNConfig, {"geometric": value})
 
 
 def test_malformed_toml(tmp_path):

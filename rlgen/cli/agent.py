@@ -157,10 +157,10 @@ def run_train(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         stop_at_reward=args.stop_at_reward,
         out=args.out,
-        quiet=args.quiet,
+        quiet=runtime_cfg.quiet,
         resume=args.resume,
     )
-    if not args.quiet:
+    if not runtime_cfg.quiet:
         best, before = summary["best_eval_mean_reward"], summary["resumed_from_step"]
         steps, episodes = summary["steps"], summary["episodes"]
         trained = f"{steps} steps, {episodes} episodes"

@@ -1,4 +1,4 @@
-"""Flags shared by every group: runtime, --config, --out, --quiet; and config resolution."""
+"""Flags shared by every group: runtime (--quiet too), --config, --out; and config resolution."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ C = TypeVar("C")
 
 
 def add_common_flags(parser: argparse.ArgumentParser, out: bool = True) -> None:
-    """``--config``, ``--out``, ``--quiet`` and every :class:`RuntimeConfig` field as a flag."""
+    """``--config``, ``--out`` and each :class:`RuntimeConfig` field (``--quiet`` too) as a flag."""
     parser.add_argument(
         "--config",
         metavar="FILE.toml",
@@ -26,12 +26,6 @@ def add_common_flags(parser: argparse.ArgumentParser, out: bool = True) -> None:
         parser.add_argument(
             "--out", metavar="DIR", help="run folder to create (default runs/<group>-<name>-<UTC>)"
         )
-    parser.add_argument(
-        "--quiet",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="no progress bars or summaries (default: no, or the file's [runtime] quiet)",
-    )
     cfgmod.add_flags(parser, RuntimeConfig, "runtime")
 
 
@@ -51,20 +45,9 @@ def resolve(
     where = f"config file {args.config}" if getattr(args, "config", None) else "config"
     if not isinstance(runtime_file, dict):
         raise UsageError(f"{where}: [runtime] must be a table, got {runtime_file!r}")
-    quiet = runtime_file.pop("quiet", False)  # --quiet, shared by every group
-    if not isinstance(quiet, bool):
-        raise UsageError(f"{where}: 'quiet' must be true or false, got {quiet!r}")
-    if getattr(args, "quiet", None) is None:  # --quiet / --no-quiet win over the file
-        args.quiet = quiet
-    known = sorted({f.name for f in dataclasses.fields(RuntimeConfig)} | {"quiet"})
-    unknown = sorted(set(runtime_file) - set(known))
-    if unknown:
-        raise UsageError(
-            f"{where}: unknown key {unknown[0]!r} in [runtime]; valid keys are: {', '.join(known)}"
-        )
     cfg = cfgmod.resolve(cls, _flags_for(cls, args), file_values, preset, where)
     runtime = cfgmod.resolve(
-        RuntimeConfig, _flags_for(RuntimeConfig, args), runtime_file, None, where
+        RuntimeConfig, _flags_for(RuntimeConfig, args), runtime_file, None, f"{where} [runtime]"
     )
     return cfg, runtime
 

@@ -84,10 +84,10 @@ def train_command(args: argparse.Namespace) -> int:
             "data": {"source": gan.data_source, "train": int(len(x))},
         },
     )
-    if not args.quiet:
+    if not rt_cfg.quiet:
         print(f"rlgen: training {task} on {len(x)} images of {gan.data_source} -> {run.path}")
     start = time.perf_counter()
-    gan.train(x, y, run=run, verbose=0 if args.quiet else 1)
+    gan.train(x, y, run=run, verbose=0 if rt_cfg.quiet else 1)
     gan.save(run.path)
     hist = gan.history
     plots.plot_history(
@@ -109,7 +109,7 @@ def train_command(args: argparse.Namespace) -> int:
         "data_source": gan.data_source,
     }
     run.write_json("summary.json", summary)
-    if not args.quiet:
+    if not rt_cfg.quiet:
         print("summary")
         common.print_figures(summary)
         grids = grid_frames(run.file("samples"))  # in epoch order: epoch_1000 after 999

@@ -75,8 +75,8 @@ def train_command(args: argparse.Namespace) -> int:
             "versions": runtime.versions(),
         },
     )
-    verbose = 0 if args.quiet else 1
-    if not args.quiet:
+    verbose = 0 if rt_cfg.quiet else 1
+    if not rt_cfg.quiet:
         sizes = ", ".join(f"{count:,} {split}" for split, count in data.sizes().items())
         print(f"rlgen: training {args.name} on {data.source} ({sizes}) -> {run.path}")
     start = time.perf_counter()
@@ -96,7 +96,7 @@ def train_command(args: argparse.Namespace) -> int:
         "validation_examples": data.sizes()["validation"],
     }
     run.write_json("summary.json", summary)
-    if not args.quiet:
+    if not rt_cfg.quiet:
         print("summary")
         common.print_figures(summary)
     print(f"run written to {run.path}")
