@@ -216,6 +216,16 @@ REINFORCE_PRESETS: dict[str, dict[str, Any]] = {
 REINFORCE_DEFAULT_EPISODES: dict[str, int] = {"CartPole-v1": 1_000}
 REINFORCE_GENERAL_EPISODES = 1_000
 
+# How often a run evaluates and checkpoints when not told: EVALUATIONS_PER_RUN times over
+# the budget (a learning curve of 20 points), but never more often than every
+# MIN_EVAL_EVERY steps or episodes (greedy episodes cost as much as training ones);
+# checkpoints, which hold the replay buffer, CHECKPOINTS_PER_RUN times and never more
+# often than evaluations.
+EVALUATIONS_PER_RUN = 20
+MIN_EVAL_EVERY = {"step": 500, "episode": 10}
+EVAL_EPISODES = 20
+CHECKPOINTS_PER_RUN = 5
+
 
 def preset(algorithm: str, env_id: str) -> dict[str, Any]:
     """The tuned hyper-parameters for ``env_id`` ({} when there is none: the defaults apply)."""

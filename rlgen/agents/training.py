@@ -16,6 +16,7 @@ import numpy as np
 
 from rlgen import config as cfgmod
 from rlgen import plots, runs
+from rlgen.agents import configs
 from rlgen.agents.callbacks import CheckpointCallback, EvalCallback, TensorBoardCallback
 from rlgen.agents.dqn import DQNAgent
 from rlgen.agents.saving import AGENT_FILE
@@ -57,8 +58,6 @@ def _budget_defaults(
 ):
     """(unit, budget, eval_every): the budget given (steps or episodes), else the algorithm's
     default for the env (DQN counts steps, REINFORCE episodes)."""
-    from rlgen.agents import configs
-
     if steps is not None and episodes is not None:
         raise UsageError("give --steps or --episodes, not both")
     if steps is None and episodes is None:
@@ -68,9 +67,9 @@ def _budget_defaults(
             episodes = configs.REINFORCE_DEFAULT_EPISODES.get(
                 env_id, configs.REINFORCE_GENERAL_EPISODES
             )
-    if steps is not None:
-        return "step", steps, eval_every or max(steps // 20, 500)
-    return "episode", episodes, eval_every or max(episodes // 20, 10)
+    unit, budget = ("step", steps) if steps is not None else ("episode", episodes)
+    default = max(budget // configs.EVALUATIONS_PER_RUN, configs.MIN_EVAL_EVERY[unit])
+    return unit, budget, eval_every or default
 
 
 def train_run(
@@ -126,9 +125,11 @@ def train_run(
         seed = runtime.config.seed if runtime is not None else 0
         agent = cls(env_id, config, seed=seed)  # unknown env / wrong spaces fail here
         unit, budget, eval_every = _budget_defaults(algorithm, env_id, steps, episodes, eval_every)
-        eval_episodes = eval_episodes or 20
+        eval_episodes = eval_episodes or configs.EVAL_EPISODES
         # Checkpoints hold the replay buffer: write them less often than evaluations.
-        checkpoint_every = checkpoint_every or max(eval_every, budget // 5)
+        checkpoint_every = checkpoint_every or max(
+            eval_every, budget // configs.CHECKPOINTS_PER_RUN
+        )
         run = runs.create_run("agent", f"{algorithm}-{env_id}", out)
         run.write_json(
             runs.CONFIG,

@@ -10,9 +10,13 @@ import argparse
 
 from rlgen import config as cfgmod
 from rlgen.agents.configs import (
+    CHECKPOINTS_PER_RUN,
     DEFAULT_STEPS,
     DQN_PRESETS,
+    EVAL_EPISODES,
+    EVALUATIONS_PER_RUN,
     GENERAL_STEPS,
+    MIN_EVAL_EVERY,
     REINFORCE_DEFAULT_EPISODES,
     REINFORCE_GENERAL_EPISODES,
     REINFORCE_PRESETS,
@@ -72,18 +76,21 @@ def register(sub: argparse._SubParsersAction) -> None:
             "--eval-every",
             type=int,
             metavar="N",
-            help=f"{unit} between evaluations (default: budget/20, at least 500 steps or "
-            "10 episodes)",
+            help=f"{unit} between evaluations (default: budget/{EVALUATIONS_PER_RUN}, at least "
+            f"{MIN_EVAL_EVERY['step']} steps or {MIN_EVAL_EVERY['episode']} episodes)",
         )
         p.add_argument(
-            "--eval-episodes", type=int, metavar="N", help="episodes per evaluation (20)"
+            "--eval-episodes",
+            type=int,
+            metavar="N",
+            help=f"episodes per evaluation ({EVAL_EPISODES})",
         )
         p.add_argument(
             "--checkpoint-every",
             type=int,
             metavar="N",
-            help=f"{unit} between checkpoints (default: budget/5, at least --eval-every; "
-            "also at the end)",
+            help=f"{unit} between checkpoints (default: budget/{CHECKPOINTS_PER_RUN}, at least "
+            "--eval-every; also at the end)",
         )
         p.add_argument(
             "--stop-at-reward",
