@@ -144,12 +144,16 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def configure(config: RuntimeConfig | None = None, default_threads: int = 0) -> Runtime:
+def configure(
+    config: RuntimeConfig | None = None, default_threads: int = 0, *, set_globals: bool = True
+) -> Runtime:
     """Apply ``config`` to TensorFlow and return the :class:`Runtime`; call once, before any op.
 
     ``default_threads`` is the command's choice when ``--threads`` is 0: one thread for the
     small RL models (predictable on shared cores), all cores for convolutional nets (1.6x
-    faster); see BENCHMARKS.md.
+    faster); see BENCHMARKS.md. ``set_globals=False`` leaves the global random seeds and
+    Keras' dtype policy as the caller has them: for a library call that configures on the
+    caller's behalf (an agent or trainer built before any ``configure``).
     """
     global _ACTIVE
     config = config or RuntimeConfig()
@@ -190,10 +194,12 @@ def configure(config: RuntimeConfig | None = None, default_threads: int = 0) -> 
 
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
-    seed_everything(config.seed)
-
-    policy = "mixed_float16" if config.mixed_precision else "float32"
-    keras.mixed_precision.set_global_policy(policy)
+    if set_globals:
+        seed_everything(config.seed)
+        keras.mixed_precision.set_global_policy(
+            "mixed_float16" if config.mixed_precision else "float32"
+        )
+    policy = keras.mixed_precision.global_policy().name
 
     strategy = _make_strategy(tf, config, gpus)
     with _silenced_stderr():
@@ -205,8 +211,10 @@ def configure(config: RuntimeConfig | None = None, default_threads: int = 0) -> 
         strategy=strategy,
         replicas=int(strategy.num_replicas_in_sync),
         precision_policy=policy,
-        threads=threads,
-        gpus=[g.name for g in gpus],
+        # What TensorFlow applies, which differs from what was asked when it had already
+        # started (a second configure in one process keeps the first one's pools).
+        threads=tf.config.threading.get_intra_op_parallelism_threads(),
+        gpus=[g.name for g in tf.config.get_visible_devices("GPU")],
     )
     return _ACTIVE
 
@@ -239,8 +247,23 @@ def is_configured() -> bool:
 
 
 def active() -> Runtime:
-    """The runtime configured in this process, configuring defaults if nothing has yet."""
-    return _ACTIVE or configure()
+    """The runtime configured in this process; if nothing has configured one yet, the
+    defaults, leaving the caller's seeds and dtype policy as they are."""
+    return _ACTIVE or configure(set_globals=False)
+
+
+@contextlib.contextmanager
+def float32_policy() -> Iterator[None]:
+    """Build Keras layers in float32 inside the block whatever the global policy (a model
+    whose figures must not depend on ``--mixed-precision``, such as the GAN's reference)."""
+    import keras
+
+    saved = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(saved)
 
 
 def versions() -> dict[str, str]:

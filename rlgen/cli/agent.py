@@ -151,6 +151,14 @@ def run_train(args: argparse.Namespace) -> int:
             raise UsageError("--env is required (e.g. --env CartPole-v1), unless --resume RUN")
         cfg, runtime_cfg = resolve(args, args.config_cls, preset(args.algorithm, args.env))
         check_env(args.env, args.algorithm.upper())
+    if runtime_cfg.mixed_precision or runtime_cfg.strategy in ("mirrored", "multiworker"):
+        flag = "--mixed-precision" if runtime_cfg.mixed_precision else "--strategy"
+        raise UsageError(
+            f"{flag}: the agents' networks are small float32 MLPs stepped one batch at a time; "
+            "float16 and several devices would only slow them; drop the flag"
+        )
+    # auto would pick MirroredStrategy on two GPUs, which the agents do not use
+    runtime_cfg = dataclasses.replace(runtime_cfg, strategy="none")
     rt = runtime.configure(runtime_cfg, default_threads=1)
     run, summary = train_run(
         args.algorithm,

@@ -108,7 +108,8 @@ def _load(args: argparse.Namespace):
     from rlgen.runs import open_run
 
     open_run(args.run, group="supervised")  # folder checks before TensorFlow starts
-    runtime.configure(runtime.RuntimeConfig(device=args.device))
+    # One device: evaluating and predicting gain nothing from replicas.
+    runtime.configure(runtime.RuntimeConfig(device=args.device, strategy="none"))
     from rlgen.supervised.training import Trainer
 
     return Trainer.load(args.run)

@@ -34,6 +34,7 @@ from rlgen import datasets, runtime
 from rlgen.datasets import IMAGE_SHAPE
 from rlgen.errors import TrainingDiverged, UsageError, check_seed
 from rlgen.gan.configs import GANConfig
+from rlgen.optimizers import computes_in_float16, loss_scaled
 from rlgen.runs import (
     CONFIG,
     Run,
@@ -109,8 +110,10 @@ def build_discriminator(config: GANConfig | None = None) -> keras.Model:
     f0, f1 = c.discriminator_filters
 
     def norm(layer: layers.Layer) -> layers.Layer:
+        # The wrapper computes in the wrapped layer's dtype: under mixed precision it would
+        # otherwise take the global float16 policy and round the float32 logit.
         return (
-            layers.SpectralNormalization(layer, name=f"{layer.name}_sn")
+            layers.SpectralNormalization(layer, dtype=layer.dtype_policy, name=f"{layer.name}_sn")
             if c.spectral_norm
             else layer
         )
@@ -161,7 +164,7 @@ def build_discriminator(config: GANConfig | None = None) -> keras.Model:
     out = norm(dense)(x)
     if project:
         e = embed(x.shape[-1], "label_projection", _init())
-        inner = layers.Dot(axes=1, name="projection")([e, x])
+        inner = layers.Dot(axes=1, dtype="float32", name="projection")([e, x])
         out = layers.Add(dtype="float32", name="conditional_logit")([out, inner])
     name = "conditional_discriminator" if c.conditional else "discriminator"
     return keras.Model(inputs if c.conditional else image, out, name=name)
@@ -291,14 +294,15 @@ class DCGAN(keras.Model):
         g_optimizer: keras.optimizers.Optimizer,
         **kwargs: Any,
     ) -> None:
-        """Two optimizers; under a mixed_float16 policy each is wrapped in its own
-        LossScaleOptimizer (each net's gradients over- or underflow on their own scale)."""
+        """Two optimizers; a network that computes in float16 gets its own loss-scaling
+        optimizer (each net's gradients over- or underflow on their own scale). Decided by the
+        networks' layers, not the global policy: a loaded mixed_float16 network keeps its
+        policy in a float32 process and still needs the scaling."""
         kwargs.setdefault("jit_compile", False)  # XLA was slower on the CPUs measured
-        if keras.mixed_precision.global_policy().name == "mixed_float16":
-            if not isinstance(d_optimizer, keras.optimizers.LossScaleOptimizer):
-                d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer)
-            if not isinstance(g_optimizer, keras.optimizers.LossScaleOptimizer):
-                g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer)
+        if computes_in_float16(self.discriminator):
+            d_optimizer = loss_scaled(d_optimizer)
+        if computes_in_float16(self.generator):
+            g_optimizer = loss_scaled(g_optimizer)
         # ``model.optimizer`` is the generator's: TensorBoard reads its step count and rate.
         super().compile(optimizer=g_optimizer, **kwargs)
         self.d_optimizer = d_optimizer
@@ -768,8 +772,11 @@ class GAN:
         gan.config, gan.seed = config, int(meta.get("seed", 0))
         gan.history, gan.seconds = {}, 0.0
         gan.data_source = meta.get("data", {}).get("source", "")
-        generator = load_model(run.file(GENERATOR_FILE))
-        discriminator = load_model(run.file(DISCRIMINATOR_FILE))
+        # Under the active strategy: make_dcgan builds the optimizers there, and a
+        # MirroredStrategy refuses slots for variables created outside its scope.
+        with runtime.active().strategy.scope():
+            generator = load_model(run.file(GENERATOR_FILE))
+            discriminator = load_model(run.file(DISCRIMINATOR_FILE))
         expected = (None, *IMAGE_SHAPE)
         if tuple(generator.output_shape) != expected:
             raise UsageError(

@@ -105,8 +105,11 @@ def reference_steps(n_train: int, epochs: int = REFERENCE_EPOCHS) -> int:
 
 
 def _train_cnn(x: np.ndarray, y: np.ndarray, steps: int, seed: int) -> keras.Model:
+    """The seed CNN, in float32 under any policy: the reference is cached and shared by
+    every later run, and CAS must not depend on --mixed-precision."""
     runtime.seed_everything(seed)
-    model = models.build_cnn()
+    with runtime.float32_policy():
+        model = models.build_cnn()
     model.compile(
         optimizer=models.make_optimizer("adam", REFERENCE_LEARNING_RATE),
         loss="sparse_categorical_crossentropy",

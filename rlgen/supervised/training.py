@@ -22,6 +22,7 @@ import tensorflow as tf
 from rlgen import config as cfgmod
 from rlgen import datasets, plots, runtime
 from rlgen.errors import TrainingDiverged, UsageError
+from rlgen.optimizers import computes_in_float16, loss_scaled
 from rlgen.runs import CONFIG, Run, atomic_path, load_model, merge_json, write_csv
 from rlgen.supervised import models
 from rlgen.supervised.configs import CONFIGS, RNN_PRESETS, TrainConfig
@@ -68,12 +69,16 @@ def _validation_split(x, y, fraction: float, stratify: bool) -> tuple[np.ndarray
 
 
 def geometric_augmentation(seed: int = 0) -> keras.Sequential:
-    """Small random rotations, shifts and zooms: the classic label-preserving digit jitter."""
+    """Small random rotations, shifts and zooms: the classic label-preserving digit jitter.
+
+    In float32 whatever the global policy: under mixed precision the layers would hand the
+    model float16 training images while validation and test images stay float32."""
+    f32 = {"fill_mode": "constant", "dtype": "float32"}
     return keras.Sequential(
         [
-            keras.layers.RandomRotation(0.05, fill_mode="constant", seed=seed),
-            keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 1),
-            keras.layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 2),
+            keras.layers.RandomRotation(0.05, seed=seed, **f32),
+            keras.layers.RandomTranslation(0.1, 0.1, seed=seed + 1, **f32),
+            keras.layers.RandomZoom(0.1, seed=seed + 2, **f32),
         ],
         name="geometric_augmentation",
     )
@@ -282,11 +287,15 @@ class Trainer:
             else:
                 model = models.build_polynomial_regression(c.degree)
             model.compile(
-                optimizer=models.make_optimizer(c.optimizer, c.learning_rate),
-                loss=self._loss(),
-                metrics=self._metrics(),
+                optimizer=self._optimizer(model), loss=self._loss(), metrics=self._metrics()
             )
         return model
+
+    def _optimizer(self, model: keras.Model) -> keras.optimizers.Optimizer:
+        """A fresh optimizer, loss-scaled when ``model`` computes in float16 (the scaling that
+        holds over several replicas; Keras' own wrapping checks only the first)."""
+        opt = models.make_optimizer(self.config.optimizer, self.config.learning_rate)
+        return loss_scaled(opt) if computes_in_float16(model) else opt
 
     def _loss(self) -> str:
         if self.task == "regression":
@@ -434,14 +443,11 @@ class Trainer:
             )
         config = cfgmod.build(CONFIGS[task], meta.get("config", {}), f"{run.path}/config.json")
         trainer = cls(task, config, seed=int(meta.get("seed", 0)))
-        trainer.model = load_model(run.file(MODEL_FILE))
         # Compiled afresh for evaluation: the saved optimizer state is not needed to evaluate,
         # and restoring it warns under mixed precision (the loss-scale optimizer's extra slots).
-        trainer.model.compile(
-            optimizer=models.make_optimizer(config.optimizer, config.learning_rate),
-            loss=trainer._loss(),
-            metrics=trainer._metrics(),
-        )
+        with runtime.active().strategy.scope():
+            model = trainer.model = load_model(run.file(MODEL_FILE))
+            model.compile(trainer._optimizer(model), trainer._loss(), metrics=trainer._metrics())
         return trainer
 
 

@@ -181,6 +181,39 @@ def test_mixed_precision_wraps_both_optimizers_and_trains():
         keras.mixed_precision.set_global_policy(policy)
 
 
+@pytest.mark.parametrize("conditioning", ["channel", "projection"])
+def test_mixed_precision_keeps_the_spectral_norm_logit_in_float32(conditioning):
+    # The SpectralNormalization wrapper took the global float16 policy and rounded the logit
+    policy = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        d = build_discriminator(GANConfig(**TINY, conditioning=conditioning, spectral_norm=True))
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    x = np.zeros((2, 28, 28, 1), np.float32)
+    out = d([x, np.zeros((2, 1), np.int32)], training=True)
+    assert out.dtype == tf.float32
+    assert d.get_layer("logit_sn").compute_dtype == "float32"
+
+
+def test_a_loaded_float16_gan_keeps_loss_scaling_in_a_float32_process(tmp_path):
+    # The wrapping followed the global policy: a mixed_float16 GAN loaded in a float32
+    # process trained its float16 layers without loss scaling (small gradients underflow)
+    policy = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        tiny_gan().save(tmp_path / "run")
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    assert keras.mixed_precision.global_policy().name == "float32"
+    loaded = GAN.load(tmp_path / "run")
+    assert loaded.generator.get_layer("up14").compute_dtype == "float16"
+    assert isinstance(loaded.model.d_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert isinstance(loaded.model.g_optimizer, keras.optimizers.LossScaleOptimizer)
+    float32 = tiny_gan().model  # and a float32 GAN is not wrapped
+    assert not isinstance(float32.g_optimizer, keras.optimizers.LossScaleOptimizer)
+
+
 def test_save_then_load_in_a_fresh_process_gives_identical_samples(trained, gan_run, tmp_path):
     out = tmp_path / "fresh.npz"
     code = (
@@ -371,6 +404,31 @@ def test_replicas_draw_their_own_noise_under_mirrored_strategy(tmp_path):
     assert d["a"].shape == (4, 2) and not np.allclose(d["a"], d["b"])
     np.testing.assert_allclose(np.concatenate([d["a"], d["b"]]), d["whole"], atol=1e-6)
     np.testing.assert_array_equal(d["one"], d["four"])  # outside a replicated step: plain
+
+
+def test_a_saved_gan_loads_and_samples_under_mirrored_strategy(gan_run, tmp_path):
+    # GAN.load built the networks outside the strategy's scope and then its optimizers
+    # inside: MirroredStrategy refused ("colocate_vars_with ... scope()"), so sampling and
+    # --augment-from crashed on any machine with two GPUs
+    out = tmp_path / "x.npy"
+    code = (
+        "import sys, numpy as np\n"
+        "from rlgen import runtime\n"
+        "rt = runtime.configure(runtime.RuntimeConfig(logical_cpus=2, strategy='mirrored'))\n"
+        "assert rt.replicas == 2\n"
+        "from rlgen.gan import GAN\n"
+        "gan = GAN.load(sys.argv[1])\n"
+        "np.save(sys.argv[2], gan.sample(6, digits=[2], seed=1)[0])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(gan_run), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    x = np.load(out)
+    assert x.shape == (6, 28, 28, 1) and np.isfinite(x).all()
 
 
 @pytest.mark.parametrize("conditioning", ["channel", "projection"])

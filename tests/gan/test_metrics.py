@@ -73,6 +73,21 @@ def test_cas_of_real_digits_is_high(reference):
     assert cas > 0.8
 
 
+def test_the_reference_cnn_is_float32_under_mixed_precision(reference):
+    # It is cached and shared by every later run: a float16 one would have changed every
+    # figure of every run after a --mixed-precision one
+    import keras
+
+    d = reference.data
+    policy = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = metrics.train_reference(d.x_train[:64], d.y_train[:64], epochs=1)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    assert {layer.compute_dtype for layer in model.layers} == {"float32"}
+
+
 def test_cas_real_scores_the_digits_the_gan_learnt_from(reference):
     from types import SimpleNamespace
 

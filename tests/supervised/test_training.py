@@ -127,6 +127,22 @@ def test_geometric_augmentation_changes_training_images_only():
     assert not np.allclose(shuffled_sorted, np.sort(x.reshape(16, -1).sum(axis=1)), atol=1e-3)
 
 
+def test_augmented_images_stay_float32_under_mixed_precision():
+    # The jitter layers took the float16 policy: training images were rounded, test ones not
+    import keras
+
+    from rlgen.supervised.training import geometric_augmentation
+
+    policy = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        jitter = geometric_augmentation(seed=0)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    out = jitter(np.full((2, 28, 28, 1), 0.3, np.float32), training=True)
+    assert out.dtype == "float32"
+
+
 @pytest.mark.parametrize(
     "overrides,message",
     [
