@@ -253,9 +253,12 @@ def _toml_value(v: Any) -> str:
     return json.dumps(str(v))
 
 
-def check_choices(cfg: Any) -> None:
-    """Raise ValueError naming the first ``Literal`` field whose value is not one of its
-    choices (the command line checks them while parsing; this covers configs built in Python)."""
+def check_fields(cfg: Any) -> None:
+    """Check every field of a config built in Python against its type, as flags and files
+    are checked, and store the converted value (``buffer_size=1e4`` becomes 10000; a string
+    learning rate, ``batch_size=2.5`` or ``hidden_sizes=64`` is refused by name). Call it
+    first in ``__post_init__``, so range checks see numbers."""
+    where = type(cfg).__name__
     for name, tp in _field_types(type(cfg)).items():
         value = getattr(cfg, name, None)
         if get_origin(tp) is Literal and value not in get_args(tp):
@@ -263,6 +266,7 @@ def check_choices(cfg: Any) -> None:
                 f"--{name.replace('_', '-')} must be one of {', '.join(get_args(tp))}, "
                 f"got {value!r}"
             )
+        setattr(cfg, name, coerce(name, tp, value, where))
 
 
 def check_positive(cfg: Any, *names: str) -> None:

@@ -20,3 +20,18 @@ def check_seed(seed: Any) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise UsageError(f"--seed must be a whole number >= 0, got {seed!r}")
     return int(seed)
+
+
+def check_count(name: str, value: Any) -> int:
+    """``value`` as an int; a UsageError unless it is a whole number > 0 (an integral float
+    such as 1e4 is accepted, as Stable-Baselines3 does; 2.5, "3", None and True are not)."""
+    import numpy as np
+
+    whole = isinstance(value, (int, np.integer)) or (
+        isinstance(value, (float, np.floating)) and float(value).is_integer()
+    )
+    if isinstance(value, bool) or not whole:
+        raise UsageError(f"{name} must be a whole number, got {value!r}")
+    if value <= 0:
+        raise UsageError(f"{name} must be > 0, got {value}; give a positive number")
+    return int(value)

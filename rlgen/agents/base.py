@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from rlgen.agents.envs import check_spaces, make_env, resolve_env
+from rlgen import config as cfgmod
+from rlgen.agents.envs import check_spaces, env_source, make_copy, resolve_env
 from rlgen.agents.saving import AGENT_FILE, agent_from_file, write_agent_file
-from rlgen.errors import UsageError, check_seed
+from rlgen.errors import UsageError, check_count, check_seed
 from rlgen.runs import atomic_path, load_model
 
 _NUMPY_ACTIVATIONS = {
@@ -29,11 +30,12 @@ _NUMPY_ACTIVATIONS = {
 
 def tensorflow():
     """TensorFlow, configured for agents when the API is used without the CLI (one thread:
-    predictable for small MLP agents on a small, shared machine: see BENCHMARKS.md)."""
+    predictable for small MLP agents on a small, shared machine: see BENCHMARKS.md). The
+    caller's global seeds and dtype policy stay as they are: an agent seeds its own."""
     from rlgen import runtime
 
     if not runtime.is_configured():
-        runtime.configure(runtime.RuntimeConfig(), default_threads=1)
+        runtime.configure(runtime.RuntimeConfig(), default_threads=1, set_globals=False)
     return runtime.import_tensorflow()
 
 
@@ -119,11 +121,7 @@ def check_budget(total_steps: Any, episodes: Any, total_timesteps: Any = None) -
     if (total_steps is None) == (episodes is None):
         raise UsageError("give exactly one training budget: --steps N or --episodes N")
     name, value = ("steps", total_steps) if total_steps is not None else ("episodes", episodes)
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise UsageError(f"--{name} must be a whole number, got {value!r}")
-    if value <= 0:
-        raise UsageError(f"--{name} must be > 0, got {value}; give a positive number")
-    return name[:-1], int(value)
+    return name[:-1], check_count(f"--{name}", value)
 
 
 class BaseAgent:
@@ -150,7 +148,19 @@ class BaseAgent:
             self.obs_dim, self.n_actions = check_spaces(
                 self.env, self.env_id, self.algorithm.upper()
             )
+        shape = getattr(getattr(self.env, "observation_space", None), "shape", None)
+        self.obs_shape: tuple[int, ...] = tuple(shape) if shape else (self.obs_dim,)
+        # Copies (evaluation, --n-envs) come from here, so they keep the env's own
+        # max_episode_steps, make kwargs and wrappers, not just its registered id.
+        self.env_source = env_source(env_or_id) if env_or_id is not None else None
         self.seed = check_seed(seed)
+        if isinstance(config, dict):  # DQNAgent(env, {"learning_rate": 1e-3}) as SB3's kwargs
+            config = cfgmod.build(self.config_cls, config, where=f"{name} config")
+        if config is not None and not isinstance(config, self.config_cls):
+            raise UsageError(
+                f"{name} takes a {self.config_cls.__name__} (or a dict of its fields), "
+                f"got {type(config).__name__}"
+            )
         self.config = config if config is not None else self.default_config(self.env_id)
         self.rng = np.random.default_rng(self.seed)
         self.num_timesteps = 0
@@ -187,7 +197,12 @@ class BaseAgent:
     # ---- saving ----------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the networks (``.keras``) and ``agent.json`` into folder ``path``."""
-        path = Path(path)
+        path = Path(path).expanduser()
+        if path.suffix == ".keras" or path.is_file():
+            raise UsageError(
+                f"save({str(path)!r}): an agent is saved as a folder (its networks and "
+                f"{AGENT_FILE}); give a folder path such as 'runs/my-agent'"
+            )
         path.mkdir(parents=True, exist_ok=True)
         for name, net in self.saved_networks().items():
             with atomic_path(path / name) as tmp:
@@ -197,8 +212,14 @@ class BaseAgent:
 
     @classmethod
     def load(cls, path: str | Path, env: Any = None) -> Any:
-        """An agent saved by :meth:`save`; its env is remade from the saved id unless given."""
-        path = Path(path)
+        """An agent saved by :meth:`save`; its env is remade from the saved one (id, wrappers
+        and ``max_episode_steps``) unless given."""
+        path = Path(path).expanduser()
+        if not path.is_dir():
+            what = "not a folder" if path.exists() else "missing"
+            raise UsageError(
+                f"load({str(path)!r}): {what}; give the folder save() wrote (with {AGENT_FILE})"
+            )
         agent = agent_from_file(cls, cls.config_cls, path, env)
         for name, net in agent.saved_networks().items():
             model = load_model(path / name)
@@ -231,23 +252,26 @@ class BaseAgent:
 
     def _check_can_learn(self) -> None:
         if self.env is None:
-            raise UsageError("this agent has no environment; load it with an env to train it")
+            raise UsageError(
+                "this agent has no environment (its env could not be remade); load it with "
+                "one to train it: load(path, env=...) or load_checkpoint(path, env=...)"
+            )
 
     def side_by_side_envs(self, k: int) -> list[Any]:
         """``k`` copies of the env (the agent's own first), kept across ``learn`` calls."""
         if self._envs is None or len(self._envs) != k:
-            if k > 1 and self.env_id is None:
+            if k > 1 and self.env_source is None:
                 raise UsageError(
-                    f"--n-envs {k} needs a registered env id to copy the env; "
-                    "pass the id, or use --n-envs 1 with a custom env instance"
+                    f"--n-envs {k} needs copies of the env, and gymnasium cannot remake this "
+                    "one (no registered spec, or a wrapper that does not record its "
+                    "arguments); pass a registered id, or use --n-envs 1"
                 )
-            self._envs = [self.env] + [make_env(self.env_id) for _ in range(k - 1)]
+            self._envs = [self.env] + [make_copy(self.env_source) for _ in range(k - 1)]
         return self._envs
 
     def _is_single(self, obs: np.ndarray) -> bool:
         """One observation (the env's shape, or flat) rather than a batch of them."""
-        shape = getattr(getattr(self.env, "observation_space", None), "shape", None)
-        if shape is not None and obs.shape == tuple(shape):
+        if obs.shape == self.obs_shape:
             return True
         return obs.ndim <= 1 and obs.size == self.obs_dim
 
@@ -255,4 +279,9 @@ class BaseAgent:
         """(observations as a float32 (n, obs_dim) batch, whether one was given)."""
         obs = np.asarray(obs, np.float32)
         single = self._is_single(obs)
+        if not single and (obs.ndim < 2 or obs[0].size != self.obs_dim):
+            raise UsageError(
+                f"an observation of shape {obs.shape} does not fit this agent: it takes "
+                f"{self.obs_shape}, or a batch of them of shape (n, *{self.obs_shape})"
+            )
         return obs.reshape(1 if single else -1, self.obs_dim), single

@@ -66,14 +66,33 @@ class CallbackList(Callback):
             c.on_training_end(agent)
 
 
+def training_callbacks(callbacks: Any, progress: bool, amount: int, unit: str) -> CallbackList:
+    """The callbacks of one ``learn`` call: one callback, a list of them or None (as
+    Stable-Baselines3 takes them), and the progress bar when ``progress``."""
+    if callbacks is None:
+        callbacks = []
+    elif isinstance(callbacks, Callback):
+        callbacks = [callbacks]
+    callbacks = list(callbacks)
+    for c in callbacks:
+        if not isinstance(c, Callback):
+            raise UsageError(
+                f"callbacks must be rlgen.agents.Callback objects, got {type(c).__name__}"
+            )
+    if progress:
+        callbacks.append(ProgressBarCallback(amount, unit=unit))
+    return CallbackList(callbacks)
+
+
 class EvalCallback(Callback):
     """Every ``eval_every`` steps, the greedy mean return over ``episodes`` fresh episodes;
     the best model so far is saved to ``best_dir`` (like SB3's EvalCallback), and training
-    stops once the mean reaches ``stop_at_reward`` (if given)."""
+    stops once the mean reaches ``stop_at_reward`` (if given). ``env_id`` is an env id or
+    ``gymnasium.Env`` to evaluate on; by default, copies of the agent's own env."""
 
     def __init__(
         self,
-        env_id: str | None = None,
+        env_id: Any = None,
         eval_every: int = 5_000,
         episodes: int = 10,
         best_dir: str | Path | None = None,
@@ -130,9 +149,12 @@ class EvalCallback(Callback):
         self._seconds_before = float(state.get("train_seconds", last))  # older checkpoints
 
     def on_training_start(self, agent: Any) -> None:
-        self.env_id = self.env_id or agent.env_id
-        if self.env_id is None:
-            raise UsageError("evaluation needs an env id; pass EvalCallback(env_id=...)")
+        from rlgen.agents.evaluation import first_env
+
+        # A wrong env fails now, not at the first evaluation after training has begun.
+        env, _ = first_env(agent, self.env_id)
+        if env is not self.env_id:
+            env.close()
         self._t0, self.eval_seconds = time.perf_counter(), 0.0
         self._next = (self._counter(agent) // self.eval_every + 1) * self.eval_every
 

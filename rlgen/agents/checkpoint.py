@@ -76,8 +76,11 @@ def corrupt(what: str, detail: str) -> UsageError:
     return UsageError(f"checkpoint {what} is corrupt ({detail}); {RESUME_FIX}")
 
 
-def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray], Any]:
-    """(state, arrays, env or None) of a checkpoint folder; clear errors when incomplete."""
+def read_checkpoint(
+    path: str | Path, with_env: bool = True
+) -> tuple[dict[str, Any], dict[str, np.ndarray], Any]:
+    """(state, arrays, env or None) of a checkpoint folder; clear errors when incomplete.
+    ``with_env=False`` leaves a pickled env unread (the caller brings its own)."""
     path = Path(path)
     if not (path / STATE_JSON).is_file():
         raise UsageError(
@@ -91,9 +94,15 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndar
     except Exception as err:  # FileNotFoundError, zipfile.BadZipFile, EOFError, ValueError ...
         raise corrupt(path / STATE_NPZ, str(err)) from None
     env = None
-    if state.get("env_pickled"):
+    if state.get("env_pickled") and with_env:
         try:
             env = pickle.loads((path / ENV_PICKLE).read_bytes())
+        except (AttributeError, ImportError) as err:  # the env's class is not importable here
+            raise UsageError(
+                f"checkpoint {path / ENV_PICKLE} holds an env whose class this program cannot "
+                f"import ({err}); import it first, or pass env= to load_checkpoint (its "
+                "episodes then start afresh)"
+            ) from None
         except Exception as err:
             raise corrupt(path / ENV_PICKLE, str(err)) from None
     return state, arrays, env

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rlgen.config import check_fraction, check_positive
+from rlgen.config import check_fields, check_fraction, check_positive
 
 
 def _check_unit(cfg: Any, name: str) -> None:
@@ -33,7 +33,7 @@ class DQNConfig:
     learning_starts: int = field(
         default=1_000, metadata={"help": "env steps of random actions before the first update"}
     )
-    gamma: float = field(default=0.99, metadata={"help": "discount factor"})
+    gamma: float = field(default=0.99, metadata={"help": "discount factor, in [0, 1)"})
     train_freq: int = field(default=4, metadata={"help": "env steps between training rounds"})
     gradient_steps: int = field(
         default=4, metadata={"help": "gradient steps per training round (one compiled call)"}
@@ -73,6 +73,7 @@ class DQNConfig:
     )
 
     def __post_init__(self) -> None:
+        check_fields(self)
         check_positive(
             self,
             "learning_rate",
@@ -167,7 +168,7 @@ class ReinforceConfig:
     value_learning_rate: float = field(
         default=1e-3, metadata={"help": "baseline (state-value) Adam learning rate"}
     )
-    gamma: float = field(default=0.99, metadata={"help": "discount factor"})
+    gamma: float = field(default=0.99, metadata={"help": "discount factor, in [0, 1]"})
     episodes_per_update: int = field(
         default=4, metadata={"help": "episodes collected per (compiled) update"}
     )
@@ -189,6 +190,7 @@ class ReinforceConfig:
     )
 
     def __post_init__(self) -> None:
+        check_fields(self)
         check_positive(
             self,
             "learning_rate",
@@ -197,7 +199,10 @@ class ReinforceConfig:
             "max_grad_norm",
             "n_envs",
         )
-        check_fraction(self, "gamma")
+        # gamma = 1 is the textbook REINFORCE on episodes that end (undiscounted returns);
+        # DQN's bootstrapped targets need gamma < 1.
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"--gamma must be in [0, 1], got {self.gamma}")
         if self.entropy_coef < 0:
             raise ValueError(f"--entropy-coef must be >= 0, got {self.entropy_coef}")
         if any(h <= 0 for h in self.hidden_sizes):

@@ -19,7 +19,7 @@ import numpy as np
 
 from rlgen.agents.base import BaseAgent, NumpyMirror, build_mlp, check_budget, flat_weights
 from rlgen.agents.base import tensorflow as _tf
-from rlgen.agents.callbacks import Callback, CallbackList, ProgressBarCallback
+from rlgen.agents.callbacks import Callback, training_callbacks
 from rlgen.agents.configs import DQNConfig, dqn_config_for
 from rlgen.agents.replay import ReplayBuffer
 from rlgen.agents.saving import MODEL_FILE
@@ -232,7 +232,7 @@ class DQNAgent(BaseAgent):
     def learn(
         self,
         total_steps: int | None = None,
-        callbacks: list[Callback] | None = None,
+        callbacks: Callback | list[Callback] | None = None,
         progress: bool = True,
         reset_schedule: bool = True,
         *,
@@ -251,10 +251,7 @@ class DQNAgent(BaseAgent):
         cfg = self.config
         envs = self.side_by_side_envs(cfg.n_envs)
         k = len(envs)
-        cbs = list(callbacks or [])
-        if progress:
-            cbs.append(ProgressBarCallback(amount, unit=unit))
-        cb = CallbackList(cbs)
+        cb = training_callbacks(callbacks, progress, amount, unit)
 
         def count() -> int:
             return self.num_timesteps if unit == "step" else self.num_episodes
@@ -378,15 +375,16 @@ class DQNAgent(BaseAgent):
         return ckpt.write_checkpoint(path, files, arrays, state, env=envs)
 
     @classmethod
-    def load_checkpoint(cls, path: str | Path) -> DQNAgent:
-        """An agent restored from :meth:`save_checkpoint`, ready to continue ``learn``."""
+    def load_checkpoint(cls, path: str | Path, env: Any = None) -> DQNAgent:
+        """An agent restored from :meth:`save_checkpoint`, ready to continue ``learn``: in
+        the env saved with it, mid-episode, or in ``env`` (new episodes) when given."""
         from rlgen.agents import checkpoint as ckpt
 
         path = Path(path)
-        state, arrays, envs = ckpt.read_checkpoint(path)
+        state, arrays, envs = ckpt.read_checkpoint(path, with_env=env is None)
         if envs is not None and not isinstance(envs, list):
             raise ckpt.corrupt(path, "env state")
-        agent = cls.load(path, env=envs[0] if envs else None)
+        agent = cls.load(path, env=env if env is not None else (envs[0] if envs else None))
         n = len(agent.target_net.get_weights())
         try:
             agent.target_net.set_weights([arrays[f"target_{i}"] for i in range(n)])

@@ -35,6 +35,47 @@ def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
         raise UsageError(f"environment {env_id} needs an extra package: {first}") from None
 
 
+def env_source(env_or_id: Any) -> str | gym.envs.registration.EnvSpec | None:
+    """What copies of an env are made from (for evaluation, side-by-side copies, a saved
+    agent): an id as given, else the instance's spec when gymnasium can rebuild it with the
+    same settings and wrappers (``max_episode_steps``, make kwargs, wrappers that record their
+    arguments), else None (a custom env without a spec, or a wrapper gymnasium cannot redo)."""
+    if isinstance(env_or_id, str):
+        return env_or_id
+    spec = getattr(env_or_id, "spec", None)
+    if spec is None or any(w.kwargs is None for w in spec.additional_wrappers):
+        return None
+    return spec
+
+
+def make_copy(source: Any, render_mode: str | None = None) -> gym.Env:
+    """A fresh env from an :func:`env_source`: an id, or a spec with its wrappers."""
+    if isinstance(source, str):
+        return make_env(source, render_mode=render_mode)
+    return gym.make(source, render_mode=render_mode)
+
+
+def spec_json(source: Any) -> str | None:
+    """The spec of ``source`` as JSON for agent.json, when it holds more than the registered
+    id (a ``max_episode_steps``, make kwargs, wrappers) and can be written as JSON."""
+    if source is None or isinstance(source, str):
+        return None
+    registered = gym.envs.registry.get(source.id)
+    same = (
+        registered is not None
+        and not source.additional_wrappers
+        and all(
+            getattr(source, f) == getattr(registered, f) for f in ("max_episode_steps", "kwargs")
+        )
+    )
+    if same:
+        return None
+    try:
+        return source.to_json()
+    except (TypeError, ValueError):  # a lambda in TransformReward's kwargs, ...
+        return None
+
+
 def resolve_env(env_or_id: Any) -> tuple[gym.Env, str | None]:
     """An env instance and its id (None for an unregistered custom env)."""
     if isinstance(env_or_id, str):
@@ -55,6 +96,11 @@ def check_spaces(env: gym.Env, env_id: str | None, algorithm: str) -> tuple[int,
         raise UsageError(
             f"{algorithm} needs a Discrete action space but {name} has {act}; "
             "pick an environment with discrete actions such as CartPole-v1 or Acrobot-v1"
+        )
+    if int(act.start) != 0:
+        raise UsageError(
+            f"{algorithm} numbers its actions 0 to n-1 but {name} has {act} (starting at "
+            f"{int(act.start)}); wrap it in a gymnasium.ActionWrapper that adds {int(act.start)}"
         )
     if not isinstance(obs, gym.spaces.Box):
         raise UsageError(

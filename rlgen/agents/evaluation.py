@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
-from rlgen.agents.envs import check_spaces, make_env, resolve_env
-from rlgen.errors import UsageError, check_seed
+from rlgen.agents.envs import check_spaces, make_copy, make_env, resolve_env
+from rlgen.errors import UsageError, check_count, check_seed
 
 
 def episode_returns(
@@ -16,21 +17,17 @@ def episode_returns(
 ) -> np.ndarray:
     """The undiscounted return of each of ``episodes`` greedy episodes.
 
-    With an env id, up to ``batch`` copies of the env run in lock-step so one compiled
+    With an env id (or, by default, copies of the agent's own env, wrappers and
+    ``max_episode_steps`` included), up to ``batch`` copies run in lock-step so one compiled
     forward pass chooses all their actions; episode ``k`` is reset with ``seed + k``.
-    A ``gymnasium.Env`` instance is evaluated one episode at a time.
+    A ``gymnasium.Env`` instance given here is evaluated one episode at a time.
     """
-    if isinstance(episodes, bool) or int(episodes) != episodes or episodes <= 0:
-        raise UsageError(f"--episodes must be > 0, got {episodes}")
+    episodes = check_count("--episodes", episodes)
     seed = check_seed(seed)
-    env_or_id = env_or_id if env_or_id is not None else agent.env_id
-    if env_or_id is None:
-        raise UsageError("evaluate needs an env id or gymnasium.Env")
-    env, env_id = resolve_env(env_or_id)
-    check_fits(agent, env, env_id)  # before making the other copies
+    env, source = first_env(agent, env_or_id)
     envs = [env]
-    if isinstance(env_or_id, str):
-        envs += [make_env(env_or_id) for _ in range(min(batch, episodes) - 1)]
+    if source is not None:
+        envs += [make_copy(source) for _ in range(min(batch, episodes) - 1)]
     returns = np.zeros(episodes)
     next_episode = 0
     slots: list[tuple[int, Any]] = []  # (episode index, obs) per running env
@@ -61,6 +58,26 @@ def episode_returns(
     return returns
 
 
+def first_env(agent: Any, env_or_id: Any = None) -> tuple[Any, Any]:
+    """(an env to evaluate ``agent`` on, checked to fit it; what copies of it are made from,
+    or None for an env instance given, which is used alone). By default, a copy of the
+    agent's own env, wrappers and ``max_episode_steps`` included."""
+    if env_or_id is None:
+        source = agent.env_source or agent.env_id
+        if source is None:
+            raise UsageError(
+                "this agent's env cannot be remade by gymnasium (no registered spec, or a "
+                "wrapper that does not record its arguments); pass an env to evaluate on: "
+                "evaluate(agent, env) or EvalCallback(env)"
+            )
+        env, env_id = make_copy(source), agent.env_id
+    else:
+        env, env_id = resolve_env(env_or_id)
+        source = None if isinstance(env_or_id, gym.Env) else env_or_id
+    check_fits(agent, env, env_id)  # before any other copy is made
+    return env, source
+
+
 def check_fits(agent: Any, env: Any, env_id: str | None) -> None:
     """A UsageError unless ``env``'s observations and actions are the ones ``agent`` was
     built for (an agent of one env evaluated on another fails deep in NumPy otherwise)."""
@@ -83,17 +100,9 @@ def evaluate(
     return float(np.mean(returns)), float(np.std(returns))
 
 
-def record_gif(agent: Any, env_id: str, path: Any, seed: int = 0, fps: int = 30) -> Any:
-    """An animated GIF of one greedy episode (needs the ``render`` extra for pygame)."""
-    from pathlib import Path
-
-    import gymnasium as gym
-
-    from rlgen.runs import atomic_path
-
-    path = Path(path)
-    if path.suffix.lower() != ".gif":
-        raise UsageError(f"--gif {path}: give a file name ending in .gif")
+def rendering_env(env_id: str) -> Any:
+    """``env_id`` drawing off-screen RGB frames, checked by drawing one (pygame, from the
+    ``render`` extra, is loaded only then); one clear error when it cannot."""
     hint = (
         "--gif needs rendering support: pip install 'gymnasium[classic-control]' "
         "(rlgen's render extra)"
@@ -101,21 +110,36 @@ def record_gif(agent: Any, env_id: str, path: Any, seed: int = 0, fps: int = 30)
     # Off-screen frames need no display: keep SDL from looking for one (and warning).
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     try:
-        from PIL import Image
-
         env = make_env(env_id, render_mode="rgb_array")
-        obs, _ = env.reset(seed=seed)
-        frames = [env.render()]
-        done = False
-        while not done:
-            obs, _, term, trunc, _ = env.step(int(agent.act(obs, greedy=True)))
-            frames.append(env.render())
-            done = term or trunc
-        env.close()
+        env.reset(seed=0)
+        env.render()
     except (gym.error.DependencyNotInstalled, ImportError):
         raise UsageError(hint) from None
     except UsageError as err:
         raise UsageError(f"{hint} ({err})") from None
+    return env
+
+
+def record_gif(agent: Any, env_id: str, path: Any, seed: int = 0, fps: int = 30) -> Any:
+    """An animated GIF of one greedy episode (needs the ``render`` extra for pygame)."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    from rlgen.runs import atomic_path
+
+    path = Path(path)
+    if path.suffix.lower() != ".gif":
+        raise UsageError(f"--gif {path}: give a file name ending in .gif")
+    env = rendering_env(env_id)
+    obs, _ = env.reset(seed=seed)
+    frames = [env.render()]
+    done = False
+    while not done:
+        obs, _, term, trunc, _ = env.step(int(agent.act(obs, greedy=True)))
+        frames.append(env.render())
+        done = term or trunc
+    env.close()
     images = [Image.fromarray(np.asarray(f)) for f in frames if f is not None]
     if not images:
         raise UsageError(f"{env_id} rendered no frames; it cannot make a GIF")

@@ -15,7 +15,7 @@ import numpy as np
 
 from rlgen.agents.base import BaseAgent, NumpyMirror, build_mlp, check_budget, flat_weights
 from rlgen.agents.base import tensorflow as _tf
-from rlgen.agents.callbacks import Callback, CallbackList, ProgressBarCallback
+from rlgen.agents.callbacks import Callback, training_callbacks
 from rlgen.agents.configs import ReinforceConfig, reinforce_config_for
 from rlgen.agents.saving import MODEL_FILE
 from rlgen.errors import TrainingDiverged
@@ -182,7 +182,7 @@ class ReinforceAgent(BaseAgent):
     def learn(
         self,
         total_steps: int | None = None,
-        callbacks: list[Callback] | None = None,
+        callbacks: Callback | list[Callback] | None = None,
         progress: bool = True,
         episodes: int | None = None,
         total_timesteps: int | None = None,
@@ -196,10 +196,7 @@ class ReinforceAgent(BaseAgent):
         unit, amount = check_budget(total_steps, episodes, total_timesteps)
         self._check_can_learn()
         end = (self.num_timesteps if unit == "step" else self.num_episodes) + amount
-        cbs = list(callbacks or [])
-        if progress:
-            cbs.append(ProgressBarCallback(amount, unit=unit))
-        cb = CallbackList(cbs)
+        cb = training_callbacks(callbacks, progress, amount, unit)
         self._mirror.refresh()  # the weights may have been set from outside since the last call
         gamma = self.config.gamma
         t0 = time.perf_counter()
@@ -258,13 +255,14 @@ class ReinforceAgent(BaseAgent):
         return ckpt.write_checkpoint(path, self.save, arrays, state)
 
     @classmethod
-    def load_checkpoint(cls, path: str | Path) -> ReinforceAgent:
-        """An agent restored from :meth:`save_checkpoint`, ready to continue ``learn``."""
+    def load_checkpoint(cls, path: str | Path, env: Any = None) -> ReinforceAgent:
+        """An agent restored from :meth:`save_checkpoint`, ready to continue ``learn``; its
+        env is remade from the saved one unless ``env`` is given (needed for a custom env)."""
         from rlgen.agents import checkpoint as ckpt
 
         path = Path(path)
         state, arrays, _ = ckpt.read_checkpoint(path)
-        agent = cls.load(path)
+        agent = cls.load(path, env=env)
         ckpt.restore_optimizer(agent.policy_opt, arrays, "popt_")
         ckpt.restore_optimizer(agent.value_opt, arrays, "vopt_")
         try:

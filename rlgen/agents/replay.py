@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +25,26 @@ class ReplayBuffer:
             raise UsageError(f"replay buffer capacity must be > 0, got {capacity}")
         self.capacity = int(capacity)
         self.obs_dim = int(obs_dim)
-        self.obs = np.zeros((capacity, obs_dim), np.float32)
-        self.next_obs = np.zeros((capacity, obs_dim), np.float32)
-        self.actions = np.zeros(capacity, np.int32)
-        self.rewards = np.zeros(capacity, np.float32)
-        self.terminated = np.zeros(capacity, np.float32)
+        need = self.capacity * (2 * self.obs_dim + 3) * 4  # bytes, every field 4 bytes wide
+        memory = _physical_memory()
+        too_big = (
+            f"--buffer-size {self.capacity:,} needs {need / 2**30:,.1f} GiB for the replay "
+            f"buffer of {self.obs_dim}-value observations"
+        )
+        if memory and need > memory:
+            raise UsageError(
+                f"{too_big}, more than this machine's {memory / 2**30:.0f} GiB; give a smaller one"
+            )
+        try:
+            self.obs = np.zeros((capacity, obs_dim), np.float32)
+            self.next_obs = np.zeros((capacity, obs_dim), np.float32)
+            self.actions = np.zeros(capacity, np.int32)
+            self.rewards = np.zeros(capacity, np.float32)
+            self.terminated = np.zeros(capacity, np.float32)
+        except MemoryError:
+            raise UsageError(
+                f"{too_big}, which could not be allocated; give a smaller one"
+            ) from None
         self.pos = 0
         self.size = 0
 
@@ -84,3 +100,11 @@ class ReplayBuffer:
             raise UsageError(f"replay buffer {path} is corrupt ({err})") from None
         buf.pos, buf.size = pos, size
         return buf
+
+
+def _physical_memory() -> int | None:
+    """Bytes of physical memory, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None

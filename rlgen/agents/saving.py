@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rlgen import config as cfgmod
-from rlgen.agents.envs import make_env
+from rlgen.agents.envs import make_env, spec_json
 from rlgen.errors import UsageError
 from rlgen.runs import atomic_path, read_json
 
@@ -26,10 +26,16 @@ def write_agent_file(agent: Any, path: str | Path) -> Path:
         "seed": agent.seed,
         "obs_dim": agent.obs_dim,
         "n_actions": agent.n_actions,
+        "obs_shape": list(agent.obs_shape),
         "num_timesteps": agent.num_timesteps,
         "num_episodes": agent.num_episodes,
         "config": cfgmod.to_dict(agent.config),
     }
+    spec = spec_json(agent.env_source)
+    if spec is not None:  # max_episode_steps, make kwargs or wrappers beyond the id
+        meta["env_spec"] = spec
+    if getattr(agent, "exploration_rate", None) is not None:  # DQN: predict() explores at it
+        meta["exploration_rate"] = float(agent.exploration_rate)
     with atomic_path(Path(path) / AGENT_FILE) as tmp:
         tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return Path(path)
@@ -51,12 +57,35 @@ def agent_from_file(cls: type, config_cls: type, path: str | Path, env: Any = No
         spaces = (int(meta["obs_dim"]), int(meta["n_actions"]))
     except (KeyError, TypeError, ValueError):
         raise UsageError(f"agent file {path / AGENT_FILE} is corrupt (fields missing)") from None
-    if env is None and meta.get("env_id"):
-        import gymnasium as gym
-
-        if meta["env_id"] in gym.envs.registry:
-            env = make_env(meta["env_id"])
+    if env is None:
+        env = _saved_env(meta)
     agent = cls(env, config, int(meta.get("seed", 0)), spaces=spaces)
+    if (agent.obs_dim, agent.n_actions) != spaces:
+        given = agent.env_id or type(agent.env.unwrapped).__name__
+        raise UsageError(
+            f"{path} holds an agent of {meta.get('env_id') or 'a custom env'} "
+            f"({spaces[0]} observation values, {spaces[1]} actions), but {given} has "
+            f"{agent.obs_dim} and {agent.n_actions}; load it with the env it was trained on"
+        )
+    if agent.env is None and meta.get("obs_shape"):  # acting without an env: (2, 2) is one
+        agent.obs_shape = tuple(int(n) for n in meta["obs_shape"])
     agent.num_timesteps = int(meta.get("num_timesteps", 0))
     agent.num_episodes = int(meta.get("num_episodes", 0))
+    if "exploration_rate" in meta:
+        agent.exploration_rate = float(meta["exploration_rate"])
     return agent
+
+
+def _saved_env(meta: dict[str, Any]) -> Any:
+    """The env an agent.json names: its saved spec (wrappers, max_episode_steps), else its
+    registered id, else None (a custom env: the agent acts but cannot train)."""
+    import gymnasium as gym
+
+    if meta.get("env_spec"):
+        try:
+            return gym.make(gym.envs.registration.EnvSpec.from_json(meta["env_spec"]))
+        except Exception:  # a wrapper or entry point gone from this install: the plain id
+            pass
+    if meta.get("env_id") in gym.envs.registry:
+        return make_env(meta["env_id"])
+    return None

@@ -325,6 +325,8 @@ def find_model(path: str) -> tuple[dict[str, Any], str, Path]:
         meta = runs.read_json(folder / AGENT_FILE, what="agent file")
         found = {"path": folder, "algorithm": meta.get("algorithm"), "env_id": meta.get("env_id")}
         which = "saved"
+        if (folder / BEST / AGENT_FILE).is_file():  # EvalCallback(best_dir=folder/best)
+            which, folder = "best", folder / BEST
     else:
         run = runs.open_run(path, group="agent")
         cfg = run.config
@@ -357,8 +359,13 @@ def evaluate_run(
         raise UsageError(f"--gif {gif}: give a file name ending in .gif")
     found, which, folder = find_model(path)
     algorithm, env_id = found["algorithm"], found["env_id"]
+    if gif:  # no rendering support fails now, not after all the episodes
+        from rlgen.agents.evaluation import rendering_env
+
+        rendering_env(env_id).close()
     agent = agent_class(algorithm).load(folder)
-    returns = episode_returns(agent, env_id, episodes=episodes, seed=seed)
+    # the agent's own env: a saved agent's wrappers and max_episode_steps come with it
+    returns = episode_returns(agent, None, episodes=episodes, seed=seed)
     result = {
         "run": str(found["path"]),
         "model": which,

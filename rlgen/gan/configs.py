@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-from rlgen.config import check_choices, check_fraction, check_positive
+from rlgen.config import check_fields, check_fraction, check_positive
 
 Dataset = Literal["mnist", "fashion_mnist"]
 DIFFAUGMENT_POLICIES = ("translation", "cutout")
@@ -140,7 +140,7 @@ class GANConfig:
     )
 
     def __post_init__(self) -> None:
-        check_choices(self)
+        check_fields(self)
         check_positive(self, "epochs", "batch_size", "latent_dim", "embedding_dim", "log_every")
         check_positive(self, "generator_learning_rate", "discriminator_learning_rate")
         if self.train_size < 0:

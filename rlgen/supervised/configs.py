@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rlgen.config import check_choices, check_fraction, check_positive
+from rlgen.config import check_fields, check_fraction, check_positive
 from rlgen.datasets import IMAGE_SHAPE, distinct_addition_pairs
 
 Optimizer = Literal["sgd", "rmsprop", "adadelta", "adam", "adagrad"]
@@ -45,7 +45,7 @@ class TrainConfig:
     )
 
     def __post_init__(self) -> None:
-        check_choices(self)
+        check_fields(self)
         check_positive(self, "learning_rate", "epochs", "batch_size")
         check_fraction(self, "validation_split")
 

@@ -99,6 +99,11 @@ def test_help_does_not_import_tensorflow():
         (["--env", "CartPole-v1", "--n-envs", "0"], ["--n-envs must be > 0"]),
         (["--env", "CartPole-v1", "--episodes", "0"], ["--episodes must be > 0"]),
         (["--env", "CartPole-v1", "--steps", "9", "--episodes", "9"], ["not allowed with"]),
+        # was NumPy's _ArrayMemoryError traceback (1.46 TiB)
+        (["--env", "CartPole-v1", "--buffer-size", "100000000000"], ["--buffer-size", "GiB"]),
+        # accepted and recorded, but the agents' float32 MLPs used neither
+        (["--env", "CartPole-v1", "--mixed-precision"], ["--mixed-precision", "drop the flag"]),
+        (["--env", "CartPole-v1", "--strategy", "mirrored"], ["--strategy", "drop the flag"]),
     ],
 )
 def test_bad_train_inputs(tmp_path, args, needles):

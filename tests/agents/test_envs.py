@@ -1,0 +1,157 @@
+"""The user's env as given: its wrappers, max_episode_steps and spaces, in every copy the
+agents make (evaluation, side-by-side copies, a saved agent), and clear errors otherwise."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium import spaces
+from gymnasium.wrappers import FlattenObservation, TimeLimit, TransformReward
+
+from rlgen.agents import DQNAgent, DQNConfig, EvalCallback, ReinforceAgent, evaluate
+from rlgen.agents.envs import env_source, make_copy, spec_json
+from rlgen.errors import UsageError
+
+SMALL = {"learning_starts": 50, "buffer_size": 500, "hidden_sizes": (16,)}
+
+
+class Walk(gym.Env):
+    """A custom env with no registered spec, a (2, 2) observation and two actions."""
+
+    observation_space = spaces.Box(-1.0, 1.0, (2, 2), np.float32)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros((2, 2), np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.full((2, 2), 0.1 * action, np.float32), 1.0, False, self.t >= 5, {}
+
+
+def test_copies_keep_max_episode_steps_and_recorded_wrappers():
+    capped = gym.make("CartPole-v1", max_episode_steps=30)
+    assert make_copy(env_source(capped)).spec.max_episode_steps == 30
+    flat = FlattenObservation(gym.make("FrozenLake-v1"))
+    assert make_copy(env_source(flat)).observation_space.shape == (16,)
+    assert env_source("CartPole-v1") == "CartPole-v1"
+    assert env_source(Walk()) is None  # nothing gymnasium could remake
+    assert spec_json("CartPole-v1") is None and spec_json(env_source(capped)) is not None
+
+
+def test_evaluation_runs_on_the_agents_own_env_not_its_bare_id():
+    # Evaluation remade gym.make(id): episodes past the user's 30-step cap were counted
+    agent = DQNAgent(gym.make("CartPole-v1", max_episode_steps=30), DQNConfig(**SMALL))
+    returns = [evaluate(agent, episodes=5, seed=s)[0] for s in range(3)]
+    assert max(returns) <= 30
+    ev = EvalCallback(eval_every=100, episodes=3)
+    agent.learn(total_steps=200, callbacks=ev, progress=False)  # one callback, no list
+    assert ev.history and all(row["mean_reward"] <= 30 for row in ev.history)
+
+
+def test_side_by_side_copies_carry_the_wrappers():
+    # 3 of 4 REINFORCE copies were bare CartPole: episodes ran past the user's TimeLimit
+    agent = ReinforceAgent(TimeLimit(gym.make("CartPole-v1"), 20), seed=0)
+    agent.learn(episodes=8, progress=False)
+    assert max(e["length"] for e in agent.episode_log) <= 20
+    scaled = TransformReward(gym.make("CartPole-v1"), lambda r: 100.0 * r)
+    dqn = DQNAgent(scaled, DQNConfig(**SMALL, n_envs=2), seed=0)
+    dqn.learn(total_steps=300, progress=False)
+    assert all(e["return"] >= 100 * e["length"] for e in dqn.episode_log)
+
+
+def test_a_saved_agent_comes_back_with_its_env_and_exploration(tmp_path):
+    flat = FlattenObservation(gym.make("FrozenLake-v1"))
+    agent = DQNAgent(flat, DQNConfig(**SMALL), seed=0)
+    agent.learn(total_steps=300, progress=False)
+    agent.save(tmp_path / "lake")
+    back = DQNAgent.load(tmp_path / "lake")  # was: "FrozenLake-v1 has Discrete; flatten it"
+    assert back.env.observation_space.shape == (16,)
+    assert back.exploration_rate == pytest.approx(agent.exploration_rate)  # was reset to 1.0
+    assert evaluate(back, episodes=2)[0] >= 0.0
+    capped = DQNAgent(gym.make("CartPole-v1", max_episode_steps=40), DQNConfig(**SMALL))
+    capped.save(tmp_path / "capped")
+    assert DQNAgent.load(tmp_path / "capped").env.spec.max_episode_steps == 40
+
+
+def test_custom_env_agents_act_save_load_and_resume_with_an_env(tmp_path):
+    agent = ReinforceAgent(Walk(), seed=0)
+    agent.learn(episodes=4, progress=False)
+    with pytest.raises(UsageError, match="pass an env to evaluate on"):
+        evaluate(agent)
+    assert evaluate(agent, Walk(), episodes=2) == (5.0, 0.0)
+    agent.save(tmp_path / "walk")
+    alone = ReinforceAgent.load(tmp_path / "walk")  # no env: acts, (2, 2) is one observation
+    assert isinstance(alone.act(np.zeros((2, 2), np.float32)), int)
+    assert alone.act(np.zeros((3, 2, 2), np.float32)).shape == (3,)
+    with pytest.raises(UsageError, match=r"shape \(5,\) does not fit"):
+        alone.act(np.zeros(5))
+    with pytest.raises(UsageError, match="load_checkpoint"):
+        alone.learn(episodes=1, progress=False)
+    agent.save_checkpoint(tmp_path / "ck")
+    resumed = ReinforceAgent.load_checkpoint(tmp_path / "ck", env=Walk())
+    resumed.learn(episodes=4, progress=False)
+    assert resumed.num_episodes == 8
+
+
+@pytest.mark.parametrize("where", ["agent.json", "model.keras", "x.txt"])
+def test_save_and_load_paths(tmp_path, monkeypatch, where):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    agent = DQNAgent("CartPole-v1", DQNConfig(**SMALL))
+    assert agent.save("~/dqn") == tmp_path / "home" / "dqn"  # ~ expanded, not a folder "~"
+    (tmp_path / "x.txt").write_text("not an agent")
+    target = tmp_path / "home" / "dqn" / where if where != "x.txt" else tmp_path / where
+    with pytest.raises(UsageError, match="give the folder save"):
+        DQNAgent.load(target)
+    if where != "agent.json":
+        with pytest.raises(UsageError, match="saved as a folder"):
+            agent.save(target)
+
+
+def test_loading_with_another_env_names_the_env_not_the_model_file(tmp_path):
+    DQNAgent("CartPole-v1", DQNConfig(**SMALL)).save(tmp_path / "cp")
+    with pytest.raises(UsageError, match="Acrobot-v1 has 6 and 3; load it with the env"):
+        DQNAgent.load(tmp_path / "cp", env="Acrobot-v1")
+
+
+def test_bad_python_inputs_are_named():
+    with pytest.raises(UsageError, match="actions 0 to n-1"):
+
+        class Shifted(Walk):
+            action_space = spaces.Discrete(3, start=-1)
+
+        DQNAgent(Shifted())
+    with pytest.raises(UsageError, match="takes a DQNConfig"):
+        DQNAgent("CartPole-v1", object())
+    assert DQNAgent("CartPole-v1", {"learning_rate": 1e-3}).config.learning_rate == 1e-3
+    with pytest.raises(UsageError, match="'learning_rate' must be float"):
+        DQNConfig(learning_rate="fast")
+    with pytest.raises(UsageError, match="callbacks must be"):
+        DQNAgent("CartPole-v1", DQNConfig(**SMALL)).learn(100, callbacks=[print])
+    agent = DQNAgent("CartPole-v1", DQNConfig(**SMALL))
+    agent.learn(total_timesteps=1e2, progress=False)  # SB3 takes a float budget
+    assert agent.num_timesteps == 100
+    with pytest.raises(UsageError, match="--episodes must be a whole number"):
+        evaluate(agent, episodes=2.5)
+    with pytest.raises(UsageError, match="NoSuch"):
+        agent.learn(100, callbacks=EvalCallback("NoSuch-v0"), progress=False)
+    assert agent.num_timesteps == 100  # refused before any step
+
+
+def test_an_agent_leaves_the_callers_seeds_and_dtype_policy_alone():
+    from tests.agents.helpers import run_python
+
+    code = (
+        "import numpy as np, keras\n"
+        "np.random.seed(123); keras.mixed_precision.set_global_policy('mixed_float16')\n"
+        "from rlgen.agents import DQNAgent\n"
+        "DQNAgent('CartPole-v1', seed=5)\n"
+        "mine = np.random.rand(); np.random.seed(123)\n"
+        "assert mine == np.random.rand(), 'NumPy reseeded'\n"
+        "assert keras.mixed_precision.global_policy().name == 'mixed_float16'\n"
+    )
+    proc = run_python(["-c", code])
+    assert proc.returncode == 0, proc.stderr[-2000:]
