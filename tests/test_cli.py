@@ -236,7 +236,9 @@ def test_nan_loss_exits_2_and_keeps_checkpoint(cli, tmp_path):
         out,
     )
     result.assert_usage_error("loss became", "the last good model is in")
-    assert (out / "checkpoint" / "model.keras").is_file()
+    from tests.supervised.test_training import assert_finite_model
+
+    assert_finite_model(out / "checkpoint" / "model.keras")  # the good weights, not the NaNs
     first = tmp_path / "first-epoch"  # diverges at once: no checkpoint to point to
     args = ("--optimizer", "sgd", "--learning-rate", "1e6", "--epochs", "3", "--quiet")
     result = cli("supervised", "train", "regression", *args, "--out", first)

@@ -5,8 +5,10 @@ from rlgen import plots
 
 
 def is_png(path):
+    """A PNG of a drawn figure: the right format and size, and not one flat colour."""
     with Image.open(path) as img:
-        return img.format == "PNG" and img.size[0] > 100 and img.size[1] > 50
+        drawn = np.asarray(img.convert("L"), np.float32).std() > 5.0
+        return img.format == "PNG" and img.size[0] > 100 and img.size[1] > 50 and drawn
 
 
 def test_history_plot(tmp_path):

@@ -27,6 +27,34 @@ def test_mirrored_strategy_on_two_logical_cpus_matches_plain_fit(tmp_path):
     assert abs(a - b) < 0.05
 
 
+def test_models_are_built_under_the_strategy_and_determinism_is_switched_on():
+    # The CLI runs above read the replica count from the strategy object: a model built
+    # outside its scope (one replica) passed them; here the variables themselves must be
+    # mirrored, and --deterministic must reach TensorFlow (CPU runs repeat without it)
+    import subprocess
+    import sys
+
+    code = (
+        "import tensorflow as tf\n"
+        "from rlgen import runtime\n"
+        "rt = runtime.configure(runtime.RuntimeConfig(logical_cpus=2, strategy='mirrored',\n"
+        "                                             deterministic=True))\n"
+        "from tensorflow.python.framework import config as tf_config  # no public reader\n"
+        "assert tf_config.is_op_determinism_enabled()\n"
+        "from rlgen.supervised.training import Trainer, default_config\n"
+        "from rlgen.gan.configs import GANConfig\n"
+        "from rlgen.gan.dcgan import make_dcgan\n"
+        "model = Trainer('mlp', default_config('mlp', train_size=100)).build_model()\n"
+        "gan = make_dcgan(GANConfig(generator_filters=(8, 4), discriminator_filters=(4, 8)))\n"
+        "for m in (model, gan.discriminator, gan.generator):\n"
+        "    assert all(isinstance(w.value, tf.distribute.DistributedValues)\n"
+        "               for w in m.weights), m.name\n"
+        "assert model.distribute_strategy.num_replicas_in_sync == 2\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
 def test_mixed_precision_keeps_float32_outputs(tmp_path):
     out = tmp_path / "mp"
     result = run_cli(

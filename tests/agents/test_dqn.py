@@ -128,7 +128,8 @@ def test_evaluating_on_another_env_is_refused():
     agent = DQNAgent("Acrobot-v1", seed=0)
     with pytest.raises(UsageError, match="takes 6 observation values and 3 actions.*CartPole"):
         evaluate(agent, "CartPole-v1", episodes=2)  # was NumPy's reshape traceback
-    assert evaluate(agent, "Acrobot-v1", episodes=1)[0] <= 0
+    mean, std = evaluate(agent, "Acrobot-v1", episodes=2)
+    assert -500 <= mean < 0 and std >= 0  # -1 a step until the swing-up or the 500-step cap
 
 
 @pytest.mark.parametrize("steps", [0, -5])

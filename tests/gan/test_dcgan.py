@@ -60,6 +60,10 @@ def test_conditional_sampling_honours_labels_and_seed(trained):
     assert sorted(np.bincount(y, minlength=10)[[2, 5]]) == [20, 20]
     _, y = trained.sample(2500, seed=0)  # several chunks, balanced over 0-9
     assert np.bincount(y, minlength=10).tolist() == [250] * 10
+    # the label reaches the generator: the same noise draws another image for another digit
+    # (the tiny model's fidelity is near chance, so images, not a classifier, are compared)
+    three, _ = trained.sample(30, digits=3, seed=3)
+    assert np.abs(three - x).mean() > 1e-3
 
 
 def test_labels_are_balanced_and_reject_bad_digits():
@@ -173,8 +177,14 @@ def test_mixed_precision_wraps_both_optimizers_and_trains():
         assert isinstance(gan.model.d_optimizer, keras.optimizers.LossScaleOptimizer)
         assert isinstance(gan.model.g_optimizer, keras.optimizers.LossScaleOptimizer)
         x, y = digits(32)
+        before = [w.numpy().copy() for w in (*gan.discriminator.weights, *gan.generator.weights)]
         gan.train(x, y, epochs=1, verbose=0)
         assert np.isfinite(gan.history["d_loss"][0]) and np.isfinite(gan.history["g_loss"][0])
+        after = [w.numpy() for w in (*gan.discriminator.weights, *gan.generator.weights)]
+        assert all(np.isfinite(a).all() for a in after)
+        d_count = len(gan.discriminator.weights)
+        assert any(not np.array_equal(a, b) for a, b in zip(after[:d_count], before[:d_count]))
+        assert any(not np.array_equal(a, b) for a, b in zip(after[d_count:], before[d_count:]))
         images, _ = gan.sample(4, seed=0)
         assert images.dtype == np.float32
     finally:

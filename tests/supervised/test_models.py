@@ -52,6 +52,7 @@ def test_mnist_rows_rnn_and_softmax_outputs():
 def test_optimizers(name):
     opt = models.make_optimizer(name, 0.01)
     assert float(opt.learning_rate) == pytest.approx(0.01)
+    assert type(opt).__name__.lower() == name
 
 
 def test_every_accepted_activation_trains_in_a_dense_layer():
@@ -64,4 +65,5 @@ def test_every_accepted_activation_trains_in_a_dense_layer():
     for name in typing.get_args(Activation):  # glu and threshold failed here, so are refused
         model = models.build_iris(hidden=(4,), activation=name)
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-        model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+        loss = model.fit(x, y, epochs=1, batch_size=16, verbose=0).history["loss"][0]
+        assert np.isfinite(loss), name
