@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import json
 import math
+import numbers
 import sys
 import types
 import typing
@@ -49,8 +50,11 @@ def _describe(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def coerce(name: str, tp: Any, value: Any, where: str) -> Any:
-    """Return ``value`` converted to the field type ``tp``, or raise UsageError naming the key."""
+def coerce(name: str, tp: Any, value: Any, where: str, text: bool = False) -> Any:
+    """Return ``value`` converted to the field type ``tp``, or raise UsageError naming the key.
+
+    Strings are parsed as numbers and lists only when ``text`` (a command-line argument); a
+    TOML or JSON file and Python code give the type itself (``epochs = "2"`` is refused)."""
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
         args = get_args(tp)
@@ -60,27 +64,27 @@ def coerce(name: str, tp: Any, value: Any, where: str) -> Any:
             if arg is type(None):
                 continue
             try:
-                return coerce(name, arg, value, where)
+                return coerce(name, arg, value, where, text)
             except UsageError:
                 continue
     elif origin is Literal:
         if value in get_args(tp):
             return value
     elif origin is tuple:
-        if isinstance(value, str):
+        if isinstance(value, str) and text:
             value = [v for v in value.replace(" ", "").split(",") if v]
         if isinstance(value, (list, tuple)):
             inner = get_args(tp)[0]
-            return tuple(coerce(name, inner, v, where) for v in value)
+            return tuple(coerce(name, inner, v, where, text) for v in value)
     elif tp is bool:
         # TOML and JSON have true and false; the command line's --flag/--no-flag never
         # reaches here, so a string such as "yes" is a mistake in the file, not a spelling.
         if isinstance(value, bool):
             return value
     elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str):
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return int(value)  # NumPy's integers too
+        if isinstance(value, str) and text:
             try:
                 return int(value.replace("_", ""))
             except ValueError:
@@ -88,9 +92,9 @@ def coerce(name: str, tp: Any, value: Any, where: str) -> Any:
         if isinstance(value, float) and value.is_integer():
             return int(value)
     elif tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
             return float(value)
-        if isinstance(value, str):
+        if isinstance(value, str) and text:
             try:
                 return float(value)
             except ValueError:
@@ -153,7 +157,7 @@ def add_flags(
 def _string_parser(name: str, tp: Any):
     def parse(text: str) -> Any:
         try:
-            return coerce(name, tp, text, "command line")
+            return coerce(name, tp, text, "command line", text=True)
         except UsageError as err:
             raise argparse.ArgumentTypeError(str(err).split(": ", 1)[1]) from None
 

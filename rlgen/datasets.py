@@ -15,6 +15,7 @@ Image loaders return :class:`ImageData`: ``x`` float32 of shape (N, 28, 28, 1) s
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import socket
 import sys
@@ -185,6 +186,8 @@ def _to_image_data(arrays: dict[str, np.ndarray], name: str, source: str) -> Ima
                 f"{source}: x_{split} has shape {x.shape}; expected (N, 28, 28) images"
             )
         y = np.asarray(y).reshape(-1)
+        if x.shape[0] == 0:  # the tf.data shuffle failed on it, or a run tested on nothing
+            raise UsageError(f"{source}: x_{split} holds no images; give a file with both splits")
         if y.shape[0] != x.shape[0]:
             raise UsageError(
                 f"{source}: {x.shape[0]} {split} images but {y.shape[0]} labels; "
@@ -204,7 +207,7 @@ def _to_image_data(arrays: dict[str, np.ndarray], name: str, source: str) -> Ima
 
 def load_from_dir(data_dir: str | Path, name: str = "mnist") -> ImageData:
     """Load images from a folder of IDX files, a folder holding one .npz, or an .npz file."""
-    path = Path(data_dir)
+    path = Path(data_dir).expanduser()
     if not path.exists():
         raise UsageError(f"--data-dir {path} does not exist; give the folder holding the data")
     if path.is_file():
@@ -293,8 +296,23 @@ def stratified_split(y: np.ndarray, test_size: int, seed: int = 0) -> tuple[np.n
     return np.sort(train), np.sort(test)
 
 
+def fingerprint(x: np.ndarray, y: np.ndarray) -> str:
+    """A short hash of images and labels: the same split wherever its files are kept."""
+    h = hashlib.sha1()
+    h.update(np.ascontiguousarray(x, np.float32).tobytes())
+    h.update(np.ascontiguousarray(y, np.int64).tobytes())
+    return h.hexdigest()[:12]
+
+
+_WARNED: set[str] = set()
+
+
 def warn(message: str) -> None:
-    """One warning line on standard error."""
+    """One warning line on standard error, once per process (the offline-data notice came
+    twice when the reference classifier loaded the data set again)."""
+    if message in _WARNED:
+        return
+    _WARNED.add(message)
     print(f"rlgen: warning: {message}", file=sys.stderr, flush=True)
 
 
@@ -456,12 +474,13 @@ def read_digit_image(path: str | Path) -> np.ndarray:
     cropped to the ink, scaled so its longer side is 20 pixels, and centred by its centre of
     mass in a 28 x 28 field.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
     try:
         with Image.open(path) as img:
             img.load()
+            img = ImageOps.exif_transpose(img)  # a phone photo stored sideways, shown upright
             if img.mode in ("RGBA", "LA") or "transparency" in img.info:
                 canvas = Image.new("RGBA", img.size, (255, 255, 255, 255))
                 canvas.alpha_composite(img.convert("RGBA"))
@@ -488,6 +507,9 @@ def read_digit_image(path: str | Path) -> np.ndarray:
         )
         / 255.0
     )
+    # Shrinking a thin pen stroke greys it out (a 6-pixel line on a 1,000-pixel canvas
+    # peaked at 0.32); MNIST's strokes reach full intensity.
+    digit /= max(float(digit.max()), 1e-6)
     field_ = np.zeros((28, 28), np.float32)
     top, left = (28 - digit.shape[0]) // 2, (28 - digit.shape[1]) // 2
     field_[top : top + digit.shape[0], left : left + digit.shape[1]] = digit

@@ -32,10 +32,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     wants ``.keras``) accept it.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
-    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
+        )
+    except OSError as err:  # a read-only folder, /proc, a full disk: nothing was written
+        raise UsageError(
+            f"cannot write {path} ({err.strerror or err}); give a folder you can write to"
+        ) from None
     os.close(fd)
     tmp_path = Path(tmp)
     os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; a run's files are ordinary files
@@ -121,17 +126,24 @@ class Run:
         return write_text(self.file(name), text)
 
 
+def check_out(out: str | Path) -> Path:
+    """``--out`` as a path, refused when it holds anything: called before slow work (data,
+    synthetic digits) as well as by :func:`create_run`, so a taken name fails at once."""
+    path = Path(out).expanduser()
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UsageError(
+            f"--out {path} already exists and is not empty; "
+            "choose a new folder so the earlier run is kept"
+        )
+    return path
+
+
 def create_run(
     group: str, task: str, out: str | Path | None = None, root: str | Path = "runs"
 ) -> Run:
     """Make a new, empty run folder; an existing non-empty ``out`` is refused, never reused."""
     if out is not None:
-        path = Path(out)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise UsageError(
-                f"--out {path} already exists and is not empty; "
-                "choose a new folder so the earlier run is kept"
-            )
+        path = check_out(out)
     else:
         base = Path(root) / f"{group}-{task}-{utc_stamp()}"
         path, n = base, 1
@@ -175,7 +187,13 @@ def load_model(path: str | Path) -> Any:
 
     path = Path(path)
     if not path.is_file():
-        raise UsageError(f"model file {path} is missing; the run is incomplete or was moved")
+        saved = path.parent / "checkpoint" / path.name
+        hint = (
+            f"; its last epoch's model is in {saved} (copy it to {path} to use it)"
+            if saved.is_file()
+            else ""
+        )
+        raise UsageError(f"model file {path} is missing; the run is incomplete or was moved{hint}")
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as err:  # zipfile.BadZipFile, ValueError, OSError, KeyError ...

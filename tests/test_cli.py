@@ -154,6 +154,15 @@ def test_config_file_sets_values_and_flags_win(cli, tmp_path):
         (["supervised", "train", "cnn", "--kernel-size", "20"], ["kernel-size 20", "at most 14"]),
         (["supervised", "train", "rnn", "--bits", "40"], ["--bits must be in 2..32"]),
         (["supervised", "train", "rnn", "--test-bits", "4"], ["only 64", "lower --test-pairs"]),
+        # rotated the addition task's bit sequences: accuracy fell to chance, exit 0
+        (["supervised", "train", "rnn", "--geometric"], ["--geometric is for images"]),
+        (["supervised", "train", "rnn", "--train-size", "9"], ["--train-size is for images"]),
+        # an empty training split was tf.data's traceback and a half-made run folder
+        (
+            ["supervised", "train", "mlp", "--train-size", "300", "--validation-split", "0.999"],
+            ["--validation-split 0.999 leaves no training examples"],
+        ),
+        (["gan", "sample", "/nonexistent/run", "-n", "4", "--out", "x.png"], ["not a folder"]),
     ],
 )
 def test_bad_input_one_line_exit_2(cli, args, fragments):
@@ -186,6 +195,12 @@ def test_bad_toml(cli, tmp_path):
     flag = tmp_path / "q.toml"
     flag.write_text('[runtime]\nquiet = "yes"\n')
     cli("supervised", "train", "mlp", "--config", flag).assert_usage_error("true or false")
+    listed = tmp_path / "l.toml"
+    listed.write_text('task = ["mnist"]\n')  # was "unhashable type: 'list'", a traceback
+    cli("supervised", "train", "rnn", "--config", listed).assert_usage_error("'task' must be")
+    text = tmp_path / "s.toml"
+    text.write_text('epochs = "2"\n')  # a string where TOML has numbers: refused, not parsed
+    cli("supervised", "train", "mlp", "--config", text).assert_usage_error("'epochs' must be int")
     typo = tmp_path / "t.toml"
     typo.write_text("[runtime]\nthreds = 1\n")
     cli("supervised", "train", "mlp", "--config", typo).assert_usage_error(
@@ -210,6 +225,30 @@ def test_eval_on_non_run_and_corrupt_model(cli, iris_run, tmp_path):
         (broken / name).write_bytes((iris_run[0] / name).read_bytes())
     (broken / "model.keras").write_bytes(b"PK\x03\x04 this is not a keras file")
     cli("supervised", "eval", broken).assert_usage_error("corrupt")
+
+
+def test_eval_finds_moved_data_and_reads_with_the_shared_flags(cli, tmp_path):
+    # config.json kept --data-dir as typed (relative), and eval had no --data-dir: a run
+    # evaluated from another folder, or after its data moved, could not be evaluated at all
+    work = tmp_path / "work"
+    write_idx_set(work / "data", n_train=60, n_test=20)
+    args = ("supervised", "train", "mlp", "--data-dir", "data", "--epochs", "1", "--quiet")
+    assert cli(*args, "--out", "run", cwd=work).code == 0
+    config = json.loads((work / "run" / "config.json").read_text())
+    assert config["config"]["data_dir"] == str(work / "data")  # absolute
+    result = cli("supervised", "eval", work / "run", "--threads", "1", cwd=tmp_path)
+    assert result.code == 0 and "test_accuracy" in result.out, result
+    (work / "data").rename(tmp_path / "moved")
+    cli("supervised", "eval", work / "run").assert_usage_error("does not exist")
+    moved = cli("supervised", "eval", work / "run", "--data-dir", tmp_path / "moved")
+    assert moved.code == 0 and "warning" not in moved.err, moved
+    other = cli("supervised", "eval", work / "run", "--data-dir", work / "nowhere")
+    other.assert_usage_error("does not exist")
+    write_idx_set(tmp_path / "another", n_train=60, n_test=20, seed=1)  # other digits
+    another = cli("supervised", "eval", work / "run", "--data-dir", tmp_path / "another")
+    assert another.code == 0 and "not the test split" in another.err, another
+    (work / "run" / "model.keras").unlink()  # as after Ctrl-C: the checkpoint is named
+    cli("supervised", "eval", work / "run").assert_usage_error("checkpoint/model.keras")
 
 
 def test_existing_run_is_never_overwritten(cli, iris_run):

@@ -213,3 +213,44 @@ def test_tiny_subsets_and_splits_fall_back_to_random():
     # where stratifying is possible it still is: every class in equal shares
     keep = datasets.subset(y, 100, seed=0)
     np.testing.assert_array_equal(np.bincount(y[keep]), [10] * 10)
+
+
+def test_an_empty_split_is_refused(tmp_path):
+    # an empty training split reached tf.data's shuffle (a traceback); an empty test split
+    # "succeeded" with no test accuracy
+    rng = np.random.default_rng(0)
+    full = rng.integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    for empty in ("train", "test"):
+        arrays = {"x_train": full, "y_train": np.arange(5), "x_test": full, "y_test": np.arange(5)}
+        arrays[f"x_{empty}"], arrays[f"y_{empty}"] = full[:0], np.arange(0)
+        np.savez(tmp_path / f"no-{empty}.npz", **arrays)
+        with pytest.raises(UsageError, match=f"x_{empty} holds no images"):
+            datasets.load_images("mnist", tmp_path / f"no-{empty}.npz")
+
+
+def test_a_phone_photo_is_read_upright_and_thin_strokes_at_full_strength(tmp_path):
+    from PIL import Image
+
+    canvas = np.full((400, 400), 255, np.uint8)
+    canvas[60:340, 196:204] = 0  # a thin upright "1" drawn with an 8-pixel pen
+    canvas[60:68, 150:204] = 0
+    upright = datasets.read_digit_image(_save(Image.fromarray(canvas), tmp_path / "up.png"))
+    assert upright.max() == pytest.approx(1.0)  # was 0.3: the shrunk stroke greyed out
+    # stored sideways with EXIF orientation 6 ("rotate 90° clockwise to view"), as phones do
+    sideways = Image.fromarray(np.rot90(canvas, 1))
+    exif = sideways.getexif()
+    exif[0x0112] = 6
+    path = tmp_path / "phone.jpg"
+    sideways.save(path, exif=exif, quality=95)
+    np.testing.assert_allclose(datasets.read_digit_image(path), upright, atol=0.15)
+
+
+def _save(img, path):
+    img.save(path)
+    return path
+
+
+def test_a_warning_is_printed_once(capsys):
+    datasets.warn("the same notice")
+    datasets.warn("the same notice")
+    assert capsys.readouterr().err.count("the same notice") == 1

@@ -24,7 +24,7 @@ from rlgen.agents.configs import (
     ReinforceConfig,
     preset,
 )
-from rlgen.cli.common import add_common_flags, resolve
+from rlgen.cli.common import add_common_flags, add_reading_flags, configure_reading, resolve
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -112,7 +112,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--seed", type=int, default=1_000, help="episode k is reset with seed + k (1000)"
     )
     ev.add_argument("--gif", metavar="OUT.gif", help="also record one episode as a GIF")
-    ev.add_argument("--threads", type=int, default=1, help="TensorFlow CPU threads (1)")
+    add_reading_flags(ev)  # --device, --threads (0: one thread, the agents' default)
     ev.set_defaults(func=run_eval)
 
 
@@ -192,7 +192,6 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from rlgen import runtime
     from rlgen.agents.training import check_budget, evaluate_run, find_model
     from rlgen.errors import UsageError
 
@@ -200,8 +199,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.gif and not args.gif.lower().endswith(".gif"):
         raise UsageError(f"--gif {args.gif}: give a file name ending in .gif")
     find_model(args.run)  # a missing or wrong run fails before TensorFlow loads
-    rt_cfg = cfgmod.build(runtime.RuntimeConfig, {"threads": args.threads}, "command line")
-    runtime.configure(rt_cfg, default_threads=1)
+    configure_reading(args, default_threads=1)
     res = evaluate_run(args.run, episodes=args.episodes, seed=args.seed, gif=args.gif)
     print(
         f"{res['algorithm']} on {res['env_id']}, {res['model']} model: "

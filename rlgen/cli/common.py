@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import numbers
+from pathlib import Path
 from typing import Any, TypeVar
 
 from rlgen import config as cfgmod
@@ -29,6 +30,38 @@ def add_common_flags(parser: argparse.ArgumentParser, out: bool = True) -> None:
     cfgmod.add_flags(parser, RuntimeConfig, "runtime")
 
 
+def add_reading_flags(parser: argparse.ArgumentParser, data_dir: bool = False) -> None:
+    """``--device`` and ``--threads`` for the commands that read a run (eval, sample,
+    predict), and ``--data-dir`` for those that read its data set again."""
+    parser.add_argument(
+        "--device", choices=["auto", "cpu", "gpu"], default="auto", help="where to run (auto)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        metavar="N",
+        help="TensorFlow CPU threads per op pool; 0 = the command's default",
+    )
+    if data_dir:
+        parser.add_argument(
+            "--data-dir",
+            metavar="DIR",
+            help="where the run's data set is now, if it moved (default: where it trained from)",
+        )
+
+
+def configure_reading(args: argparse.Namespace, default_threads: int = 0) -> Any:
+    """Configure TensorFlow for a command that reads a run: its --device and --threads, one
+    device (evaluating, sampling and predicting gain nothing from replicas)."""
+    from rlgen import runtime
+
+    values = {"device": args.device, "threads": args.threads, "strategy": "none"}
+    return runtime.configure(
+        cfgmod.build(RuntimeConfig, values, "command line"), default_threads=default_threads
+    )
+
+
 def _flags_for(cls: type, args: argparse.Namespace) -> dict[str, Any]:
     names = {f.name for f in dataclasses.fields(cls)}
     return {k: v for k, v in vars(args).items() if k in names}
@@ -46,6 +79,8 @@ def resolve(
     if not isinstance(runtime_file, dict):
         raise UsageError(f"{where}: [runtime] must be a table, got {runtime_file!r}")
     cfg = cfgmod.resolve(cls, _flags_for(cls, args), file_values, preset, where)
+    if getattr(cfg, "data_dir", None):  # config.json records it for eval from any folder
+        cfg = dataclasses.replace(cfg, data_dir=str(Path(cfg.data_dir).expanduser().resolve()))
     runtime = cfgmod.resolve(
         RuntimeConfig, _flags_for(RuntimeConfig, args), runtime_file, None, f"{where} [runtime]"
     )

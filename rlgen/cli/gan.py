@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 from rlgen.cli import common
@@ -37,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="FILE.png: a grid in digit order, at most 1,000 digits; FILE.npz: x (N, 28, 28, 1) "
         "float32 in [0, 1] and y (the labels; -1 for an unconditional GAN), any N",
     )
-    sample.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
+    common.add_reading_flags(sample)
     sample.set_defaults(func=sample_command)
 
     ev = cmds.add_parser(
@@ -58,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=True,
         help="train a CNN on synthetic digits only (slow part; default on)",
     )
-    ev.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
+    common.add_reading_flags(ev, data_dir=True)
     ev.set_defaults(func=eval_command)
 
 
@@ -125,14 +126,14 @@ def train_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(run: str, device: str):
-    from rlgen import runtime
-
-    # One device: drawing and scoring digits gains nothing from replicas.
-    runtime.configure(runtime.RuntimeConfig(device=device, strategy="none"))
+def _load(args: argparse.Namespace):
+    common.configure_reading(args)
     from rlgen.gan.dcgan import GAN
 
-    return GAN.load(run)
+    gan = GAN.load(args.run)
+    if getattr(args, "data_dir", None):  # the data set moved since training
+        gan.config = dataclasses.replace(gan.config, data_dir=args.data_dir)
+    return gan
 
 
 def sample_command(args: argparse.Namespace) -> int:
@@ -140,7 +141,7 @@ def sample_command(args: argparse.Namespace) -> int:
 
     # Every check that needs no model runs first: a bad request fails before TensorFlow loads.
     sampling.check_request(args.run, args.n, args.digit, args.out, seed=args.seed)
-    gan = _load(args.run, args.device)
+    gan = _load(args)
     path = sampling.write_samples(gan, args.out, args.n, digits=args.digit, seed=args.seed)
     plural = "" if args.n == 1 else "s"
     what = f"digit{plural}" if args.digit is None else f"image{plural} of digit {args.digit}"
@@ -157,11 +158,13 @@ def eval_command(args: argparse.Namespace) -> int:
     if args.n < 10:
         raise UsageError(f"-n must be at least 10 to estimate the figures, got {args.n}")
     check_seed(args.seed)
-    gan = _load(args.run, args.device)
+    gan = _load(args)
     from rlgen.gan import metrics
 
     figures = metrics.evaluate(gan, n=args.n, seed=args.seed, cas=args.cas)
     print(f"gan run {args.run}: {figures['n']} digits against real test digits")
+    if figures["n"] < args.n:
+        print(f"note: -n {args.n} lowered to {figures['n']}, the real digits there are to compare")
     common.print_figures(figures)
     fidelity = figures.get("label_fidelity")
     if fidelity is not None and fidelity < 0.3:  # chance is 0.1

@@ -26,7 +26,6 @@ what the figures compare against:
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import warnings
@@ -58,14 +57,6 @@ def cache_dir() -> Path:
     """Where reference classifiers are cached: $RLGEN_CACHE_DIR or ~/.cache/rlgen."""
     env = os.environ.get("RLGEN_CACHE_DIR")
     return Path(env) if env else Path.home() / ".cache" / "rlgen"
-
-
-def fingerprint(x: np.ndarray, y: np.ndarray) -> str:
-    """A short hash of the training images and labels: a different split, a different cache."""
-    h = hashlib.sha1()
-    h.update(np.ascontiguousarray(x, np.float32).tobytes())
-    h.update(np.ascontiguousarray(y, np.int64).tobytes())
-    return h.hexdigest()[:12]
 
 
 @dataclass
@@ -137,7 +128,7 @@ def reference_classifier(
     """The cached reference for ``dataset`` (trained on first use, on the training split)."""
     data = data or datasets.load_images(dataset, data_dir)
     key = f"reference-{data.name}-v{REFERENCE_VERSION}-e{epochs}-"
-    key += fingerprint(data.x_train, data.y_train)
+    key += datasets.fingerprint(data.x_train, data.y_train)  # another split, another cache
     folder = Path(directory) if directory else cache_dir()
     path, info_path = folder / f"{key}.keras", folder / f"{key}.json"
     model = None

@@ -8,6 +8,7 @@ digits into an ``.npz`` in chunks, so memory never limits ``-n``.
 
 from __future__ import annotations
 
+import os
 import shutil
 import zipfile
 from collections.abc import Sequence
@@ -95,9 +96,10 @@ def check_output(out: str | Path, n: int, shape: tuple[int, ...] = IMAGE_SHAPE) 
     if out.suffix.lower() not in OUTPUT_SUFFIXES:
         raise UsageError(f"--out {out} must end in .png (a grid) or .npz (arrays x and y)")
     if not out.parent.is_dir():
-        raise UsageError(
-            f"--out {out}: folder {out.parent} does not exist; create it first or pick another"
-        )
+        what = "is a file, not a folder" if out.parent.exists() else "does not exist"
+        raise UsageError(f"--out {out}: {out.parent} {what}; create the folder or pick another")
+    if not os.access(out.parent, os.W_OK):
+        raise UsageError(f"--out {out}: folder {out.parent} is not writable; pick another")
     if out.is_dir():
         raise UsageError(f"--out {out} is a folder; give a file name ending in .png or .npz")
     if out.suffix.lower() == ".png" and n > MAX_PNG:

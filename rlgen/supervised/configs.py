@@ -175,10 +175,20 @@ class RNNConfig(ImageConfig):
         check_positive(self, "units", "bits", "test_bits", "train_pairs", "test_pairs")
         check_fraction(self, "dropout")
         check_fraction(self, "recurrent_dropout")
-        if self.task == "addition" and self.augment_from:
-            raise ValueError("--augment-from adds digits; it needs --task mnist, not addition")
         if self.task == "addition":
+            self._check_image_flags_unset()
             self._check_addition()
+
+    def _check_image_flags_unset(self) -> None:
+        """The image flags mean nothing to binary addition: --geometric rotated its bit
+        sequences (accuracy fell to chance), the others were ignored without a word."""
+        defaults = ImageConfig()
+        for name in ("dataset", "data_dir", "train_size", "geometric", "augment_from",
+                     "synthetic", "min_confidence"):  # fmt: skip
+            if getattr(self, name) != getattr(defaults, name):
+                raise ValueError(
+                    f"--{name.replace('_', '-')} is for images; it needs --task mnist, not addition"
+                )
 
     def _check_addition(self) -> None:
         """Widths the int64 sums hold, and enough distinct operand pairs for the flags."""

@@ -198,7 +198,17 @@ class Trainer:
         return self.task in ("mlp", "cnn") or (self.task == "rnn" and self.config.task == "mnist")
 
     def load_data(self) -> Splits:
-        """Load and split this task's data (deterministic: the same split for every seed)."""
+        """Load and split this task's data (deterministic: the same split for every seed);
+        a training split left empty (by --validation-split) is one clear error."""
+        splits = self._split_data()
+        if len(splits.x_train) == 0:
+            raise UsageError(
+                f"--validation-split {self.config.validation_split} leaves no training "
+                f"examples of {len(splits.x_val)}; give a smaller split"
+            )
+        return splits
+
+    def _split_data(self) -> Splits:
         c = self.config
         if self.is_image_task:
             d = datasets.load_images(c.dataset, c.data_dir)
@@ -430,8 +440,9 @@ class Trainer:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> Trainer:
-        """Load a trainer saved by :meth:`save` or ``rlgen supervised train``."""
+    def load(cls, path: str | Path, data_dir: str | None = None) -> Trainer:
+        """Load a trainer saved by :meth:`save` or ``rlgen supervised train``; ``data_dir``
+        says where its data set is now, if it moved."""
         from rlgen.runs import open_run
 
         run = open_run(path, group=GROUP)
@@ -442,6 +453,10 @@ class Trainer:
                 f"{run.path}/config.json names an unknown model {task!r}; it is corrupt"
             )
         config = cfgmod.build(CONFIGS[task], meta.get("config", {}), f"{run.path}/config.json")
+        if data_dir is not None:
+            if not hasattr(config, "data_dir"):
+                raise UsageError(f"--data-dir: a {task} run reads no data files; drop it")
+            config = replace(config, data_dir=data_dir)
         trainer = cls(task, config, seed=int(meta.get("seed", 0)))
         # Compiled afresh for evaluation: the saved optimizer state is not needed to evaluate,
         # and restoring it warns under mixed precision (the loss-scale optimizer's extra slots).
@@ -492,11 +507,17 @@ class _ProgressBar(keras.callbacks.Callback):
 class _EpochLog(keras.callbacks.Callback):
     """Keeps the history, writes history.csv and the last good checkpoint, stops on NaN/inf."""
 
+    # A checkpoint after the first epoch, then at most every this many seconds: the demos'
+    # hundreds of millisecond epochs (perceptron, iris, regression) spent most of their time
+    # writing a .keras file each.
+    CHECKPOINT_SECONDS = 10.0
+
     def __init__(self, trainer: Trainer, run: Run | None) -> None:
         super().__init__()
         self.trainer, self.run = trainer, run
         self.diverged: str | None = None
         self._t0 = 0.0
+        self._saved_at: float | None = None
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._t0 = time.perf_counter()
@@ -521,5 +542,8 @@ class _EpochLog(keras.callbacks.Callback):
         if self.run is not None:
             rows = [dict(zip(hist, vals)) for vals in zip(*hist.values())]
             write_csv(self.run.file("history.csv"), rows)
-            with atomic_path(self.run.file("checkpoint") / MODEL_FILE) as tmp:
-                self.model.save(tmp)
+            now = time.perf_counter()
+            if self._saved_at is None or now - self._saved_at >= self.CHECKPOINT_SECONDS:
+                with atomic_path(self.run.file("checkpoint") / MODEL_FILE) as tmp:
+                    self.model.save(tmp)
+                self._saved_at = now
