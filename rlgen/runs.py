@@ -126,6 +126,45 @@ class Run:
         return write_text(self.file(name), text)
 
 
+LOCK = ".training"  # holds the id of the process training the run
+
+
+def claim(path: str | Path) -> None:
+    """Mark run folder ``path`` as being trained by this process; refuse if another live
+    process holds it (a ``--resume`` started while the first training still runs: both
+    wrote the same folder). A claim whose process has died is stale and taken over, so a
+    crash or kill never locks a run for good. :func:`release` ends the claim."""
+    lock = Path(path) / LOCK
+    try:
+        owner = int(lock.read_text().strip() or 0)
+    except (OSError, ValueError):
+        owner = 0
+    if owner and owner != os.getpid() and _alive(owner):
+        raise UsageError(
+            f"{path} is being trained by process {owner}; wait for it to finish (or stop it) "
+            "and resume then"
+        )
+    lock.write_text(str(os.getpid()))
+
+
+def release(path: str | Path) -> None:
+    """End this process's :func:`claim` on ``path``."""
+    lock = Path(path) / LOCK
+    with contextlib.suppress(OSError, ValueError):
+        if int(lock.read_text().strip()) == os.getpid():
+            lock.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
 def check_out(out: str | Path) -> Path:
     """``--out`` as a path, refused when it holds anything: called before slow work (data,
     synthetic digits) as well as by :func:`create_run`, so a taken name fails at once."""
@@ -141,7 +180,13 @@ def check_out(out: str | Path) -> Path:
 def create_run(
     group: str, task: str, out: str | Path | None = None, root: str | Path = "runs"
 ) -> Run:
-    """Make a new, empty run folder; an existing non-empty ``out`` is refused, never reused."""
+    """Make a new, empty run folder; an existing non-empty ``out`` is refused, never reused.
+    A non-chief worker of a multi-worker run gets a temporary folder instead: every worker
+    trains, one writes the run."""
+    from rlgen import runtime
+
+    if not runtime.is_chief():
+        return Run(Path(tempfile.mkdtemp(prefix=f"rlgen-{group}-{task}-worker-")))
     if out is not None:
         path = check_out(out)
     else:

@@ -241,6 +241,18 @@ def _make_strategy(tf: Any, config: RuntimeConfig, gpus: list[Any]) -> Any:
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
+def is_chief() -> bool:
+    """Whether this process writes the run: always, except for the non-chief workers of a
+    MultiWorkerMirroredStrategy (the chief is task "chief", or worker 0 when the cluster
+    has none), which TensorFlow's guide has write to temporary folders instead."""
+    resolver = getattr(_ACTIVE.strategy, "cluster_resolver", None) if _ACTIVE else None
+    task_type = getattr(resolver, "task_type", None)
+    if not task_type or task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
 def is_configured() -> bool:
     """Whether :func:`configure` has run in this process (TensorFlow's pools are then fixed)."""
     return _ACTIVE is not None

@@ -81,6 +81,36 @@ def test_mixed_precision_keeps_float32_outputs(tmp_path):
     assert model.get_layer("probs").dtype_policy.name == "float32"
 
 
+@pytest.mark.parametrize(
+    "task_type,task_id,cluster,writes",
+    [
+        ("worker", 0, {"worker": ["a:1", "b:1"]}, True),  # worker 0 is the chief
+        ("worker", 1, {"worker": ["a:1", "b:1"]}, False),
+        ("chief", 0, {"chief": ["c:1"], "worker": ["a:1"]}, True),
+        ("worker", 0, {"chief": ["c:1"], "worker": ["a:1"]}, False),
+    ],
+)
+def test_only_the_chief_worker_writes_the_run(
+    tmp_path, monkeypatch, task_type, task_id, cluster, writes
+):
+    # every worker of a multi-worker run wrote the same folder (or collided on it)
+    from types import SimpleNamespace
+
+    from rlgen import runtime
+    from rlgen.runs import create_run
+
+    resolver = SimpleNamespace(
+        task_type=task_type,
+        task_id=task_id,
+        cluster_spec=lambda: SimpleNamespace(as_dict=lambda: cluster),
+    )
+    fake = SimpleNamespace(strategy=SimpleNamespace(cluster_resolver=resolver))
+    monkeypatch.setattr(runtime, "_ACTIVE", fake)
+    run = create_run("gan", "cdcgan", out=tmp_path / "run")
+    assert (run.path == tmp_path / "run") is writes
+    assert runtime.is_chief() is writes
+
+
 def test_multiworker_without_cluster_is_a_clear_error():
     result = run_cli("supervised", "train", "iris", "--strategy", "multiworker")
     result.assert_usage_error("TF_CONFIG")

@@ -109,6 +109,7 @@ def train_run(
     cls = agent_class(algorithm)
     if resume is not None:
         run, agent, saved = _open_for_resume(resume, algorithm, env_id)
+        runs.claim(run.path)  # before anything is written
         env_id = saved["env_id"]
         unit = _saved_unit(run, saved, steps, episodes)
         budget = steps or episodes or int(saved["budget"][unit + "s"])
@@ -131,6 +132,7 @@ def train_run(
             eval_every, budget // configs.CHECKPOINTS_PER_RUN
         )
         run = runs.create_run("agent", f"{algorithm}-{env_id}", out)
+        runs.claim(run.path)  # a --resume of it while this runs is refused
         run.write_json(
             runs.CONFIG,
             {
@@ -178,6 +180,10 @@ def train_run(
     except KeyboardInterrupt:  # keep what was learnt so far readable, then stop
         seconds = time.perf_counter() - t0
         _write_results(run, agent, evaluator, seconds, steps_before, threshold, unit, budget)
+        runs.release(run.path)  # a notebook lives on after Ctrl-C: free the run for --resume
+        raise
+    except Exception:
+        runs.release(run.path)
         raise
     seconds = time.perf_counter() - t0
     if error is None:
@@ -188,6 +194,7 @@ def train_run(
         # stopped instead of from the last periodic checkpoint
         checkpointer.save(agent)
     summary = _write_results(run, agent, evaluator, seconds, steps_before, threshold, unit, budget)
+    runs.release(run.path)
     if error is not None:
         summary["stopped"] = str(error)
         run.write_json(runs.SUMMARY, summary)

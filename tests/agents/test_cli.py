@@ -258,3 +258,26 @@ def test_eval_takes_a_folder_saved_from_python(tmp_path):
     assert "reinforce on CartPole-v1, saved model:" in proc.stdout
     (tmp_path / "mine" / "agent.json").write_text('{"algorithm": "ppo"}')
     assert_usage_error(rlgen("agent", "eval", str(tmp_path / "mine")), "corrupt")
+
+
+def test_resume_refuses_a_run_another_process_is_training(tmp_path, trained_run):
+    # a --resume started while the first training still ran: both wrote the same folder
+    import shutil
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    assert not (run / ".training").exists()  # released when training ended
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run / ".training").write_text(str(sleeper.pid))
+        proc = rlgen("agent", "train", "dqn", "--resume", str(run), "--steps", "2500", "--quiet")
+        assert_usage_error(proc, f"being trained by process {sleeper.pid}")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    # its process gone, the claim is stale: the resume goes ahead and releases it at the end
+    proc = rlgen("agent", "train", "dqn", "--resume", str(run), "--steps", "2500", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert not (run / ".training").exists()
