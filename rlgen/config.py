@@ -13,6 +13,7 @@ import dataclasses
 import json
 import math
 import numbers
+import os
 import sys
 import types
 import typing
@@ -102,6 +103,8 @@ def coerce(name: str, tp: Any, value: Any, where: str, text: bool = False) -> An
     elif tp is str:
         if isinstance(value, str):
             return value
+        if isinstance(value, os.PathLike):  # data_dir=Path("data"), as Python callers write
+            return os.fspath(value)
     raise UsageError(
         f"{where}: '{name}' must be {_describe(tp)}, got {value!r}; fix the value and run again"
     )
@@ -116,14 +119,18 @@ def add_flags(
     cls: type,
     title: str | None = None,
     presets: dict[str, dict[str, Any]] | None = None,
+    only: tuple[str, ...] | None = None,
 ) -> None:
-    """Add one ``--flag`` per field of dataclass ``cls``; unset flags stay out of the namespace.
+    """Add one ``--flag`` per field of dataclass ``cls`` (or per field in ``only``); unset
+    flags stay out of the namespace.
 
     ``presets`` ({label: {field: value}}, e.g. an env id's tuned values) are shown in each
     flag's help beside the default they replace, so ``--help`` says what a run will use."""
     group = parser.add_argument_group(title or f"{cls.__name__} (hyper-parameters)")
     defaults = cls()
     for f in dataclasses.fields(cls):
+        if only is not None and f.name not in only:
+            continue
         tp = _field_types(cls)[f.name]
         default = getattr(defaults, f.name)
         helptext = f.metadata.get("help", "")
@@ -262,15 +269,18 @@ def check_fields(cfg: Any) -> None:
     are checked, and store the converted value (``buffer_size=1e4`` becomes 10000; a string
     learning rate, ``batch_size=2.5`` or ``hidden_sizes=64`` is refused by name). Call it
     first in ``__post_init__``, so range checks see numbers."""
-    where = type(cfg).__name__
-    for name, tp in _field_types(type(cfg)).items():
-        value = getattr(cfg, name, None)
+    where, hints = type(cfg).__name__, _field_types(type(cfg))
+    for f in dataclasses.fields(cfg):
+        tp, value = hints[f.name], getattr(cfg, f.name)
         if get_origin(tp) is Literal and value not in get_args(tp):
             raise ValueError(
-                f"--{name.replace('_', '-')} must be one of {', '.join(get_args(tp))}, "
+                f"--{f.name.replace('_', '-')} must be one of {', '.join(get_args(tp))}, "
                 f"got {value!r}"
             )
-        setattr(cfg, name, coerce(name, tp, value, where))
+        try:
+            setattr(cfg, f.name, coerce(f.name, tp, value, where))
+        except UsageError as err:  # a Python caller gets ValueError, as for a bad range
+            raise ValueError(str(err)) from None
 
 
 def check_positive(cfg: Any, *names: str) -> None:

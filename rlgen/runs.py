@@ -20,6 +20,11 @@ from typing import Any
 
 from rlgen.errors import UsageError
 
+try:
+    import fcntl
+except ImportError:  # Windows: no claim, as before
+    fcntl = None  # type: ignore[assignment]
+
 CONFIG = "config.json"
 SUMMARY = "summary.json"
 
@@ -126,43 +131,36 @@ class Run:
         return write_text(self.file(name), text)
 
 
-LOCK = ".training"  # holds the id of the process training the run
+LOCK = ".training"  # held (flock) by the process training the run; holds its id
 
 
-def claim(path: str | Path) -> None:
-    """Mark run folder ``path`` as being trained by this process; refuse if another live
-    process holds it (a ``--resume`` started while the first training still runs: both
-    wrote the same folder). A claim whose process has died is stale and taken over, so a
-    crash or kill never locks a run for good. :func:`release` ends the claim."""
+@contextlib.contextmanager
+def claimed(path: str | Path) -> Iterator[None]:
+    """Hold run folder ``path`` for this block: a second trainer of it (a ``--resume``
+    started while the first training runs: both wrote the same folder) is refused. The
+    claim is an exclusive ``flock`` on ``RUN/.training``, which the kernel drops when the
+    process ends however it ends, so a crash or kill never locks a run for good."""
     lock = Path(path) / LOCK
+    handle = lock.open("a+")
     try:
-        owner = int(lock.read_text().strip() or 0)
-    except (OSError, ValueError):
-        owner = 0
-    if owner and owner != os.getpid() and _alive(owner):
-        raise UsageError(
-            f"{path} is being trained by process {owner}; wait for it to finish (or stop it) "
-            "and resume then"
-        )
-    lock.write_text(str(os.getpid()))
-
-
-def release(path: str | Path) -> None:
-    """End this process's :func:`claim` on ``path``."""
-    lock = Path(path) / LOCK
-    with contextlib.suppress(OSError, ValueError):
-        if int(lock.read_text().strip()) == os.getpid():
-            lock.unlink()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                owner = handle.read().strip() or "another process"
+                raise UsageError(
+                    f"{path} is being trained by process {owner}; wait for it to finish "
+                    "(or stop it) and resume then"
+                ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+        lock.unlink(missing_ok=True)  # before the lock goes: a waiting claim finds no file
+    finally:
+        handle.close()
 
 
 def check_out(out: str | Path) -> Path:

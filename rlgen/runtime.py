@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from rlgen.config import check_fields
 from rlgen.errors import UsageError, check_seed
 
 # Quiet TensorFlow's C++ start-up chatter before it is first imported anywhere in rlgen.
@@ -52,6 +53,7 @@ class RuntimeConfig:
     )
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.threads < 0:
             raise ValueError(f"--threads must be >= 0, got {self.threads}")
         if self.logical_cpus < 0:

@@ -54,6 +54,14 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: int = 600, env: dict |
     return CLIResult(proc)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_warnings():
+    """rlgen warns once per process; each test sees its own warnings, whatever ran before."""
+    from rlgen import datasets
+
+    datasets._WARNED.clear()
+
+
 @pytest.fixture
 def cli():
     return run_cli

@@ -106,6 +106,7 @@ def test_only_the_chief_worker_writes_the_run(
     )
     fake = SimpleNamespace(strategy=SimpleNamespace(cluster_resolver=resolver))
     monkeypatch.setattr(runtime, "_ACTIVE", fake)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))  # a worker's folder, cleaned up
     run = create_run("gan", "cdcgan", out=tmp_path / "run")
     assert (run.path == tmp_path / "run") is writes
     assert runtime.is_chief() is writes

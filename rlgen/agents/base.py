@@ -155,7 +155,8 @@ class BaseAgent:
         self.env_source = env_source(env_or_id) if env_or_id is not None else None
         self.seed = check_seed(seed)
         if isinstance(config, dict):  # DQNAgent(env, {"learning_rate": 1e-3}) as SB3's kwargs
-            config = cfgmod.build(self.config_cls, config, where=f"{name} config")
+            preset = cfgmod.to_dict(self.default_config(self.env_id))  # the env's tuned values
+            config = cfgmod.build(self.config_cls, {**preset, **config}, f"{name} config")
         if config is not None and not isinstance(config, self.config_cls):
             raise UsageError(
                 f"{name} takes a {self.config_cls.__name__} (or a dict of its fields), "

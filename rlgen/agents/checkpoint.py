@@ -33,7 +33,7 @@ def write_checkpoint(
     env: Any = None,
 ) -> Path:
     """Write a complete checkpoint into a fresh folder, then swap it in for ``path``."""
-    path = Path(path)
+    path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
@@ -81,7 +81,7 @@ def read_checkpoint(
 ) -> tuple[dict[str, Any], dict[str, np.ndarray], Any]:
     """(state, arrays, env or None) of a checkpoint folder; clear errors when incomplete.
     ``with_env=False`` leaves a pickled env unread (the caller brings its own)."""
-    path = Path(path)
+    path = Path(path).expanduser()
     if not (path / STATE_JSON).is_file():
         raise UsageError(
             f"{path} holds no resumable checkpoint ({STATE_JSON} missing); "

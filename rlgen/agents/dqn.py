@@ -380,7 +380,7 @@ class DQNAgent(BaseAgent):
         the env saved with it, mid-episode, or in ``env`` (new episodes) when given."""
         from rlgen.agents import checkpoint as ckpt
 
-        path = Path(path)
+        path = Path(path).expanduser()
         state, arrays, envs = ckpt.read_checkpoint(path, with_env=env is None)
         if envs is not None and not isinstance(envs, list):
             raise ckpt.corrupt(path, "env state")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from typing import Any
 
@@ -45,14 +46,24 @@ def env_source(env_or_id: Any) -> str | gym.envs.registration.EnvSpec | None:
     spec = getattr(env_or_id, "spec", None)
     if spec is None or any(w.kwargs is None for w in spec.additional_wrappers):
         return None
+    if spec.kwargs.get("render_mode") == "human":  # copies draw no windows
+        kwargs = {k: v for k, v in spec.kwargs.items() if k != "render_mode"}
+        spec = dataclasses.replace(spec, kwargs=kwargs)
     return spec
 
 
-def make_copy(source: Any, render_mode: str | None = None) -> gym.Env:
-    """A fresh env from an :func:`env_source`: an id, or a spec with its wrappers."""
+def make_copy(source: Any) -> gym.Env:
+    """A fresh env from an :func:`env_source`: an id, or a spec with its wrappers (and its
+    off-screen render mode, which a wrapper such as RenderCollection needs)."""
     if isinstance(source, str):
-        return make_env(source, render_mode=render_mode)
-    return gym.make(source, render_mode=render_mode)
+        return make_env(source)
+    try:
+        return gym.make(source)
+    except Exception as err:  # a wrapper that cannot be rebuilt this way, a missing package
+        raise UsageError(
+            f"gymnasium cannot remake {source.id} with its wrappers ({type(err).__name__}: "
+            f"{err}); pass the env to use instead"
+        ) from None
 
 
 def spec_json(source: Any) -> str | None:

@@ -63,7 +63,7 @@ def first_env(agent: Any, env_or_id: Any = None) -> tuple[Any, Any]:
     or None for an env instance given, which is used alone). By default, a copy of the
     agent's own env, wrappers and ``max_episode_steps`` included."""
     if env_or_id is None:
-        source = agent.env_source or agent.env_id
+        source = agent.env_source  # never the bare id of a wrapped env
         if source is None:
             raise UsageError(
                 "this agent's env cannot be remade by gymnasium (no registered spec, or a "

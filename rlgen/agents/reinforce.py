@@ -260,7 +260,7 @@ class ReinforceAgent(BaseAgent):
         env is remade from the saved one unless ``env`` is given (needed for a custom env)."""
         from rlgen.agents import checkpoint as ckpt
 
-        path = Path(path)
+        path = Path(path).expanduser()
         state, arrays, _ = ckpt.read_checkpoint(path)
         agent = cls.load(path, env=env)
         ckpt.restore_optimizer(agent.policy_opt, arrays, "popt_")

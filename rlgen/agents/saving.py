@@ -6,11 +6,12 @@ Shared by every agent so that DQN and REINFORCE save and load their metadata one
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 from rlgen import config as cfgmod
-from rlgen.agents.envs import make_env, spec_json
+from rlgen.agents.envs import make_copy, make_env, spec_json
 from rlgen.errors import UsageError
 from rlgen.runs import atomic_path, read_json
 
@@ -34,6 +35,12 @@ def write_agent_file(agent: Any, path: str | Path) -> Path:
     spec = spec_json(agent.env_source)
     if spec is not None:  # max_episode_steps, make kwargs or wrappers beyond the id
         meta["env_spec"] = spec
+    elif getattr(agent.env_source, "additional_wrappers", None):
+        warnings.warn(
+            f"{path}: the env's wrappers cannot be written as JSON (a lambda, say); load the "
+            "agent with load(path, env=...) to train or evaluate it in the same env",
+            stacklevel=3,
+        )
     if getattr(agent, "exploration_rate", None) is not None:  # DQN: predict() explores at it
         meta["exploration_rate"] = float(agent.exploration_rate)
     with atomic_path(Path(path) / AGENT_FILE) as tmp:
@@ -83,9 +90,13 @@ def _saved_env(meta: dict[str, Any]) -> Any:
 
     if meta.get("env_spec"):
         try:
-            return gym.make(gym.envs.registration.EnvSpec.from_json(meta["env_spec"]))
-        except Exception:  # a wrapper or entry point gone from this install: the plain id
-            pass
+            return make_copy(gym.envs.registration.EnvSpec.from_json(meta["env_spec"]))
+        except Exception as err:  # a wrapper or entry point gone from this install
+            warnings.warn(
+                f"the saved env ({meta['env_spec'][:60]}...) cannot be remade here ({err}); "
+                f"using plain {meta.get('env_id')}: pass env= to load to use your own",
+                stacklevel=3,
+            )
     if meta.get("env_id") in gym.envs.registry:
         return make_env(meta["env_id"])
     return None

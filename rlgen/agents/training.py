@@ -8,6 +8,7 @@ key names), ``learning_curve.png`` and ``summary.json``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,42 @@ def train_run(
     epsilon position, counters, RNG, env state) up to its budget (or the new ``steps`` /
     ``episodes``) with its own config, writing into the same folder.
     """
+    with contextlib.ExitStack() as held:  # the run's claim, let go however this ends
+        return _train_run(
+            algorithm,
+            env_id,
+            config,
+            runtime,
+            held,
+            steps=steps,
+            episodes=episodes,
+            eval_every=eval_every,
+            eval_episodes=eval_episodes,
+            checkpoint_every=checkpoint_every,
+            stop_at_reward=stop_at_reward,
+            out=out,
+            quiet=quiet,
+            resume=resume,
+        )
+
+
+def _train_run(
+    algorithm: str,
+    env_id: str | None,
+    config: Any,
+    runtime: Any,
+    held: contextlib.ExitStack,
+    *,
+    steps: int | None,
+    episodes: int | None,
+    eval_every: int | None,
+    eval_episodes: int | None,
+    checkpoint_every: int | None,
+    stop_at_reward: float | None,
+    out: str | None,
+    quiet: bool,
+    resume: str | None,
+) -> tuple[runs.Run, dict[str, Any]]:
     from rlgen.runtime import versions
 
     check_budget(
@@ -109,7 +146,7 @@ def train_run(
     cls = agent_class(algorithm)
     if resume is not None:
         run, agent, saved = _open_for_resume(resume, algorithm, env_id)
-        runs.claim(run.path)  # before anything is written
+        held.enter_context(runs.claimed(run.path))  # before anything is written
         env_id = saved["env_id"]
         unit = _saved_unit(run, saved, steps, episodes)
         budget = steps or episodes or int(saved["budget"][unit + "s"])
@@ -132,7 +169,7 @@ def train_run(
             eval_every, budget // configs.CHECKPOINTS_PER_RUN
         )
         run = runs.create_run("agent", f"{algorithm}-{env_id}", out)
-        runs.claim(run.path)  # a --resume of it while this runs is refused
+        held.enter_context(runs.claimed(run.path))  # a --resume of it meanwhile is refused
         run.write_json(
             runs.CONFIG,
             {
@@ -180,10 +217,6 @@ def train_run(
     except KeyboardInterrupt:  # keep what was learnt so far readable, then stop
         seconds = time.perf_counter() - t0
         _write_results(run, agent, evaluator, seconds, steps_before, threshold, unit, budget)
-        runs.release(run.path)  # a notebook lives on after Ctrl-C: free the run for --resume
-        raise
-    except Exception:
-        runs.release(run.path)
         raise
     seconds = time.perf_counter() - t0
     if error is None:
@@ -194,7 +227,6 @@ def train_run(
         # stopped instead of from the last periodic checkpoint
         checkpointer.save(agent)
     summary = _write_results(run, agent, evaluator, seconds, steps_before, threshold, unit, budget)
-    runs.release(run.path)
     if error is not None:
         summary["stopped"] = str(error)
         run.write_json(runs.SUMMARY, summary)

@@ -155,7 +155,8 @@ def run_train(args: argparse.Namespace) -> int:
         flag = "--mixed-precision" if runtime_cfg.mixed_precision else "--strategy"
         raise UsageError(
             f"{flag}: the agents' networks are small float32 MLPs stepped one batch at a time; "
-            "float16 and several devices would only slow them; drop the flag"
+            "float16 and several devices would only slow them; drop the flag (or the "
+            "[runtime] key of --config)"
         )
     # auto would pick MirroredStrategy on two GPUs, which the agents do not use
     runtime_cfg = dataclasses.replace(runtime_cfg, strategy="none")

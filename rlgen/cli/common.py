@@ -33,16 +33,7 @@ def add_common_flags(parser: argparse.ArgumentParser, out: bool = True) -> None:
 def add_reading_flags(parser: argparse.ArgumentParser, data_dir: bool = False) -> None:
     """``--device`` and ``--threads`` for the commands that read a run (eval, sample,
     predict), and ``--data-dir`` for those that read its data set again."""
-    parser.add_argument(
-        "--device", choices=["auto", "cpu", "gpu"], default="auto", help="where to run (auto)"
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=0,
-        metavar="N",
-        help="TensorFlow CPU threads per op pool; 0 = the command's default",
-    )
+    cfgmod.add_flags(parser, RuntimeConfig, "runtime", only=("device", "threads"))
     if data_dir:
         parser.add_argument(
             "--data-dir",
@@ -56,7 +47,7 @@ def configure_reading(args: argparse.Namespace, default_threads: int = 0) -> Any
     device (evaluating, sampling and predicting gain nothing from replicas)."""
     from rlgen import runtime
 
-    values = {"device": args.device, "threads": args.threads, "strategy": "none"}
+    values = {**_flags_for(RuntimeConfig, args), "strategy": "none"}
     return runtime.configure(
         cfgmod.build(RuntimeConfig, values, "command line"), default_threads=default_threads
     )

@@ -48,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "recall/coverage, CAS beside cas_real and a memorisation check, judged by a reference "
         "CNN trained on the real training split only (trained once, then cached in "
         "~/.cache/rlgen or $RLGEN_CACHE_DIR). Fidelity, CAS and accuracies are fractions; "
-        "frechet_ratio is the distance over the floor.",
+        "frechet_ratio is the distance over the floor. Writes RUN/eval.json (replacing an "
+        "earlier one).",
     )
     ev.add_argument("run", metavar="RUN", help="run folder written by 'rlgen gan train'")
     ev.add_argument("-n", type=int, default=1000, help="digits compared (default 1000)")

@@ -156,6 +156,7 @@ class Trainer:
         self._data: Splits | None = None
         self._real: Splits | None = None
         self.seconds = 0.0
+        self.tested_on: str | None = None  # a loaded run's test-split fingerprint
 
     # ------------------------------------------------------------------ data
     @property
@@ -344,14 +345,18 @@ class Trainer:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.file("tensorboard"))))
         val = self._dataset(d.x_val, d.y_val, False) if len(d.x_val) else None
         start = time.perf_counter()
-        self.model.fit(
-            self._dataset(d.x_train, d.y_train, True),
-            validation_data=val,
-            epochs=self.config.epochs,
-            shuffle=False,  # the tf.data pipeline shuffles
-            verbose=0,
-            callbacks=callbacks,
-        )
+        try:
+            self.model.fit(
+                self._dataset(d.x_train, d.y_train, True),
+                validation_data=val,
+                epochs=self.config.epochs,
+                shuffle=False,  # the tf.data pipeline shuffles
+                verbose=0,
+                callbacks=callbacks,
+            )
+        except KeyboardInterrupt:  # Ctrl-C: the last good epoch is kept in checkpoint/
+            callbacks[0].save_checkpoint()
+            raise
         self.seconds = time.perf_counter() - start
         diverged = callbacks[0].diverged
         if diverged:
@@ -379,6 +384,12 @@ class Trainer:
         if self.model is None:
             raise UsageError("the model is not trained yet; call fit() or load a run")
         d = self.real_data
+        here = datasets.fingerprint(d.x_test, d.y_test)
+        if self.tested_on not in (None, here):  # full MNIST at home, a subset here, say
+            datasets.warn(
+                "this is not the test split the run was tested on when trained; give "
+                "--data-dir with that data to compare like with like"
+            )
         scores = self.model.evaluate(
             self._dataset(d.x_test, d.y_test, False), verbose=0, return_dict=True
         )
@@ -436,6 +447,9 @@ class Trainer:
             "config": cfgmod.to_dict(self.config),
             "versions": runtime.versions(),
         }
+        if self.model is not None and self._data is not None:  # what evaluate() tested on
+            d = self.real_data
+            meta["test_fingerprint"] = datasets.fingerprint(d.x_test, d.y_test)
         merge_json(path / CONFIG, {**meta, **(extra or {})})
         return path
 
@@ -454,10 +468,14 @@ class Trainer:
             )
         config = cfgmod.build(CONFIGS[task], meta.get("config", {}), f"{run.path}/config.json")
         if data_dir is not None:
-            if not hasattr(config, "data_dir"):
-                raise UsageError(f"--data-dir: a {task} run reads no data files; drop it")
-            config = replace(config, data_dir=data_dir)
+            try:  # another config's checks: the addition RNN reads no data files either
+                config = replace(config, data_dir=data_dir)
+            except (TypeError, ValueError):
+                raise UsageError(
+                    f"--data-dir: this {task} run reads no data files; drop it"
+                ) from None
         trainer = cls(task, config, seed=int(meta.get("seed", 0)))
+        trainer.tested_on = meta.get("test_fingerprint")
         # Compiled afresh for evaluation: the saved optimizer state is not needed to evaluate,
         # and restoring it warns under mixed precision (the loss-scale optimizer's extra slots).
         with runtime.active().strategy.scope():
@@ -507,9 +525,10 @@ class _ProgressBar(keras.callbacks.Callback):
 class _EpochLog(keras.callbacks.Callback):
     """Keeps the history, writes history.csv and the last good checkpoint, stops on NaN/inf."""
 
-    # A checkpoint after the first epoch, then at most every this many seconds: the demos'
-    # hundreds of millisecond epochs (perceptron, iris, regression) spent most of their time
-    # writing a .keras file each.
+    # The checkpoint file is written after the first epoch, then at most every this many
+    # seconds, and at the end (a finished, diverged or interrupted fit): the demos' hundreds
+    # of millisecond epochs (perceptron, iris, regression) spent most of their time writing a
+    # .keras file each. The last good epoch's weights are kept in memory meanwhile.
     CHECKPOINT_SECONDS = 10.0
 
     def __init__(self, trainer: Trainer, run: Run | None) -> None:
@@ -518,6 +537,8 @@ class _EpochLog(keras.callbacks.Callback):
         self.diverged: str | None = None
         self._t0 = 0.0
         self._saved_at: float | None = None
+        self._good: list[np.ndarray] | None = None  # the last finite epoch's weights
+        self._unsaved = False
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._t0 = time.perf_counter()
@@ -542,8 +563,21 @@ class _EpochLog(keras.callbacks.Callback):
         if self.run is not None:
             rows = [dict(zip(hist, vals)) for vals in zip(*hist.values())]
             write_csv(self.run.file("history.csv"), rows)
+            self._good, self._unsaved = self.model.get_weights(), True
             now = time.perf_counter()
             if self._saved_at is None or now - self._saved_at >= self.CHECKPOINT_SECONDS:
-                with atomic_path(self.run.file("checkpoint") / MODEL_FILE) as tmp:
-                    self.model.save(tmp)
-                self._saved_at = now
+                self.save_checkpoint()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.save_checkpoint()
+
+    def save_checkpoint(self) -> None:
+        """Write the last good epoch's model to checkpoint/ if not yet written (after a NaN,
+        the model is first set back to those weights)."""
+        if self.run is None or not self._unsaved:
+            return
+        if self.diverged:
+            self.model.set_weights(self._good)
+        with atomic_path(self.run.file("checkpoint") / MODEL_FILE) as tmp:
+            self.model.save(tmp)
+        self._saved_at, self._unsaved = time.perf_counter(), False

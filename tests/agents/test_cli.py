@@ -268,16 +268,30 @@ def test_resume_refuses_a_run_another_process_is_training(tmp_path, trained_run)
 
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
-    assert not (run / ".training").exists()  # released when training ended
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    assert not (run / ".training").exists()  # let go when training ended
+    holder = subprocess.Popen(  # a trainer of the run, as rlgen holds it: flock + its pid
+        [
+            sys.executable, "-c",
+            "import fcntl, os, sys, time\n"
+            "f = open(sys.argv[1], 'a+'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+            "f.write(str(os.getpid())); f.flush(); print('held', flush=True); time.sleep(60)",
+            str(run / ".training"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
     try:
-        (run / ".training").write_text(str(sleeper.pid))
+        assert holder.stdout.readline().strip() == "held"
         proc = rlgen("agent", "train", "dqn", "--resume", str(run), "--steps", "2500", "--quiet")
-        assert_usage_error(proc, f"being trained by process {sleeper.pid}")
+        assert_usage_error(proc, f"being trained by process {holder.pid}")
     finally:
-        sleeper.kill()
-        sleeper.wait()
-    # its process gone, the claim is stale: the resume goes ahead and releases it at the end
+        holder.kill()
+        holder.wait()
+    # its process gone, the kernel let the lock go: the resume proceeds (the file is left)
+    assert (run / ".training").exists()
     proc = rlgen("agent", "train", "dqn", "--resume", str(run), "--steps", "2500", "--quiet")
     assert proc.returncode == 0, proc.stderr
+    assert not (run / ".training").exists()
+    proc = rlgen("agent", "train", "dqn", "--resume", str(run), "--steps", "2500", "--quiet")
+    assert_usage_error(proc, "give more than 2500")  # refused after the claim: let go again
     assert not (run / ".training").exists()

@@ -165,3 +165,26 @@ def test_augmentation_flags_are_checked(overrides, message):
 def test_augmenting_the_addition_rnn_is_a_config_error():
     with pytest.raises(UsageError, match="needs --task mnist"):
         default_config("rnn", task="addition", augment_from="runs/gan", synthetic=5)
+
+
+def test_the_checkpoint_holds_the_last_epoch_however_often_it_is_written(tmp_path):
+    # written at most every 10 s: a 1-second demo would otherwise keep epoch 1's model
+    run = create_run("supervised", "perceptron", out=tmp_path / "run")
+    trainer = Trainer("perceptron", default_config("perceptron", epochs=30), seed=0)
+    trainer.fit(run, verbose=0)
+    from rlgen.runs import load_model
+
+    saved = load_model(tmp_path / "run" / "checkpoint" / "model.keras").get_weights()
+    for a, b in zip(saved, trainer.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_configs_take_paths_and_check_runtime_types(tmp_path):
+    from rlgen.runtime import RuntimeConfig
+    from rlgen.supervised.configs import CNNConfig
+
+    assert CNNConfig(data_dir=tmp_path).data_dir == str(tmp_path)  # a Path, as Python writes
+    with pytest.raises(ValueError, match="'threads' must be int"):
+        RuntimeConfig(threads="2")
+    with pytest.raises(ValueError, match="--device must be one of"):
+        RuntimeConfig(device="tpu")
