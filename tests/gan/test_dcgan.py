@@ -3,9 +3,6 @@ save -> load in a fresh process."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
@@ -22,6 +19,7 @@ from rlgen.gan.dcgan import (
     sample_labels,
 )
 from rlgen.runs import create_run
+from tests.agents.helpers import run_python
 from tests.gan.helpers import TINY, digits, tiny_gan
 
 
@@ -235,12 +233,7 @@ def test_save_then_load_in_a_fresh_process_gives_identical_samples(trained, gan_
         "xl, yl = sample_labelled(sys.argv[1], 20, seed=5)\n"
         "np.savez(sys.argv[2], x=x, y=y, xl=xl, yl=yl)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code, str(gan_run), str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_python(["-c", code, str(gan_run), str(out)])
     assert proc.returncode == 0, proc.stderr
     fresh = np.load(out)
     x, y = trained.sample(20, digits=[1, 4], seed=5)
@@ -406,9 +399,7 @@ def test_replicas_draw_their_own_noise_under_mirrored_strategy(tmp_path):
         "np.savez(sys.argv[1], a=parts[0], b=parts[1], whole=np.asarray(whole),\n"
         "         one=np.asarray(own_draw(plain, (4, 2))), four=np.asarray(plain((4, 2))))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code, str(out)], capture_output=True, text=True, timeout=300
-    )
+    proc = run_python(["-c", code, str(out)])
     assert proc.returncode == 0, proc.stderr
     d = np.load(out)
     assert d["a"].shape == (4, 2) and not np.allclose(d["a"], d["b"])
@@ -430,12 +421,7 @@ def test_a_saved_gan_loads_and_samples_under_mirrored_strategy(gan_run, tmp_path
         "gan = GAN.load(sys.argv[1])\n"
         "np.save(sys.argv[2], gan.sample(6, digits=[2], seed=1)[0])\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code, str(gan_run), str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_python(["-c", code, str(gan_run), str(out)])
     assert proc.returncode == 0, proc.stderr[-2000:]
     x = np.load(out)
     assert x.shape == (6, 28, 28, 1) and np.isfinite(x).all()
