@@ -144,22 +144,23 @@ def claimed(path: str | Path) -> Iterator[None]:
     handle = lock.open("a+")
     try:
         if fcntl is not None:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                owner = handle.read().strip() or "another process"
-                raise UsageError(
-                    f"{path} is being trained by process {owner}; wait for it to finish "
-                    "(or stop it) and resume then"
-                ) from None
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "another process"
+        handle.close()
+        raise UsageError(
+            f"{path} is being trained by process {owner}; wait for it to finish (or stop it) "
+            "and resume then"
+        ) from None
+    try:
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
         handle.flush()
         yield
-        lock.unlink(missing_ok=True)  # before the lock goes: a waiting claim finds no file
     finally:
+        lock.unlink(missing_ok=True)  # ours: removed while still held, however the block ends
         handle.close()
 
 

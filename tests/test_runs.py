@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 
@@ -53,3 +54,16 @@ def test_a_corrupt_model_names_a_fix_that_exists(tmp_path):
         path.write_bytes(b"PK garbage")
         with pytest.raises(UsageError, match=fix):
             runs.load_model(path)
+
+
+def test_a_claim_is_let_go_however_the_block_ends(tmp_path):
+    from rlgen.runs import LOCK, claimed
+
+    with pytest.raises(RuntimeError), claimed(tmp_path):
+        assert (tmp_path / LOCK).read_text() == str(os.getpid())
+        with pytest.raises(UsageError, match="being trained by process"), claimed(tmp_path):
+            pass  # a second claim, even from this process, is refused while the first holds
+        raise RuntimeError("training failed")
+    assert not (tmp_path / LOCK).exists()
+    with claimed(tmp_path):  # and the run can be claimed again
+        pass
