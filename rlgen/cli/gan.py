@@ -165,7 +165,7 @@ def eval_command(args: argparse.Namespace) -> int:
     figures = metrics.evaluate(gan, n=args.n, seed=args.seed, cas=args.cas)
     print(f"gan run {args.run}: {figures['n']} digits against real test digits")
     if figures["n"] < args.n:
-        print(f"note: -n {args.n} lowered to {figures['n']}, the real digits there are to compare")
+        print(f"note: -n {args.n} lowered to {figures['n']}: no more real digits to compare with")
     common.print_figures(figures)
     fidelity = figures.get("label_fidelity")
     if fidelity is not None and fidelity < 0.3:  # chance is 0.1
