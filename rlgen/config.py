@@ -44,8 +44,8 @@ def _describe(tp: Any) -> str:
         return " | ".join(repr(a) for a in get_args(tp))
     if origin is tuple:
         return f"list of {get_args(tp)[0].__name__}"
-    if origin in (Union, types.UnionType):
-        return " or ".join(_describe(a) for a in get_args(tp))
+    if origin in (Union, types.UnionType):  # Optional: files and flags cannot say None
+        return " or ".join(_describe(a) for a in get_args(tp) if a is not type(None))
     if tp is bool:
         return "true or false"
     return getattr(tp, "__name__", str(tp))

@@ -131,7 +131,7 @@ class Run:
         return write_text(self.file(name), text)
 
 
-LOCK = ".training"  # held (flock) by the process training the run; holds its id
+LOCK = ".training"  # locked (flock) by the process training the run, holding its id
 
 
 @contextlib.contextmanager
@@ -160,7 +160,10 @@ def claimed(path: str | Path) -> Iterator[None]:
         handle.flush()
         yield
     finally:
-        lock.unlink(missing_ok=True)  # ours: removed while still held, however the block ends
+        # Emptied, not removed: a claim that opened the file meanwhile must lock this same
+        # file, not an unlinked one beside a new one (two trainers of one run).
+        handle.seek(0)
+        handle.truncate()
         handle.close()
 
 

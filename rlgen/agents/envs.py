@@ -30,10 +30,15 @@ def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
             "(python -c 'import gymnasium; gymnasium.pprint_registry()' lists them all)"
         )
     try:
-        return gym.make(env_id, render_mode=render_mode)
+        # render_mode only when asked: a custom env's __init__ may not take the argument
+        return gym.make(env_id, **({"render_mode": render_mode} if render_mode else {}))
     except gym.error.DependencyNotInstalled as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise UsageError(f"environment {env_id} needs an extra package: {first}") from None
+    except Exception as err:  # the env's own constructor failed
+        raise UsageError(
+            f"environment {env_id} could not be made ({type(err).__name__}: {err})"
+        ) from None
 
 
 def env_source(env_or_id: Any) -> str | gym.envs.registration.EnvSpec | None:
@@ -67,9 +72,10 @@ def make_copy(source: Any) -> gym.Env:
 
 
 def spec_json(source: Any) -> str | None:
-    """The spec of ``source`` as JSON for agent.json, when it holds more than the registered
-    id (a ``max_episode_steps``, make kwargs, wrappers) and can be written as JSON."""
-    if source is None or isinstance(source, str):
+    """The spec of ``source`` as JSON for agent.json when it holds more than the registered
+    id (a ``max_episode_steps``, make kwargs, wrappers); None when the id alone remakes it.
+    ValueError when it holds more but cannot be written (a lambda, a callable entry point)."""
+    if isinstance(source, str):
         return None
     registered = gym.envs.registry.get(source.id)
     same = (
@@ -83,8 +89,8 @@ def spec_json(source: Any) -> str | None:
         return None
     try:
         return source.to_json()
-    except (TypeError, ValueError):  # a lambda in TransformReward's kwargs, ...
-        return None
+    except (TypeError, ValueError) as err:  # a lambda in TransformReward's kwargs, ...
+        raise ValueError(str(err)) from None
 
 
 def resolve_env(env_or_id: Any) -> tuple[gym.Env, str | None]:

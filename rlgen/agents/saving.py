@@ -32,13 +32,19 @@ def write_agent_file(agent: Any, path: str | Path) -> Path:
         "num_episodes": agent.num_episodes,
         "config": cfgmod.to_dict(agent.config),
     }
-    spec = spec_json(agent.env_source)
+    try:
+        exact = agent.env is None or agent.env_source is not None
+        spec = spec_json(agent.env_source) if agent.env_source is not None else None
+    except ValueError:  # more than the id, but not writable as JSON
+        exact, spec = False, None
     if spec is not None:  # max_episode_steps, make kwargs or wrappers beyond the id
         meta["env_spec"] = spec
-    elif getattr(agent.env_source, "additional_wrappers", None):
+    if not exact and agent.env_id is not None:  # load() would remake the bare registered env
+        meta["env_incomplete"] = True
         warnings.warn(
-            f"{path}: the env's wrappers cannot be written as JSON (a lambda, say); load the "
-            "agent with load(path, env=...) to train or evaluate it in the same env",
+            f"{path}: the env's wrappers or settings cannot be recorded (a wrapper that does "
+            "not record its arguments, a lambda); load the agent with load(path, env=...) to "
+            "use the same env",
             stacklevel=3,
         )
     if getattr(agent, "exploration_rate", None) is not None:  # DQN: predict() explores at it
@@ -98,5 +104,11 @@ def _saved_env(meta: dict[str, Any]) -> Any:
                 stacklevel=3,
             )
     if meta.get("env_id") in gym.envs.registry:
+        if meta.get("env_incomplete"):
+            warnings.warn(
+                f"{meta['env_id']} is remade without the wrappers or settings it was trained "
+                "with (they could not be recorded); pass env= to load to use them",
+                stacklevel=3,
+            )
         return make_env(meta["env_id"])
     return None

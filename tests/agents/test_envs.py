@@ -158,3 +158,39 @@ def test_an_agent_leaves_the_callers_seeds_and_dtype_policy_alone():
     )
     proc = run_python(["-c", code])
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_an_env_that_cannot_be_recorded_warns_on_save_and_load(tmp_path):
+    # a wrapper without recorded arguments, or a spec JSON cannot hold, reloaded silently as
+    # the bare registered env (evaluation 9 instead of 900)
+    class Scale(gym.RewardWrapper):
+        def reward(self, r):
+            return 100.0 * r
+
+    agent = DQNAgent(Scale(gym.make("CartPole-v1")), DQNConfig(**SMALL))
+    with pytest.warns(UserWarning, match="cannot be recorded"):
+        agent.save(tmp_path / "scaled")
+    with pytest.warns(UserWarning, match="pass env= to load"):
+        back = DQNAgent.load(tmp_path / "scaled")
+    assert back.env_id == "CartPole-v1"
+    assert evaluate(back, Scale(gym.make("CartPole-v1")), episodes=1)[0] >= 800  # given: kept
+
+
+def test_a_custom_env_without_render_mode_is_made_and_its_errors_are_one_line():
+    class NoRender(Walk):
+        def __init__(self):  # no render_mode argument: gym.make(id, render_mode=None) failed
+            super().__init__()
+
+    class Broken(Walk):
+        def __init__(self):
+            raise RuntimeError("no licence file")
+
+    gym.register("rlgen-test/NoRender-v0", entry_point=NoRender)
+    gym.register("rlgen-test/Broken-v0", entry_point=Broken)
+    try:
+        assert DQNAgent("rlgen-test/NoRender-v0", DQNConfig(**SMALL)).obs_dim == 4
+        with pytest.raises(UsageError, match="could not be made .RuntimeError: no licence"):
+            DQNAgent("rlgen-test/Broken-v0")
+    finally:
+        for env_id in ("rlgen-test/NoRender-v0", "rlgen-test/Broken-v0"):
+            gym.envs.registry.pop(env_id, None)
