@@ -21,7 +21,7 @@ from rlgen.agents import configs
 from rlgen.agents.callbacks import CheckpointCallback, EvalCallback, TensorBoardCallback
 from rlgen.agents.dqn import DQNAgent
 from rlgen.agents.saving import AGENT_FILE
-from rlgen.errors import TrainingDiverged, UsageError
+from rlgen.errors import TrainingDiverged, UsageError, check_count
 
 BEST, CHECKPOINT, TENSORBOARD = "best", "checkpoint", "tensorboard"
 
@@ -36,15 +36,12 @@ def agent_class(algorithm: str) -> type:
     raise UsageError(f"unknown algorithm {algorithm!r}; use dqn or reinforce")
 
 
-def _positive(name: str, value: int | None) -> None:
-    if value is not None and value <= 0:
-        raise UsageError(f"--{name} must be > 0, got {value}; give a positive number")
-
-
 def check_budget(**values: int | None) -> None:
-    """Raise UsageError for the first of ``values`` (flag name -> number) that is not > 0."""
+    """Raise UsageError for the first of ``values`` (flag name -> number) that is given and
+    not a whole number > 0."""
     for name, value in values.items():
-        _positive(name.replace("_", "-"), value)
+        if value is not None:
+            check_count("--" + name.replace("_", "-"), value)
 
 
 def _reward_threshold(env_id: str) -> float | None:
@@ -393,7 +390,7 @@ def evaluate_run(
     """Greedy mean and std of a run's best model (``best/``), else of its final model."""
     from rlgen.agents.evaluation import episode_returns
 
-    _positive("episodes", episodes)
+    check_count("--episodes", episodes)
     if gif and not str(gif).lower().endswith(".gif"):
         raise UsageError(f"--gif {gif}: give a file name ending in .gif")
     found, which, folder = find_model(path)
