@@ -120,9 +120,11 @@ def add_flags(
     title: str | None = None,
     presets: dict[str, dict[str, Any]] | None = None,
     only: tuple[str, ...] | None = None,
+    hidden: tuple[str, ...] = (),
 ) -> None:
     """Add one ``--flag`` per field of dataclass ``cls`` (or per field in ``only``); unset
-    flags stay out of the namespace.
+    flags stay out of the namespace. Fields in ``hidden`` are parsed but left out of
+    ``--help``: a command that refuses them can still say why.
 
     ``presets`` ({label: {field: value}}, e.g. an env id's tuned values) are shown in each
     flag's help beside the default they replace, so ``--help`` says what a run will use."""
@@ -150,6 +152,8 @@ def add_flags(
             .strip()
             .replace("%", "%%"),
         }
+        if f.name in hidden:
+            kwargs["help"] = argparse.SUPPRESS
         if tp is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         else:

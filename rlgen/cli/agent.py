@@ -98,7 +98,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             metavar="R",
             help="stop once an evaluation mean reaches R",
         )
-        add_common_flags(p)
+        # parsed only to be refused with the reason (run_train); one device, float32
+        add_common_flags(p, hidden=("mixed_precision", "strategy", "logical_cpus"))
         presets = DQN_PRESETS if name == "dqn" else REINFORCE_PRESETS
         cfgmod.add_flags(p, cls, presets=presets)
         p.set_defaults(func=run_train, config_cls=cls)

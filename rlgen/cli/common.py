@@ -15,8 +15,11 @@ from rlgen.runtime import RuntimeConfig
 C = TypeVar("C")
 
 
-def add_common_flags(parser: argparse.ArgumentParser, out: bool = True) -> None:
-    """``--config``, ``--out`` and each :class:`RuntimeConfig` field (``--quiet`` too) as a flag."""
+def add_common_flags(
+    parser: argparse.ArgumentParser, out: bool = True, hidden: tuple[str, ...] = ()
+) -> None:
+    """``--config``, ``--out`` and each :class:`RuntimeConfig` field (``--quiet`` too) as a flag;
+    the fields in ``hidden`` are parsed but not listed in ``--help``."""
     parser.add_argument(
         "--config",
         metavar="FILE.toml",
@@ -27,7 +30,7 @@ def add_common_flags(parser: argparse.ArgumentParser, out: bool = True) -> None:
         parser.add_argument(
             "--out", metavar="DIR", help="run folder to create (default runs/<group>-<name>-<UTC>)"
         )
-    cfgmod.add_flags(parser, RuntimeConfig, "runtime")
+    cfgmod.add_flags(parser, RuntimeConfig, "runtime", hidden=hidden)
 
 
 def add_reading_flags(parser: argparse.ArgumentParser, data_dir: bool = False) -> None:

@@ -84,6 +84,10 @@ def test_help_does_not_import_tensorflow():
     proc = run_python(["-c", code])
     assert proc.returncode == 0, proc.stderr
     assert "--target-update-interval" in proc.stdout and "--hidden-sizes" in proc.stdout
+    assert "--seed" in proc.stdout and "--threads" in proc.stdout
+    # parsed only to be refused (test_bad_train_inputs): not offered in the help
+    for refused in ("--mixed-precision", "--strategy", "--logical-cpus"):
+        assert refused not in proc.stdout
     assert "TF False" in proc.stdout
 
 
