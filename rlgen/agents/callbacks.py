@@ -66,13 +66,20 @@ class CallbackList(Callback):
             c.on_training_end(agent)
 
 
-def training_callbacks(callbacks: Any, progress: bool, amount: int, unit: str) -> CallbackList:
+def training_callbacks(
+    callbacks: Any, progress: bool, amount: int, unit: str, callback: Any = None
+) -> CallbackList:
     """The callbacks of one ``learn`` call: one callback, a list of them or None (as
-    Stable-Baselines3 takes them), and the progress bar when ``progress``."""
+    Stable-Baselines3 takes them, also under its name ``callback``), and the progress bar
+    when ``progress``."""
+    if callback is not None:
+        if callbacks is not None:
+            raise UsageError("give callbacks or callback (the same thing), not both")
+        callbacks = callback
     if callbacks is None:
         callbacks = []
-    elif isinstance(callbacks, Callback):
-        callbacks = [callbacks]
+    elif not isinstance(callbacks, (list, tuple)):
+        callbacks = [callbacks]  # one callback; checked below
     callbacks = list(callbacks)
     for c in callbacks:
         if not isinstance(c, Callback):

@@ -238,9 +238,11 @@ class DQNAgent(BaseAgent):
         *,
         episodes: int | None = None,
         total_timesteps: int | None = None,
+        callback: Callback | list[Callback] | None = None,
     ) -> DQNAgent:
         """Train for ``total_steps`` more env steps (``total_timesteps``, Stable-Baselines3's
-        name, is the same), or ``episodes`` more episodes.
+        name, is the same), or ``episodes`` more episodes. ``callback`` (SB3's name) is the
+        same as ``callbacks``.
 
         The epsilon schedule spans this budget (in its unit), unless ``reset_schedule=False``
         continues the schedule of an earlier call (resuming). With several env copies the
@@ -251,7 +253,7 @@ class DQNAgent(BaseAgent):
         cfg = self.config
         envs = self.side_by_side_envs(cfg.n_envs)
         k = len(envs)
-        cb = training_callbacks(callbacks, progress, amount, unit)
+        cb = training_callbacks(callbacks, progress, amount, unit, callback)
 
         def count() -> int:
             return self.num_timesteps if unit == "step" else self.num_episodes

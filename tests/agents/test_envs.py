@@ -50,7 +50,7 @@ def test_evaluation_runs_on_the_agents_own_env_not_its_bare_id():
     scaled = TransformReward(gym.make("CartPole-v1"), lambda r: 100.0 * r)
     agent = DQNAgent(scaled, DQNConfig(**SMALL))
     ev = EvalCallback(eval_every=100, episodes=3)
-    agent.learn(total_steps=200, callbacks=ev, progress=False)  # one callback, no list
+    agent.learn(total_steps=200, callback=ev, progress=False)  # SB3's name, one callback
     assert ev.history and all(row["mean_reward"] >= 800 for row in ev.history)  # x100 kept
 
 
@@ -134,6 +134,10 @@ def test_bad_python_inputs_are_named():
         DQNConfig(learning_rate="fast")
     with pytest.raises(UsageError, match="callbacks must be"):
         DQNAgent("CartPole-v1", DQNConfig(**SMALL)).learn(100, callbacks=[print])
+    with pytest.raises(UsageError, match="callbacks must be"):
+        ReinforceAgent("CartPole-v1").learn(episodes=1, callback=print)  # routed, checked
+    with pytest.raises(UsageError, match="not both"):
+        DQNAgent("CartPole-v1", DQNConfig(**SMALL)).learn(100, callbacks=[], callback=[])
     agent = DQNAgent("CartPole-v1", DQNConfig(**SMALL))
     agent.learn(total_timesteps=1e2, progress=False)  # SB3 takes a float budget
     assert agent.num_timesteps == 100
