@@ -4,7 +4,8 @@ Prints ONE JSON line. Per seed: the episode of the first evaluation (20 greedy e
 or above 475, the best model's greedy mean over 100 fresh episodes ("best100": the bar is
 >= 475 within 1,000 training episodes for 5 of 5 seeds), and training wall-clock with
 evaluations excluded. ``--torch`` trains the same algorithm (same network, baseline,
-batch of episodes, learning rates) written plainly in PyTorch, one thread, in the same run.
+batch of episodes, learning rates, returns of time-limit cuts continued from V(s_T)) written
+plainly in PyTorch, one thread, in the same run.
 
     python benchmarks/reinforce_cartpole.py --seeds 0,1,2,3,4 --torch
 """
@@ -103,6 +104,9 @@ def torch_seed(seed: int, episodes: int, eval_every: int, eval_episodes: int):
                 rs.append(r)
                 done = term or trunc
             g, ret = 0.0, []
+            if trunc and not term:  # a time limit cut: go on from V(s_T), as rlgen does
+                with torch.no_grad():
+                    g = float(v(torch.as_tensor(o, dtype=torch.float32))[0])
             for r in reversed(rs):
                 g = r + cfg.gamma * g
                 ret.append(g)

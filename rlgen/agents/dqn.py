@@ -50,7 +50,10 @@ class DQNAgent(BaseAgent):
     ) -> None:
         super().__init__(env_or_id, config, seed, spaces=spaces)
         self.exploration_rate = self.config.exploration_initial_eps
-        self.replay = ReplayBuffer(self.config.buffer_size, self.obs_dim)
+        self._replay: ReplayBuffer | None = None  # allocated when first needed (learning)
+        # The step at which the warm-up of random actions ends and training begins: counted
+        # from when the buffer started filling (0 here; later for a loaded agent).
+        self._learning_starts_at = self.config.learning_starts
         self._obs: np.ndarray | None = None  # (n_envs, obs_dim): each copy's observation
         self._schedule: tuple[str, int, int] | None = None  # epsilon decay: unit, start, span
         self._ep_return: list[float] = []
@@ -60,6 +63,22 @@ class DQNAgent(BaseAgent):
     @classmethod
     def default_config(cls, env_id: str | None) -> DQNConfig:
         return dqn_config_for(env_id)
+
+    @property
+    def replay(self) -> ReplayBuffer:
+        """The replay buffer, allocated on first use: a model loaded to act never holds one,
+        so a large ``buffer_size`` costs nothing there."""
+        if self._replay is None:
+            self._replay = ReplayBuffer(self.config.buffer_size, self.obs_dim)
+        return self._replay
+
+    @replay.setter
+    def replay(self, buffer: ReplayBuffer) -> None:
+        self._replay = buffer
+
+    def _check_can_learn(self) -> None:
+        super()._check_can_learn()
+        self.replay  # noqa: B018 -- allocate now: a buffer too big is refused before any step
 
     # ---- networks and compiled functions -------------------------------------------------
     def _build(self) -> None:
@@ -280,7 +299,7 @@ class DQNAgent(BaseAgent):
             while count() < end:
                 eps = self._epsilon((count() - start) / span)
                 self.exploration_rate = eps
-                if self.num_timesteps < cfg.learning_starts:
+                if self.num_timesteps < self._learning_starts_at:
                     actions = rng.integers(n_actions, size=k)
                 else:
                     actions = mirror(obs).argmax(axis=1)
@@ -305,8 +324,9 @@ class DQNAgent(BaseAgent):
                 # Target updates and training rounds due at the multiples of their intervals
                 # crossed by this step of the k copies (exactly one or none when k = 1).
                 self._pending_target_updates += now // target_every - before // target_every
-                rounds = now // train_freq - max(before, cfg.learning_starts) // train_freq
-                if now > cfg.learning_starts and rounds > 0:
+                starts = self._learning_starts_at
+                rounds = now // train_freq - max(before, starts) // train_freq
+                if now > starts and rounds > 0:
                     self.train(cfg.gradient_steps * rounds)
                     cb.on_update(self, self.last_loss)
                 if not cb.on_step(self):
@@ -347,6 +367,9 @@ class DQNAgent(BaseAgent):
 
     def _after_load(self) -> None:
         self.target_net.set_weights(self.q_net.get_weights())
+        # A saved model comes without its replay buffer: learning again starts with a
+        # fresh warm-up, instead of training on the first few transitions.
+        self._learning_starts_at = self.num_timesteps + self.config.learning_starts
 
     # ---- checkpoints (resume) ------------------------------------------------------------
     def save_checkpoint(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
@@ -360,6 +383,7 @@ class DQNAgent(BaseAgent):
             "rng": ckpt.rng_state(self.rng),
             "schedule": self._schedule,
             "pending_target_updates": self._pending_target_updates,
+            "learning_starts_at": self._learning_starts_at,
             "exploration_rate": self.exploration_rate,
             "last_loss": self.last_loss,
             "obs": None if self._obs is None else np.asarray(self._obs).tolist(),
@@ -404,6 +428,10 @@ class DQNAgent(BaseAgent):
                 unit, first, span = schedule
                 agent._schedule = (str(unit), int(first), int(span))
             agent._pending_target_updates = int(state["pending_target_updates"])
+            # the buffer came back with it; checkpoints before this field began at step 0
+            agent._learning_starts_at = int(
+                state.get("learning_starts_at", agent.config.learning_starts)
+            )
             agent.exploration_rate = float(state["exploration_rate"])
             agent.last_loss = state["last_loss"]
             agent.episode_log = list(state["episode_log"])

@@ -23,10 +23,11 @@ from rlgen.errors import TrainingDiverged
 VALUE_FILE = "value.keras"
 
 
-def discounted_returns(rewards: np.ndarray, gamma: float) -> np.ndarray:
-    """Returns-to-go G_t = r_t + gamma * G_{t+1} of one episode (G after the end is 0)."""
+def discounted_returns(rewards: np.ndarray, gamma: float, last: float = 0.0) -> np.ndarray:
+    """Returns-to-go G_t = r_t + gamma * G_{t+1} of one episode; G after the end is ``last``:
+    0 when the episode terminated, the baseline's V(s_T) when a time limit cut it."""
     out = np.zeros(len(rewards), np.float32)
-    g = 0.0
+    g = float(last)
     for t in range(len(rewards) - 1, -1, -1):
         g = float(rewards[t]) + gamma * g
         out[t] = g
@@ -38,7 +39,9 @@ class ReinforceAgent(BaseAgent):
 
     The baseline V(s) is fitted to the returns by mean squared error; the policy follows
     (G_t - V(s_t)), standardised over the batch when ``normalize_returns`` (lower-variance
-    gradients with the same expectation up to scale: Sutton & Barto 13.4).
+    gradients with the same expectation up to scale: Sutton & Barto 13.4). An episode cut by
+    a time limit (truncated, not terminated) continues its returns from V(s_T), as
+    Stable-Baselines3 does (Pardo et al. 2018): the task did not end there.
     """
 
     algorithm = "reinforce"
@@ -75,6 +78,9 @@ class ReinforceAgent(BaseAgent):
         obs_spec = tf.TensorSpec([None, self.obs_dim], tf.float32)
         self._logits = tf.function(
             lambda obs: self.policy_net(obs, training=False), input_signature=[obs_spec]
+        )
+        self._values = tf.function(
+            lambda obs: self.value_net(obs, training=False)[:, 0], input_signature=[obs_spec]
         )
         sig = [obs_spec, tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.float32)]
         self._update = tf.function(self._update_py, input_signature=sig)
@@ -145,20 +151,22 @@ class ReinforceAgent(BaseAgent):
         return int(actions[0]) if single else actions.astype(np.int64)
 
     # ---- learning ------------------------------------------------------------------------
-    def _collect(self, k: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def _collect(self, k: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, Any]]:
         """Run ``k`` episodes (``episodes_per_update``, fewer for the last batch of an episode
         budget) with the stochastic policy, ``n_envs`` at a time (a custom env instance runs
-        its episodes one after another)."""
+        its episodes one after another). Each is (observations, actions, rewards, s_T), where
+        s_T is the last observation of an episode a time limit cut, else None."""
         envs = self.side_by_side_envs(min(self.config.n_envs, k) if self.env_id is not None else 1)
         episodes = []
         while len(episodes) < k:
             group = envs[: k - len(episodes)]
             obs = []
             for env in group:
-                # Episode n is reset with seed + n: reproducible, and fresh each time.
-                o, _ = env.reset(seed=self.seed + self.num_episodes + len(episodes) + len(obs))
+                # Each episode's seed comes from the agent's RNG (kept by checkpoints): runs
+                # of different seeds share no start states, and resuming stays exact.
+                o, _ = env.reset(seed=int(self.rng.integers(2**31 - 1)))
                 obs.append(np.asarray(o, np.float32).reshape(-1))
-            trajs: list[dict[str, list]] = [{"o": [], "a": [], "r": []} for _ in group]
+            trajs: list[dict[str, Any]] = [{"o": [], "a": [], "r": [], "cut": None} for _ in group]
             active = list(range(len(group)))
             while active:
                 batch = np.stack([obs[i] for i in active])
@@ -172,12 +180,28 @@ class ReinforceAgent(BaseAgent):
                     obs[i] = np.asarray(o, np.float32).reshape(-1)
                     if not (term or trunc):
                         still.append(i)
+                    elif trunc and not term:
+                        trajs[i]["cut"] = obs[i]
                 active = still
             for t in trajs:
                 episodes.append(
-                    (np.stack(t["o"]), np.asarray(t["a"], np.int32), np.asarray(t["r"]))
+                    (np.stack(t["o"]), np.asarray(t["a"], np.int32), np.asarray(t["r"]), t["cut"])
                 )
         return episodes
+
+    def _returns(self, batch: list[tuple[np.ndarray, np.ndarray, np.ndarray, Any]]) -> np.ndarray:
+        """Returns-to-go of a batch of episodes, those a time limit cut continued from V(s_T)."""
+        import tensorflow as tf
+
+        cut = [b[3] for b in batch if b[3] is not None]
+        values = iter(self._values(tf.constant(np.stack(cut))).numpy() if cut else [])
+        gamma = self.config.gamma
+        return np.concatenate(
+            [
+                discounted_returns(rewards, gamma, next(values) if s_t is not None else 0.0)
+                for _, _, rewards, s_t in batch
+            ]
+        )
 
     def learn(
         self,
@@ -200,7 +224,6 @@ class ReinforceAgent(BaseAgent):
         end = (self.num_timesteps if unit == "step" else self.num_episodes) + amount
         cb = training_callbacks(callbacks, progress, amount, unit, callback)
         self._mirror.refresh()  # the weights may have been set from outside since the last call
-        gamma = self.config.gamma
         t0 = time.perf_counter()
         cb.on_training_start(self)
         try:
@@ -211,7 +234,7 @@ class ReinforceAgent(BaseAgent):
                 batch = self._collect(k)
                 obs = np.concatenate([b[0] for b in batch]).astype(np.float32)
                 actions = np.concatenate([b[1] for b in batch])
-                returns = np.concatenate([discounted_returns(b[2], gamma) for b in batch])
+                returns = self._returns(batch)
                 p_loss, v_loss, _, ok, flat = self._update(
                     tf.constant(obs), tf.constant(actions), tf.constant(returns)
                 )
@@ -224,7 +247,7 @@ class ReinforceAgent(BaseAgent):
                     )
                 self.last_loss = float(p_loss)
                 self.last_value_loss = float(v_loss)
-                for _, _, rewards in batch:
+                for _, _, rewards, _ in batch:
                     self.num_timesteps += len(rewards)
                     self._record_episode(float(np.sum(rewards)), len(rewards), None, t0, cb)
                 cb.on_update(self, self.last_loss)
@@ -241,7 +264,7 @@ class ReinforceAgent(BaseAgent):
     # ---- checkpoints (resume) ------------------------------------------------------------
     def save_checkpoint(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
         """Weights, both optimizers, counters, RNG state and episode log. Episodes start
-        fresh after each update (reset with seed + episode number), so no env state is kept."""
+        fresh after each update (reset with a seed from the RNG), so no env state is kept."""
         from rlgen.agents import checkpoint as ckpt
 
         arrays = {

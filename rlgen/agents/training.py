@@ -159,6 +159,7 @@ def _train_run(
     else:
         seed = runtime.config.seed if runtime is not None else 0
         agent = cls(env_id, config, seed=seed)  # unknown env / wrong spaces fail here
+        agent._check_can_learn()  # and a replay buffer too big for memory, before the folder
         unit, budget, eval_every = _budget_defaults(algorithm, env_id, steps, episodes, eval_every)
         eval_episodes = eval_episodes or configs.EVAL_EPISODES
         # Checkpoints hold the replay buffer: write them less often than evaluations.

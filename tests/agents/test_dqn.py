@@ -193,6 +193,33 @@ def test_save_then_load_in_fresh_process_gives_same_actions(tmp_path):
     assert out["steps"] == 800 and out["env"] == "CartPole-v1"
 
 
+def test_a_loaded_agent_warms_up_again_before_training(tmp_path):
+    # load() brings no replay buffer: learning went on at once, 128 steps on 36 transitions
+    cfg = DQNConfig(learning_starts=200, buffer_size=1_000, train_freq=4, hidden_sizes=(16,))
+    agent = DQNAgent("CartPole-v1", cfg, seed=0)
+    agent.learn(300, progress=False)
+    agent.save(tmp_path / "a")
+    back = DQNAgent.load(tmp_path / "a")
+    assert back._replay is None  # acting needs no buffer: none is allocated
+    before = [w.copy() for w in back.q_net.get_weights()]
+    back.learn(150, progress=False)  # inside the new warm-up: random actions, no update
+    assert len(back.replay) == 150 and int(back.optimizer.iterations) == 0
+    for w, b in zip(back.q_net.get_weights(), before):
+        np.testing.assert_array_equal(w, b)
+    back.learn(100, progress=False)  # past it: (450 - 300 - 200) // 4 rounds of 4 steps
+    assert int(back.optimizer.iterations) == 4 * ((550 // 4) - (500 // 4))
+
+
+def test_a_buffer_too_big_for_memory_stops_learning_not_acting(tmp_path):
+    agent = DQNAgent("CartPole-v1", DQNConfig(buffer_size=10**11, hidden_sizes=(8,)), seed=0)
+    agent.save(tmp_path / "big")  # a model trained elsewhere, on a machine with more memory
+    back = DQNAgent.load(tmp_path / "big")
+    assert isinstance(back.act(np.zeros(4, np.float32)), int)
+    with pytest.raises(UsageError, match="--buffer-size .* GiB"):
+        back.learn(10, progress=False)
+    assert back.num_timesteps == 0
+
+
 def test_load_refuses_missing_and_corrupt(tmp_path):
     with pytest.raises(UsageError, match="missing"):
         DQNAgent.load(tmp_path / "nothing")

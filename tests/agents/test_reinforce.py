@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -15,6 +16,43 @@ from rlgen.errors import UsageError
 def test_discounted_returns_by_hand():
     np.testing.assert_allclose(discounted_returns(np.array([1.0, 2.0, 4.0]), 0.5), [3.0, 4.0, 4.0])
     np.testing.assert_allclose(discounted_returns(np.ones(3), 1.0), [3.0, 2.0, 1.0])
+    # an episode a time limit cut goes on from V(s_T) = 4
+    np.testing.assert_allclose(discounted_returns(np.ones(2), 0.5, last=4.0), [2.5, 3.0])
+
+
+def test_a_time_limit_cut_is_not_an_ending():
+    # Returns of a cut episode fell to 0 at the cut, as if the pole had fallen there
+    from gymnasium.wrappers import TimeLimit
+
+    cfg = ReinforceConfig(hidden_sizes=())
+    agent = ReinforceAgent(TimeLimit(gym.make("CartPole-v1"), 5), cfg, seed=0)
+    agent.value_net.set_weights([np.zeros((4, 1), np.float32), np.full(1, 10.0, np.float32)])
+    agent._mirror.refresh()  # as learn() does before collecting
+    batch = agent._collect(2)
+    assert all(len(b[2]) == 5 and b[3] is not None for b in batch)  # cut, s_T kept
+    v = float(agent._values(batch[0][3][None]).numpy()[0])
+    assert v == pytest.approx(10.0, abs=1e-4)
+    returns = agent._returns(batch)
+    g = agent.config.gamma
+    assert returns[4] == pytest.approx(1.0 + g * v, rel=1e-5)  # not 1.0
+    assert returns[0] == pytest.approx(sum(g**t for t in range(5)) + g**5 * v, rel=1e-5)
+    ended = _collector(seed=0)._collect(1)[0]  # the pole fell
+    assert ended[3] is None and len(ended[2]) < 500
+
+
+def _collector(seed: int) -> ReinforceAgent:
+    agent = ReinforceAgent("CartPole-v1", seed=seed)
+    agent._mirror.refresh()  # as learn() does before collecting
+    return agent
+
+
+def test_seeds_do_not_share_start_states():
+    # Episode n was reset with seed + n: seed 1's first episode was seed 0's second
+    first = [b[0][0] for b in _collector(seed=0)._collect(2)]
+    other = _collector(seed=1)._collect(1)[0][0][0]
+    assert not any(np.allclose(o, other) for o in first)
+    again = [b[0][0] for b in _collector(seed=0)._collect(2)]
+    np.testing.assert_array_equal(np.stack(first), np.stack(again))  # and reproducible
 
 
 def _linear_agent(entropy_coef: float = 0.0) -> ReinforceAgent:
