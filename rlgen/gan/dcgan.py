@@ -260,10 +260,11 @@ class DCGAN(keras.Model):
         if loss not in ("bce", "hinge"):
             raise ValueError(f"loss must be 'bce' or 'hinge', got {loss!r}")
         self.loss = loss
-        # The moving average of the generator's trainable weights (made in ``compile``, under
-        # the strategy's scope); a namespace, so Keras does not track it as the model's state.
-        # ``live``: the training weights while ``use_average`` has put the average in.
-        self.average = types.SimpleNamespace(weights=[], live=[])
+        # The moving average of the generator's weights and batch-norm statistics (made in
+        # ``compile``, under the strategy's scope; ``updates`` counts its steps); a namespace,
+        # so Keras does not track it as the model's state. ``live``: the training weights
+        # while ``use_average`` has put the average in.
+        self.average = types.SimpleNamespace(weights=[], live=[], updates=None)
         # LeCam's anchors, moving averages of the mean real and fake logits started at 0
         # (made in ``compile``; None without ``lecam``); read through ``lecam_anchors``.
         self.anchors = types.SimpleNamespace(real=None, fake=None)
@@ -313,16 +314,19 @@ class DCGAN(keras.Model):
         g_optimizer.build(self.generator.trainable_variables)
         if self.ema and not self.average.weights:
             # Every replica holds the same weights after a synchronised step, so the first
-            # replica's update is everyone's.
+            # replica's update is everyone's. The average starts at zero and is divided by
+            # 1 - ema^updates when used (Adam's bias correction): the random initial weights
+            # carry no weight in it, however short the training.
+            first = tf.VariableAggregation.ONLY_FIRST_REPLICA
             self.average.weights = [
                 tf.Variable(
-                    w.value,
-                    trainable=False,
-                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
-                    name=f"ema_{i}",
+                    tf.zeros_like(w.value), trainable=False, aggregation=first, name=f"ema_{i}"
                 )
-                for i, w in enumerate(self.generator.trainable_weights)
+                for i, w in enumerate(self._averaged_variables())
             ]
+            self.average.updates = tf.Variable(
+                0.0, trainable=False, aggregation=first, name="ema_updates"
+            )
         if self.lecam and self.anchors.real is None:
             # Each replica sees its own batch: the update is the mean over replicas.
             self.anchors.real, self.anchors.fake = (
@@ -330,20 +334,31 @@ class DCGAN(keras.Model):
                 for n in ("lecam_real", "lecam_fake")
             )
 
+    def _averaged_variables(self) -> list[Any]:
+        """What the moving average covers: the generator's trainable weights and its batch
+        norm statistics, which must be those of the averaged weights, not of the training
+        ones (BigGAN's average covers both)."""
+        return list(self.generator.trainable_weights) + list(self.generator.non_trainable_weights)
+
     def use_average(self) -> bool:
         """Put the moving average into the generator and keep its training weights aside
-        for :meth:`use_live`; whether it did (not without ``ema``, nor if it is already in)."""
+        for :meth:`use_live`; whether it did (not without ``ema``, before the first step, nor
+        if it is already in)."""
         if not self.average.weights or self.average.live:
             return False
-        weights = self.generator.trainable_weights
+        updates = float(ops.convert_to_numpy(self.average.updates))
+        if updates == 0:
+            return False
+        debias = 1.0 - self.ema**updates
+        weights = self._averaged_variables()
         self.average.live = [ops.convert_to_numpy(w.value) for w in weights]
         for w, a in zip(weights, self.average.weights, strict=True):
-            w.assign(a)
+            w.assign(ops.convert_to_numpy(a) / debias)
         return True
 
     def use_live(self) -> None:
         """Put the training weights back (no-op unless :meth:`use_average` took them out)."""
-        for w, v in zip(self.generator.trainable_weights, self.average.live):
+        for w, v in zip(self._averaged_variables(), self.average.live):
             w.assign(v)
         self.average.live = []
 
@@ -461,8 +476,10 @@ class DCGAN(keras.Model):
                 scaled = self.g_optimizer.scale_loss(g_loss / replicas)
             self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
 
-        for a, w in zip(self.average.weights, g_vars):
-            a.assign(self.ema * a + (1.0 - self.ema) * ops.cast(w, a.dtype))
+        if self.average.weights:
+            for a, w in zip(self.average.weights, self._averaged_variables()):
+                a.assign(self.ema * a + (1.0 - self.ema) * ops.cast(w, a.dtype))
+            self.average.updates.assign_add(1.0)
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)

@@ -261,38 +261,46 @@ def test_simultaneous_update_trains_both_networks():
 def test_ema_generator_ends_as_the_moving_average_of_its_training_weights(tmp_path):
     gan = tiny_gan(ema=0.5)
     x, y = digits(64)  # 4 steps of 16
-    live = [[w.numpy() for w in gan.generator.trainable_weights]]
+    covered = gan.model._averaged_variables()  # weights and batch-norm statistics
+    assert len(covered) == len(gan.generator.weights)
+    assert any("moving_variance" in w.path for w in covered)
+    live = []
 
     class Grab(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
-            live.append([w.numpy() for w in gan.generator.trainable_weights])
+            live.append([w.numpy() for w in covered])
 
     gan.model.fit(gan.dataset(x, y), epochs=1, shuffle=False, verbose=0, callbacks=[Grab()])
-    assert len(live) == 5
-    expected = live[0]
-    for step in live[1:]:
+    assert len(live) == 4
+    # started at zero and bias-corrected: the random initial weights weigh nothing (they
+    # weighed 0.5^4 of the average before), the statistics follow the averaged weights
+    expected = [np.zeros_like(w) for w in live[0]]
+    for step in live:
         expected = [0.5 * a + 0.5 * w for a, w in zip(expected, step)]
-    average = [a.numpy() for a in gan.model.average.weights]
-    assert len(average) == len(expected)
-    for a, e in zip(average, expected):
+    expected = [e / (1 - 0.5**4) for e in expected]
+    assert gan.model.use_average()
+    average = [w.numpy() for w in covered]
+    for a, e in zip(average, expected, strict=True):
         np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6)
     assert any(not np.allclose(a, last) for a, last in zip(average, live[-1]))
+    gan.model.use_live()
+    for w, last in zip(covered, live[-1], strict=True):
+        np.testing.assert_array_equal(w.numpy(), last)
     # GAN.train keeps the average as the generator, and so does its checkpoint; the training
     # weights are kept aside for a further train(); without --ema nothing is averaged
     run = create_run("gan", "cdcgan", tmp_path / "run")
     gan.train(x, y, epochs=1, run=run, verbose=0)
-    for w, a in zip(gan.generator.trainable_weights, gan.model.average.weights):
-        np.testing.assert_array_equal(w.numpy(), a.numpy())
+    training = [np.array(v) for v in gan.model.average.live]
+    average = [w.numpy() for w in covered]
+    assert any(not np.array_equal(v, a) for v, a in zip(training, average))
     saved = keras.models.load_model(run.path / "checkpoint" / "generator.keras").get_weights()
     for s, w in zip(saved, gan.generator.get_weights(), strict=True):
         np.testing.assert_array_equal(s, w)
-    training = [np.array(v) for v in gan.model.average.live]
-    average = [a.numpy() for a in gan.model.average.weights]
-    assert any(not np.array_equal(v, a) for v, a in zip(training, average))
     gan.model.use_live()
-    for w, v in zip(gan.generator.trainable_weights, training, strict=True):
+    for w, v in zip(covered, training, strict=True):
         np.testing.assert_array_equal(w.numpy(), v)
     assert tiny_gan().model.average.weights == []
+    assert not tiny_gan(ema=0.5).model.use_average()  # nothing averaged before a step
     with pytest.raises(ValueError, match="--ema"):
         GANConfig(ema=1.0)
 
