@@ -62,15 +62,18 @@ def test_mixed_precision_keeps_float32_outputs(tmp_path):
         "train",
         "mlp",
         "--mixed-precision",
+        "--hidden",
+        "64",  # float16 is emulated on a CPU: the default 512-wide MLP took 66-120 s here
         "--train-size",
         "600",
         "--epochs",
-        "4",
+        "5",
         "--quiet",
         "--out",
         out,
     )
     assert result.code == 0, result
+    assert "--mixed-precision without a GPU" in result.err  # the slowdown is announced
     runtime = json.loads((out / "config.json").read_text())["runtime"]
     assert runtime["precision_policy"] == "mixed_float16"
     assert accuracy(out) > 0.6
