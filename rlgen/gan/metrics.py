@@ -270,11 +270,14 @@ def compare(
     reference: Reference,
     n: int = DEFAULT_N,
     seed: int = 0,
+    learnt_from: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Every figure except CAS for generated images ``x_gen`` (and the labels asked for).
 
     N = min(n, len(x_gen), test size, train size); the floors use real train vs real test
-    at the same N, drawn with ``seed``."""
+    at the same N, drawn with ``seed``. The memorisation check measures distances to the
+    training digits the generator learnt from (indices ``learnt_from``; default all): against
+    a larger pool, near-copies of a small training set would look less suspicious."""
     d = reference.data
     n = int(min(n, len(x_gen), len(d.x_test), len(d.x_train)))
     if n < 10:
@@ -306,8 +309,9 @@ def compare(
     rc_gen, rc_real = recall_coverage(s_test, s_gen), recall_coverage(s_test, s_train)
     out.update({"recall": rc_gen["recall"], "recall_floor": rc_real["recall"]})
     out.update({"coverage": rc_gen["coverage"], "coverage_floor": rc_real["coverage"]})
-    gen_nn = np.median(nearest_distance(x_gen, d.x_train))
-    test_nn = np.median(nearest_distance(d.x_test[test_idx], d.x_train))
+    pool = d.x_train if learnt_from is None else d.x_train[learnt_from]
+    gen_nn = np.median(nearest_distance(x_gen, pool))
+    test_nn = np.median(nearest_distance(d.x_test[test_idx], pool))
     out["memorisation_median_generated"] = float(gen_nn)
     out["memorisation_median_real_test"] = float(test_nn)
     out["memorisation_ratio"] = float(gen_nn / max(test_nn, 1e-12))
@@ -327,7 +331,9 @@ def evaluate(
     d = reference.data
     n = int(min(n, len(d.x_test), len(d.x_train)))  # the floor needs as many real digits
     x_gen, y_gen = gan.sample(n, seed=seed)
-    out = compare(x_gen, y_gen, reference, n=n, seed=seed)
+    out = compare(
+        x_gen, y_gen, reference, n=n, seed=seed, learnt_from=gan.training_indices(d.y_train)
+    )
     if cas and gan.conditional:
         steps = int(reference.info["steps"])
         x_syn, y_syn = gan.sample(len(d.x_train), seed=seed + 1)

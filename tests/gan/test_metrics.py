@@ -59,6 +59,18 @@ def test_real_digits_sit_at_the_floor_and_noise_far_above(reference, rng):
     assert 0.6 < held_out["memorisation_ratio"] < 1.5  # unseen digits: the real-test level
 
 
+def test_memorisation_is_judged_against_the_digits_the_gan_learnt_from(reference, rng):
+    # near-copies of 300 training digits (shifted one pixel) were judged against all 4,000,
+    # whose denser pool made real test digits look as close as the copies
+    d = reference.data
+    learnt = np.sort(rng.choice(len(d.x_train), 300, replace=False))
+    copies = np.roll(d.x_train[learnt], 1, axis=2)
+    full = metrics.compare(copies, d.y_train[learnt], reference, n=300, seed=1)
+    own = metrics.compare(copies, d.y_train[learnt], reference, n=300, seed=1, learnt_from=learnt)
+    assert own["memorisation_median_real_test"] > full["memorisation_median_real_test"]
+    assert own["memorisation_ratio"] < full["memorisation_ratio"] - 0.05, (own, full)
+
+
 def test_reference_is_cached_and_reused(reference, cache_dir):
     files = sorted(p.name for p in cache_dir.iterdir())
     assert any(f.endswith(".keras") and f"-v{metrics.REFERENCE_VERSION}-" in f for f in files)
