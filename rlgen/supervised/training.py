@@ -123,6 +123,47 @@ def synthetic_digits(
     return x.astype(np.float32), y.astype(np.int64)
 
 
+def gan_training_digits(gan_run: str | Path) -> np.ndarray | None:
+    """The real digits a GAN run learnt from (its data set, reloaded, and its --train-size
+    subset), or None when its data can no longer be read."""
+    from rlgen.gan.sampling import run_meta
+
+    cfg = run_meta(gan_run)["config"]
+    try:
+        d = datasets.load_images(cfg.get("dataset", "mnist"), cfg.get("data_dir"))
+    except UsageError:
+        return None
+    if cfg.get("train_size"):
+        return d.x_train[datasets.subset(d.y_train, int(cfg["train_size"]), seed=0)]
+    return d.x_train
+
+
+def warn_if_gan_saw_more(gan_run: str | Path, d: Splits) -> None:
+    """Warn when the GAN learnt from real digits this classifier does not train on (more of
+    the training split, or the classifier's validation digits): its synthetic digits then
+    carry what those teach, and a gain over real-only training is not the GAN's alone."""
+    learnt = gan_training_digits(gan_run)
+    if learnt is None:
+        return
+
+    def keys(x: np.ndarray) -> list[bytes]:
+        return [row.tobytes() for row in np.asarray(x, np.float32).reshape(len(x), -1)]
+
+    trained = set(keys(d.x_train))
+    unseen = [k for k in keys(learnt) if k not in trained]
+    if not unseen:
+        return
+    validation = len(set(unseen) & set(keys(d.x_val)))
+    datasets.warn(
+        f"--augment-from {gan_run} learnt from {len(learnt):,} real digits, {len(unseen):,} "
+        f"of which this classifier does not train on ({validation:,} of them its validation "
+        "digits): its synthetic digits pass on what those teach, so a gain over real-only "
+        "training is not the GAN's alone and validation accuracy is optimistic. For a fair "
+        "comparison train the GAN with the classifier's --train-size and give the classifier "
+        "--validation-split 0, as benchmarks/augmentation_study.py does"
+    )
+
+
 def generator_steps(gan_run: str | Path) -> int | None:
     """How many generator steps a ``rlgen gan train`` run took (its summary.json's epochs
     times the full batches per epoch), or None when it does not say (a GAN saved from
@@ -183,6 +224,7 @@ class Trainer:
         x_syn, y_syn = synthetic_digits(
             c.augment_from, c.synthetic, self.seed, c.min_confidence, dataset=c.dataset
         )
+        warn_if_gan_saw_more(c.augment_from, d)
         source = f"{d.source} + {len(y_syn)} synthetic digits from {c.augment_from}"
         if c.min_confidence:
             source += f" (reference confidence >= {c.min_confidence})"

@@ -9,7 +9,7 @@ from rlgen.datasets import load_images
 from rlgen.supervised.training import Trainer, default_config
 
 
-def test_synthetic_digits_join_training_only(gan_run):
+def test_synthetic_digits_join_training_only(gan_run, capsys):
     real = Trainer("cnn", default_config("cnn", train_size=200), seed=0).data
     mixed = Trainer(
         "cnn",
@@ -26,6 +26,15 @@ def test_synthetic_digits_join_training_only(gan_run):
     np.testing.assert_array_equal(mixed.x_val, real.x_val)
     np.testing.assert_array_equal(mixed.x_test, load_images("mnist").x_test)
     assert "synthetic" in mixed.source
+    # the GAN learnt from 1,000 digits, this classifier trains on 180 (20 validate): said
+    warned = capsys.readouterr().err
+    assert "learnt from 1,000 real digits" in warned and "validation accuracy" in warned
+
+
+def test_no_warning_when_the_gan_learnt_only_from_the_classifiers_digits(gan_run, capsys):
+    cfg = default_config("cnn", validation_split=0.0, augment_from=str(gan_run), synthetic=10)
+    assert len(Trainer("cnn", cfg, seed=0).data.x_train) == 4_000 + 10
+    assert "learnt from" not in capsys.readouterr().err
 
 
 def test_augment_from_a_non_gan_or_unconditional_run(cli, not_a_gan_run, uncond_run):
