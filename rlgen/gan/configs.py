@@ -119,7 +119,7 @@ class GANConfig:
             "spectral normalisation of every discriminator weight (Miyato et al. 2018), "
             "which bounds how sharply it can separate real from fake (Keras' "
             "SpectralNormalization: each training call rescales the kernel to norm 1 in "
-            "place, so no gradient flows through the norm as in the paper)"
+            "place; unlike the paper, no gradient flows through the norm)"
         ),
     )
     ema: float = field(
