@@ -259,16 +259,20 @@ class BaseAgent:
             )
 
     def side_by_side_envs(self, k: int) -> list[Any]:
-        """``k`` copies of the env (the agent's own first), kept across ``learn`` calls."""
-        if self._envs is None or len(self._envs) != k:
-            if k > 1 and self.env_source is None:
+        """``k`` copies of the env (the agent's own first), kept across ``learn`` calls: a
+        smaller batch uses the first ``k`` (none is dropped unclosed), a larger one adds
+        copies."""
+        envs = self._envs if self._envs is not None else [self.env]
+        if len(envs) < k:
+            if self.env_source is None:
                 raise UsageError(
                     f"--n-envs {k} needs copies of the env, and gymnasium cannot remake this "
                     "one (no registered spec, or a wrapper that does not record its "
                     "arguments); pass a registered id, or use --n-envs 1"
                 )
-            self._envs = [self.env] + [make_copy(self.env_source) for _ in range(k - 1)]
-        return self._envs
+            envs = envs + [make_copy(self.env_source) for _ in range(k - len(envs))]
+        self._envs = envs
+        return envs[:k]
 
     def _is_single(self, obs: np.ndarray) -> bool:
         """One observation (the env's shape, or flat) rather than a batch of them."""

@@ -26,8 +26,17 @@ def episode_returns(
     seed = check_seed(seed)
     env, source = first_env(agent, env_or_id)
     envs = [env]
-    if source is not None:
-        envs += [make_copy(source) for _ in range(min(batch, episodes) - 1)]
+    try:
+        if source is not None:
+            envs += [make_copy(source) for _ in range(min(batch, episodes) - 1)]
+        return _lock_step_returns(agent, envs, episodes, seed)
+    finally:
+        if source is not None:  # the copies made here (an env instance given stays open)
+            for e in envs:
+                e.close()
+
+
+def _lock_step_returns(agent: Any, envs: list[Any], episodes: int, seed: int) -> np.ndarray:
     returns = np.zeros(episodes)
     next_episode = 0
     slots: list[tuple[int, Any]] = []  # (episode index, obs) per running env

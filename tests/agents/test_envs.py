@@ -198,3 +198,29 @@ def test_a_custom_env_without_render_mode_is_made_and_its_errors_are_one_line():
     finally:
         for env_id in ("rlgen-test/NoRender-v0", "rlgen-test/Broken-v0"):
             gym.envs.registry.pop(env_id, None)
+
+
+def test_evaluation_closes_the_copies_it_makes_and_only_those():
+    # every evaluation left its env copies open: harmless for CartPole, a leak for rendering,
+    # Box2D or MuJoCo envs
+    opened, closed = [], []
+
+    class Counted(Walk):
+        def __init__(self, render_mode=None):
+            opened.append(self)
+
+        def close(self):
+            closed.append(self)
+
+    gym.register("rlgen-test/Counted-v0", entry_point=Counted)
+    try:
+        agent = DQNAgent(gym.make("rlgen-test/Counted-v0"), DQNConfig(**SMALL))
+        opened.clear()
+        evaluate(agent, episodes=4)  # copies of the agent's own env
+        assert len(opened) == 4 and sorted(map(id, closed)) == sorted(map(id, opened))
+        mine = gym.make("rlgen-test/Counted-v0")
+        closed.clear()
+        evaluate(agent, mine, episodes=2)  # an env instance given: the caller's to close
+        assert closed == []
+    finally:
+        gym.registry.pop("rlgen-test/Counted-v0", None)
