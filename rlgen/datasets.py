@@ -356,7 +356,14 @@ def available_sources() -> dict[str, str]:
     out = {}
     for name in IMAGE_DATASETS:
         cached = _cached(name)
-        out[name] = str(cached) if cached else "not cached (downloads when online)"
+        if cached:
+            out[name] = str(cached)
+        else:
+            out[name] = (
+                "not cached (RLGEN_OFFLINE is set: no download)"
+                if _offline()
+                else "not cached (downloads when online)"
+            )
     try:
         import importlib.util
 

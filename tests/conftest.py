@@ -54,6 +54,28 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: int = 600, env: dict |
     return CLIResult(proc)
 
 
+def interrupt_cli(*args: str, once: Path, timeout: int = 300) -> CLIResult:
+    """``python -m rlgen ARGS`` in a fresh process, stopped with Ctrl-C (SIGINT) as soon as
+    the file ``once`` exists (a checkpoint, say)."""
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rlgen", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "RLGEN_OFFLINE": "1"},
+    )
+    deadline = time.monotonic() + timeout
+    while not once.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # past the checkpoint's own writing
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=timeout)
+    return CLIResult(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+
+
 @pytest.fixture(autouse=True)
 def _fresh_warnings():
     """rlgen warns once per process; each test sees its own warnings, whatever ran before."""

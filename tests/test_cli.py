@@ -239,7 +239,10 @@ def test_eval_finds_moved_data_and_reads_with_the_shared_flags(cli, tmp_path):
     result = cli("supervised", "eval", work / "run", "--threads", "1", cwd=tmp_path)
     assert result.code == 0 and "test_accuracy" in result.out, result
     (work / "data").rename(tmp_path / "moved")
-    cli("supervised", "eval", work / "run").assert_usage_error("does not exist")
+    # named as the run's data, not as a --data-dir the user never gave
+    cli("supervised", "eval", work / "run").assert_usage_error("no longer there", "--data-dir")
+    predicted = cli("supervised", "predict", work / "run", _digit_png(tmp_path))
+    assert predicted.code == 0, predicted  # predicting needs no data set
     moved = cli("supervised", "eval", work / "run", "--data-dir", tmp_path / "moved")
     assert moved.code == 0 and "warning" not in moved.err, moved
     other = cli("supervised", "eval", work / "run", "--data-dir", work / "nowhere")
@@ -249,6 +252,27 @@ def test_eval_finds_moved_data_and_reads_with_the_shared_flags(cli, tmp_path):
     assert another.code == 0 and "not the test split" in another.err, another
     (work / "run" / "model.keras").unlink()  # as after Ctrl-C: the checkpoint is named
     cli("supervised", "eval", work / "run").assert_usage_error("checkpoint/model.keras")
+
+
+def test_ctrl_c_names_the_checkpoint_to_use(tmp_path):
+    from tests.conftest import interrupt_cli
+
+    out = tmp_path / "run"
+    args = ("supervised", "train", "mlp", "--train-size", "200", "--epochs", "5000", "--quiet")
+    result = interrupt_cli(*args, "--out", out, once=out / "checkpoint" / "model.keras")
+    assert result.code == 130, result
+    assert "Traceback" not in result.err, result
+    assert f"model is {out / 'checkpoint' / 'model.keras'}" in result.err, result
+    assert "\nrlgen: interrupted" in result.err  # on a line of its own
+
+
+def _digit_png(folder):
+    from PIL import Image
+
+    canvas = np.full((100, 80), 255, np.uint8)  # a dark "1" on white paper
+    canvas[10:70, 36:44] = 0
+    Image.fromarray(canvas).save(folder / "one.png")
+    return folder / "one.png"
 
 
 def test_existing_run_is_never_overwritten(cli, iris_run):

@@ -215,6 +215,11 @@ def _train_run(
     except KeyboardInterrupt:  # keep what was learnt so far readable, then stop
         seconds = time.perf_counter() - t0
         _write_results(run, agent, evaluator, seconds, steps_before, threshold, unit, budget)
+        if (run.file("checkpoint") / AGENT_FILE).is_file():
+            raise KeyboardInterrupt(
+                f"continue from the last checkpoint with 'rlgen agent train {algorithm} "
+                f"--resume {run.path}'"
+            ) from None
         raise
     seconds = time.perf_counter() - t0
     if error is None:

@@ -101,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as err:
         print(f"rlgen: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("rlgen: interrupted; runs already written are kept", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        where = f"; {err}" if str(err) else ""  # a training run says where its model is
+        # on a line of its own, not at the end of a progress bar's
+        print(f"\nrlgen: interrupted; runs already written are kept{where}", file=sys.stderr)
         return 130

@@ -69,7 +69,13 @@ def register(sub: argparse._SubParsersAction) -> None:
             "--episodes",
             type=int,
             metavar="N",
-            help="train for N episodes" + (default if name != "dqn" else ""),
+            help="train for N episodes"
+            + (
+                default
+                if name != "dqn"
+                else "; with --n-envs K, the K copies' episodes "
+                "under way also finish, so up to K - 1 more"
+            ),
         )
         unit = "steps or episodes (the budget's unit)"
         p.add_argument(
@@ -152,8 +158,13 @@ def run_train(args: argparse.Namespace) -> int:
             raise UsageError("--env is required (e.g. --env CartPole-v1), unless --resume RUN")
         cfg, runtime_cfg = resolve(args, args.config_cls, preset(args.algorithm, args.env))
         check_env(args.env, args.algorithm.upper())
-    if runtime_cfg.mixed_precision or runtime_cfg.strategy in ("mirrored", "multiworker"):
-        flag = "--mixed-precision" if runtime_cfg.mixed_precision else "--strategy"
+    several = runtime_cfg.strategy in ("mirrored", "multiworker") or runtime_cfg.logical_cpus > 1
+    if runtime_cfg.mixed_precision or several:
+        flag = (
+            "--mixed-precision"
+            if runtime_cfg.mixed_precision
+            else ("--logical-cpus" if runtime_cfg.logical_cpus > 1 else "--strategy")
+        )
         raise UsageError(
             f"{flag}: the agents' networks are small float32 MLPs stepped one batch at a time; "
             "float16 and several devices would only slow them; drop the flag (or the "

@@ -679,6 +679,14 @@ class GAN:
                 f"training images have shape {x.shape} with {len(y)} labels; "
                 "give (N, 28, 28, 1) images in [0, 1] and N labels"
             )
+        if not np.isfinite(x).all():
+            raise UsageError("training images hold NaN or inf pixels; give them in [0, 1]")
+        low, high = float(x.min()), float(x.max())
+        if not (0.0 <= low and high <= 1.0):
+            fix = "divide 0-255 pixels by 255" if high > 1.0 else "map [-1, 1] to (x + 1) / 2"
+            raise UsageError(
+                f"training images hold values from {low:g} to {high:g}; give them in [0, 1] ({fix})"
+            )
         if epochs is not None and epochs <= 0:
             raise UsageError(f"epochs must be > 0, got {epochs}")
         epochs = epochs or self.config.epochs_for(len(x))

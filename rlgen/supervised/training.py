@@ -398,6 +398,10 @@ class Trainer:
             )
         except KeyboardInterrupt:  # Ctrl-C: the last good epoch is kept in checkpoint/
             callbacks[0].save_checkpoint()
+            if run is not None and (run.file("checkpoint") / MODEL_FILE).is_file():
+                raise KeyboardInterrupt(
+                    f"the last finished epoch's model is {run.file('checkpoint') / MODEL_FILE}"
+                ) from None
             raise
         self.seconds = time.perf_counter() - start
         diverged = callbacks[0].diverged

@@ -70,6 +70,18 @@ def test_eval_prints_mean_and_std_of_best_model(trained_run):
     assert "best model" in proc.stdout and "±" in proc.stdout and "5 episodes" in proc.stdout
 
 
+def test_ctrl_c_says_how_to_resume(tmp_path):
+    from tests.conftest import interrupt_cli
+
+    out = tmp_path / "run"
+    args = ("agent", "train", "dqn", "--env", "CartPole-v1", "--steps", "1000000", "--quiet")
+    every = ("--eval-every", "2000", "--eval-episodes", "2", "--checkpoint-every", "2000")
+    result = interrupt_cli(*args, *every, "--out", out, once=out / "checkpoint" / "agent.json")
+    assert result.code == 130 and "Traceback" not in result.err, result
+    assert f"--resume {out}" in result.err, result
+    assert (out / "summary.json").is_file()  # what was learnt so far is written
+
+
 def test_help_does_not_import_tensorflow():
     code = (
         "import sys\n"
@@ -108,6 +120,7 @@ def test_help_does_not_import_tensorflow():
         # accepted and recorded, but the agents' float32 MLPs used neither
         (["--env", "CartPole-v1", "--mixed-precision"], ["--mixed-precision", "drop the flag"]),
         (["--env", "CartPole-v1", "--strategy", "mirrored"], ["--strategy", "drop the flag"]),
+        (["--env", "CartPole-v1", "--logical-cpus", "2"], ["--logical-cpus", "drop the flag"]),
     ],
 )
 def test_bad_train_inputs(tmp_path, args, needles):

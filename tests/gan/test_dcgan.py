@@ -114,6 +114,11 @@ def test_train_writes_grids_checkpoint_gif_and_stops_on_nan(tmp_path):
     x, y = digits(32)
     with pytest.raises(UsageError, match="labels"):
         gan.train(x, None, epochs=1, run=run, verbose=0)  # conditional: y is needed
+    # keras.datasets' 0-255 pixels trained a broken GAN without a word
+    with pytest.raises(UsageError, match="from 0 to 255.*divide 0-255 pixels by 255"):
+        gan.train(np.round(x * 255), y, epochs=1, verbose=0)
+    with pytest.raises(UsageError, match=r"\(x \+ 1\) / 2"):
+        gan.train(2 * x - 1, y, epochs=1, verbose=0)
     gan.train(x, y, epochs=1, run=run, verbose=0)
     assert (run.path / "checkpoint" / "generator.keras").is_file()
     assert sorted(p.name for p in (run.path / "samples").iterdir()) == [
@@ -125,9 +130,13 @@ def test_train_writes_grids_checkpoint_gif_and_stops_on_nan(tmp_path):
     good = keras.models.load_model(run.path / "checkpoint" / "generator.keras").get_weights()
 
     bad = x.copy()
-    bad[:] = np.nan
-    with pytest.raises(TrainingDiverged, match="checkpoint"):
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(UsageError, match="NaN or inf pixels"):
         gan.train(bad, y, epochs=2, run=run, verbose=0)
+    weights = gan.generator.get_weights()
+    gan.generator.set_weights([np.full_like(w, np.nan) for w in weights])  # losses go NaN
+    with pytest.raises(TrainingDiverged, match="checkpoint"):
+        gan.train(x, y, epochs=2, run=run, verbose=0)
     assert len(gan.history["epoch"]) == 1
     assert (run.path / "metrics.csv").read_text().count("\n") == 2  # header + the good epoch
     kept = keras.models.load_model(run.path / "checkpoint" / "generator.keras").get_weights()
