@@ -13,7 +13,7 @@ real training split only). Variants:
 
 The ceiling is the same CNN on the 28 x 28 digits themselves. Prints ONE JSON line.
 
-    python benchmarks/predict_photos.py --digits 300
+    python benchmarks/predict_photos.py --digits 300 [--seed 1]
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--digits", type=int, default=300, help="test digits (default 300)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0, help="which digits, and their pictures")
     a = p.parse_args()
     from PIL import Image
 
@@ -67,7 +68,7 @@ def main() -> None:
     runtime.configure(runtime.RuntimeConfig(threads=a.threads))
     reference = metrics.reference_classifier("mnist")
     d = reference.data
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(a.seed)
     idx = np.sort(rng.choice(len(d.x_test), a.digits, replace=False))
     x, y = d.x_test[idx], d.y_test[idx]
     read: dict[str, list[np.ndarray]] = {}
@@ -80,7 +81,16 @@ def main() -> None:
     accuracy = {"28x28 digits (ceiling)": float(np.mean(reference.predict(x) == y))}
     for name, images in read.items():
         accuracy[name] = float(np.mean(reference.predict(np.stack(images)) == y))
-    print(json.dumps({"benchmark": "predict_photos", "digits": a.digits, "accuracy": accuracy}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "predict_photos",
+                "digits": a.digits,
+                "seed": a.seed,
+                "accuracy": accuracy,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -398,6 +398,8 @@ class DQNAgent(BaseAgent):
             self.replay.save(folder / "replay.npz")
 
         envs = self._envs if self._envs is not None else [self.env]
+        if self._obs is not None:
+            envs = envs[: len(self._obs)]  # the copies in use (more may be kept, unused)
         return ckpt.write_checkpoint(path, files, arrays, state, env=envs)
 
     @classmethod

@@ -83,7 +83,12 @@ def first_env(agent: Any, env_or_id: Any = None) -> tuple[Any, Any]:
     else:
         env, env_id = resolve_env(env_or_id)
         source = None if isinstance(env_or_id, gym.Env) else env_or_id
-    check_fits(agent, env, env_id)  # before any other copy is made
+    try:
+        check_fits(agent, env, env_id)  # before any other copy is made
+    except UsageError:
+        if source is not None:  # made here: closed here
+            env.close()
+        raise
     return env, source
 
 

@@ -73,8 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             + (
                 default
                 if name != "dqn"
-                else "; with --n-envs K, the K copies' episodes "
-                "under way also finish, so up to K - 1 more"
+                else "; with --n-envs K, episodes of other copies that end in the same "
+                "step count too, so up to K - 1 more"
             ),
         )
         unit = "steps or episodes (the budget's unit)"

@@ -125,11 +125,12 @@ class GANConfig:
     ema: float = field(
         default=0.0,
         metadata=_h(
-            "keep an exponential moving average of the generator's weights with this decay "
-            "and draw from it once training ends (Yazıcı et al. 2019; 0.999 is usual); 0 = off. "
-            "On the offline digits it raised CAS 1.3-2.2 points with the SNGAN flags "
-            "(--loss hinge --conditioning projection --spectral-norm), not with the "
-            "defaults (BENCHMARKS.md)"
+            "keep an exponential moving average of the generator's weights and batch-norm "
+            "statistics with this decay and draw from it once training ends (Yazıcı et al. "
+            "2019; 0.999 is usual); 0 = off. On the offline digits it raised CAS 1.3-2.2 "
+            "points with the SNGAN flags (--loss hinge --conditioning projection "
+            "--spectral-norm), not with the defaults (BENCHMARKS.md; measured before the "
+            "statistics were averaged too)"
         ),
     )
     lecam: float = field(

@@ -597,6 +597,7 @@ class GAN:
         self.model = make_dcgan(self.config, self.seed)
         self.history: dict[str, list[float]] = {}
         self.seconds = 0.0
+        self.trained_on: str | None = None  # datasets.fingerprint of the last train()'s data
         self.data_source = ""
 
     @property
@@ -682,13 +683,20 @@ class GAN:
         if not np.isfinite(x).all():
             raise UsageError("training images hold NaN or inf pixels; give them in [0, 1]")
         low, high = float(x.min()), float(x.max())
-        if not (0.0 <= low and high <= 1.0):
-            fix = "divide 0-255 pixels by 255" if high > 1.0 else "map [-1, 1] to (x + 1) / 2"
+        if not (-0.01 <= low and high <= 1.01):  # a resize's overshoot is clipped below
+            if high > 1.5:
+                fix = "divide 0-255 pixels by 255"
+            elif low < -0.5:
+                fix = "map [-1, 1] to (x + 1) / 2"
+            else:
+                fix = "clip them"
             raise UsageError(
                 f"training images hold values from {low:g} to {high:g}; give them in [0, 1] ({fix})"
             )
+        x = np.clip(x, 0.0, 1.0)
         if epochs is not None and epochs <= 0:
             raise UsageError(f"epochs must be > 0, got {epochs}")
+        self.trained_on = datasets.fingerprint(x, y)  # --augment-from compares its data
         epochs = epochs or self.config.epochs_for(len(x))
         steps = len(x) // self.batch_for(len(x))
         monitor = _Monitor(self, run)
@@ -702,14 +710,22 @@ class GAN:
             monitor.save_grid(0)  # the untrained generator: the GIF's first frame
         start = time.perf_counter()
         self.model.use_live()  # a further train() goes on from the training weights
-        self.model.fit(
-            self.dataset(x, y),
-            epochs=done + epochs,  # a second train() call continues the epoch count
-            initial_epoch=done,
-            shuffle=False,  # the tf.data pipeline shuffles
-            verbose=0,
-            callbacks=callbacks,
-        )
+        try:
+            self.model.fit(
+                self.dataset(x, y),
+                epochs=done + epochs,  # a second train() call continues the epoch count
+                initial_epoch=done,
+                shuffle=False,  # the tf.data pipeline shuffles
+                verbose=0,
+                callbacks=callbacks,
+            )
+        except KeyboardInterrupt:
+            if run is not None and (run.file("checkpoint") / GENERATOR_FILE).is_file():
+                raise KeyboardInterrupt(
+                    f"the generator and discriminator of the last sample grid are in "
+                    f"{run.file('checkpoint')}"
+                ) from None
+            raise
         self.seconds += time.perf_counter() - start
         if monitor.diverged:
             where = ""
@@ -796,6 +812,7 @@ class GAN:
         gan = cls.__new__(cls)
         gan.config, gan.seed = config, int(meta.get("seed", 0))
         gan.history, gan.seconds = {}, 0.0
+        gan.trained_on = meta.get("train_fingerprint")
         gan.data_source = meta.get("data", {}).get("source", "")
         # Under the active strategy: make_dcgan builds the optimizers there, and a
         # MirroredStrategy refuses slots for variables created outside its scope.
@@ -822,6 +839,7 @@ def run_meta(gan: GAN) -> dict[str, Any]:
         "image_shape": list(IMAGE_SHAPE),
         "num_classes": NUM_CLASSES,
         "config": cfgmod.to_dict(gan.config),
+        "train_fingerprint": gan.trained_on,
         "versions": runtime.versions(),
     }
 

@@ -20,8 +20,9 @@ what the figures compare against:
   beside it ``cas_real``, the same for the real digits the GAN learnt from (the reference's
   own accuracy if it learnt from all of them): a GAN trained on few digits whose CAS is
   below that draws digits worth less than their source;
-- memorisation: median pixel distance from each generated digit to its nearest training
-  digit, beside the same figure for real test digits (much lower means copying).
+- memorisation: median pixel distance from each generated digit to its nearest neighbour
+  among the training digits the GAN learnt from, beside the same figure for real test
+  digits (much lower means copying).
 """
 
 from __future__ import annotations

@@ -125,17 +125,31 @@ def synthetic_digits(
 
 def gan_training_digits(gan_run: str | Path) -> np.ndarray | None:
     """The real digits a GAN run learnt from (its data set, reloaded, and its --train-size
-    subset), or None when its data can no longer be read."""
+    subset), or None when that cannot be told: its data can no longer be read, or it was
+    trained from Python on other images than its config names (the fingerprint differs)."""
     from rlgen.gan.sampling import run_meta
 
-    cfg = run_meta(gan_run)["config"]
+    meta = run_meta(gan_run)
+    cfg = meta["config"]
     try:
         d = datasets.load_images(cfg.get("dataset", "mnist"), cfg.get("data_dir"))
     except UsageError:
         return None
+    keep = np.arange(len(d.y_train))
     if cfg.get("train_size"):
-        return d.x_train[datasets.subset(d.y_train, int(cfg["train_size"]), seed=0)]
-    return d.x_train
+        keep = datasets.subset(d.y_train, int(cfg["train_size"]), seed=0)
+    recorded = meta.get("train_fingerprint")
+    if recorded is not None and recorded != datasets.fingerprint(d.x_train[keep], d.y_train[keep]):
+        return None
+    return d.x_train[keep]
+
+
+def _image_keys(x: np.ndarray) -> np.ndarray:
+    """One float64 per image, equal for equal images (a fixed random projection): set
+    membership for 60,000 digits without a copy of them."""
+    flat = np.asarray(x, np.float32).reshape(len(x), -1)
+    direction = np.random.default_rng(0).standard_normal(flat.shape[1])
+    return flat.astype(np.float64, copy=False) @ direction if len(flat) else np.zeros(0)
 
 
 def warn_if_gan_saw_more(gan_run: str | Path, d: Splits) -> None:
@@ -145,22 +159,19 @@ def warn_if_gan_saw_more(gan_run: str | Path, d: Splits) -> None:
     learnt = gan_training_digits(gan_run)
     if learnt is None:
         return
-
-    def keys(x: np.ndarray) -> list[bytes]:
-        return [row.tobytes() for row in np.asarray(x, np.float32).reshape(len(x), -1)]
-
-    trained = set(keys(d.x_train))
-    unseen = [k for k in keys(learnt) if k not in trained]
-    if not unseen:
+    unseen = ~np.isin(_image_keys(learnt), _image_keys(d.x_train))
+    if not unseen.any():
         return
-    validation = len(set(unseen) & set(keys(d.x_val)))
+    validation = int(np.isin(_image_keys(learnt[unseen]), _image_keys(d.x_val)).sum())
+    among = f" ({validation:,} of them its validation digits)" if validation else ""
+    optimistic = " and validation accuracy is optimistic" if validation else ""
     datasets.warn(
-        f"--augment-from {gan_run} learnt from {len(learnt):,} real digits, {len(unseen):,} "
-        f"of which this classifier does not train on ({validation:,} of them its validation "
-        "digits): its synthetic digits pass on what those teach, so a gain over real-only "
-        "training is not the GAN's alone and validation accuracy is optimistic. For a fair "
-        "comparison train the GAN with the classifier's --train-size and give the classifier "
-        "--validation-split 0, as benchmarks/augmentation_study.py does"
+        f"--augment-from {gan_run} learnt from {len(learnt):,} real digits, "
+        f"{int(unseen.sum()):,} of which this classifier does not train on{among}: its "
+        "synthetic digits pass on what those teach, so a gain over real-only training is not "
+        f"the GAN's alone{optimistic}. For a fair comparison train the GAN with the "
+        "classifier's --train-size and give the classifier --validation-split 0, as "
+        "benchmarks/augmentation_study.py does"
     )
 
 
@@ -365,12 +376,18 @@ class Trainer:
         return ["accuracy"]
 
     # ------------------------------------------------------------------ training
-    def fit(self, run: Run | None = None, verbose: int = 1) -> dict[str, list[float]]:
+    def fit(
+        self,
+        run: Run | None = None,
+        verbose: int = 1,
+        callbacks: list[keras.callbacks.Callback] | None = None,
+    ) -> dict[str, list[float]]:
         """Train on the training split, validating on the validation split.
 
         ``verbose``: 0 silent, 1 a tqdm bar over all batches with the latest epoch's figures.
         With a ``run``: history.csv after every epoch, the last good model in checkpoint/,
         TensorBoard events, history.png. A NaN/inf loss stops training with TrainingDiverged.
+        ``callbacks``: Keras callbacks of your own (``EarlyStopping``, say), run after rlgen's.
         """
         d = self.data  # first: drawing synthetic digits may train (and seed) another model
         runtime.seed_everything(self.seed)
@@ -378,7 +395,7 @@ class Trainer:
             self.model = self.build_model()
         if verbose:
             print(self.summary_text())
-        callbacks: list[keras.callbacks.Callback] = [_EpochLog(self, run)]
+        callbacks = [_EpochLog(self, run), *(callbacks or [])]
         if verbose:
             steps = math.ceil(len(d.x_train) / self.config.batch_size)
             callbacks.append(_ProgressBar(self.config.epochs, steps))
@@ -618,12 +635,12 @@ class _EpochLog(keras.callbacks.Callback):
         self.save_checkpoint()
 
     def save_checkpoint(self) -> None:
-        """Write the last good epoch's model to checkpoint/ if not yet written (after a NaN,
-        the model is first set back to those weights)."""
+        """Write the last good epoch's model to checkpoint/ if not yet written. The model is
+        first set back to those weights: after a NaN, or a Ctrl-C in the middle of an epoch,
+        it holds others."""
         if self.run is None or not self._unsaved:
             return
-        if self.diverged:
-            self.model.set_weights(self._good)
+        self.model.set_weights(self._good)
         with atomic_path(self.run.file("checkpoint") / MODEL_FILE) as tmp:
             self.model.save(tmp)
         self._saved_at, self._unsaved = time.perf_counter(), False

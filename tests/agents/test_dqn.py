@@ -206,7 +206,7 @@ def test_a_loaded_agent_warms_up_again_before_training(tmp_path):
     assert len(back.replay) == 150 and int(back.optimizer.iterations) == 0
     for w, b in zip(back.q_net.get_weights(), before):
         np.testing.assert_array_equal(w, b)
-    back.learn(100, progress=False)  # past it: (450 - 300 - 200) // 4 rounds of 4 steps
+    back.learn(100, progress=False)  # the warm-up ends at step 500: rounds at 504 ... 548
     assert int(back.optimizer.iterations) == 4 * ((550 // 4) - (500 // 4))
 
 

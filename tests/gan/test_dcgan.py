@@ -119,6 +119,8 @@ def test_train_writes_grids_checkpoint_gif_and_stops_on_nan(tmp_path):
         gan.train(np.round(x * 255), y, epochs=1, verbose=0)
     with pytest.raises(UsageError, match=r"\(x \+ 1\) / 2"):
         gan.train(2 * x - 1, y, epochs=1, verbose=0)
+    with pytest.raises(UsageError, match="clip them"):
+        gan.train(x * 1.2, y, epochs=1, verbose=0)
     gan.train(x, y, epochs=1, run=run, verbose=0)
     assert (run.path / "checkpoint" / "generator.keras").is_file()
     assert sorted(p.name for p in (run.path / "samples").iterdir()) == [

@@ -179,6 +179,32 @@ def test_the_checkpoint_holds_the_last_epoch_however_often_it_is_written(tmp_pat
         np.testing.assert_array_equal(a, b)
 
 
+def test_ctrl_c_mid_epoch_keeps_the_last_finished_epoch(tmp_path):
+    # the checkpoint was the weights part-way into the next epoch
+    import keras
+
+    from rlgen.runs import load_model
+
+    ends = []
+
+    class CtrlC(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            ends.append([w.copy() for w in self.model.get_weights()])
+
+        def on_train_batch_end(self, batch, logs=None):
+            if len(ends) == 2 and batch == 3:
+                raise KeyboardInterrupt
+
+    run = create_run("supervised", "mlp", out=tmp_path / "run")
+    trainer = Trainer("mlp", default_config("mlp", train_size=600, epochs=5, hidden=(16,)), seed=0)
+    with pytest.raises(KeyboardInterrupt, match="last finished epoch"):
+        trainer.fit(run, verbose=0, callbacks=[CtrlC()])
+    assert trainer.history["epoch"] == [1, 2]
+    saved = load_model(tmp_path / "run" / "checkpoint" / "model.keras").get_weights()
+    for a, b in zip(saved, ends[-1], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_configs_take_paths_and_check_runtime_types(tmp_path):
     from rlgen.runtime import RuntimeConfig
     from rlgen.supervised.configs import CNNConfig
