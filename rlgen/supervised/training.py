@@ -144,12 +144,13 @@ def gan_training_digits(gan_run: str | Path) -> np.ndarray | None:
     return d.x_train[keep]
 
 
-def _image_keys(x: np.ndarray) -> np.ndarray:
+def _image_keys(x: np.ndarray, chunk: int = 4_096) -> np.ndarray:
     """One float64 per image, equal for equal images (a fixed random projection): set
-    membership for 60,000 digits without a copy of them."""
+    membership for 60,000 digits without a copy of them (a chunk at a time in float64)."""
     flat = np.asarray(x, np.float32).reshape(len(x), -1)
     direction = np.random.default_rng(0).standard_normal(flat.shape[1])
-    return flat.astype(np.float64, copy=False) @ direction if len(flat) else np.zeros(0)
+    keys = [flat[i : i + chunk].astype(np.float64) @ direction for i in range(0, len(flat), chunk)]
+    return np.concatenate(keys) if keys else np.zeros(0)
 
 
 def warn_if_gan_saw_more(gan_run: str | Path, d: Splits) -> None:
