@@ -60,8 +60,17 @@ def interrupt_cli(*args: str, once: Path, timeout: int = 300) -> CLIResult:
     import signal
     import time
 
+    # A shell without job control starts background jobs with SIGINT ignored, and Python
+    # then installs no KeyboardInterrupt handler: the child sets it itself, as a terminal's
+    # process would have it.
+    code = (
+        "import runpy, signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "sys.argv = ['rlgen', *sys.argv[1:]]\n"
+        "runpy.run_module('rlgen', run_name='__main__', alter_sys=True)\n"
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rlgen", *map(str, args)],
+        [sys.executable, "-c", code, *map(str, args)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
