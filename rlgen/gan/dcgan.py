@@ -865,6 +865,7 @@ def write_mosaic(images: np.ndarray, path: Path, ncols: int = 10, scale: int = 2
         r, c = divmod(i, ncols)
         top, left = pad + r * (h + pad), pad + c * (w + pad)
         canvas[top : top + h, left : left + w] = 1.0 - images[i, ..., 0]
+    canvas = np.nan_to_num(np.clip(canvas, 0.0, 1.0), nan=1.0)  # a diverged generator's NaNs
     pixels = np.kron((canvas * 255).round().astype(np.uint8), np.ones((scale, scale), np.uint8))
     with atomic_path(path) as tmp:
         Image.fromarray(pixels).save(tmp, format="PNG")
