@@ -80,8 +80,8 @@ def torch_seed(seed: int, episodes: int, eval_every: int, eval_episodes: int):
     popt = torch.optim.Adam(pi.parameters(), lr=cfg.learning_rate)
     vopt = torch.optim.Adam(v.parameters(), lr=cfg.value_learning_rate)
 
-    class Greedy:
-        env_id = "CartPole-v1"
+    class Greedy:  # what rlgen's evaluation asks of an agent
+        env_id, algorithm, obs_dim, n_actions = "CartPole-v1", "reinforce", 4, 2
 
         def act(self, obs, greedy=True):
             with torch.no_grad():
