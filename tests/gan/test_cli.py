@@ -182,3 +182,13 @@ def test_nan_pixels_are_refused_before_training(cli, tmp_path):
     r = cli("gan", "train", "--data-dir", data, "--epochs", "1", "--out", tmp_path / "run")
     r.assert_usage_error("NaN", "corrupt")
     assert not (tmp_path / "run").exists()
+
+
+def test_eval_names_a_runs_moved_data_as_the_runs(cli, gan_run, tmp_path):
+    # it said "--data-dir X does not exist" to a user who gave no --data-dir
+    moved = tmp_path / "gan"
+    shutil.copytree(gan_run, moved)
+    meta = json.loads((moved / "config.json").read_text())
+    meta["config"]["data_dir"] = str(tmp_path / "gone")
+    (moved / "config.json").write_text(json.dumps(meta))
+    cli("gan", "eval", moved, "--no-cas").assert_usage_error("no longer there", "--data-dir")
