@@ -477,6 +477,17 @@ def binary_addition(n_train: int = 4000, n_test: int = 1000, bits: int = 8, seed
 WORKING_SIZE = 560  # pixels on the longer side: plenty for a digit, quick to filter
 
 
+def _resized(grey: np.ndarray, longer: float) -> np.ndarray:
+    """``grey`` in [0, 1] scaled (Lanczos) so that its longer side is ``longer`` pixels."""
+    from PIL import Image
+
+    h, w = grey.shape
+    scale = longer / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    image = Image.fromarray((grey * 255).astype(np.uint8)).resize(size, Image.LANCZOS)
+    return np.asarray(image, np.float32) / 255.0
+
+
 def _ink(grey: np.ndarray) -> np.ndarray:
     """The pen strokes of a grey picture in [0, 1], light on black, everything else 0.
 
@@ -485,20 +496,10 @@ def _ink(grey: np.ndarray) -> np.ndarray:
     remainder (sensor noise, paper texture) is cut at a tenth of the ink's strength; and
     marks much smaller than the largest stroke (specks, dust) are dropped, so that the crop
     frames the digit alone."""
-    from PIL import Image
     from scipy import ndimage
 
-    h, w = grey.shape
-    if max(h, w) > WORKING_SIZE:  # a phone photo: shrink first, strokes stay many px wide
-        scale = WORKING_SIZE / max(h, w)
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        grey = (
-            np.asarray(
-                Image.fromarray((grey * 255).astype(np.uint8)).resize(size, Image.LANCZOS),
-                np.float32,
-            )
-            / 255.0
-        )
+    if max(grey.shape) > WORKING_SIZE:  # a phone photo: shrink first, strokes stay wide
+        grey = _resized(grey, WORKING_SIZE)
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     if border.mean() > 0.5:
         grey = 1.0 - grey
@@ -543,15 +544,7 @@ def read_digit_image(path: str | Path) -> np.ndarray:
     if rows.size == 0:
         raise UsageError(f"{path} looks blank (no strokes found); give a picture of one digit")
     grey = grey[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-    h, w = grey.shape
-    scale = 20.0 / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    digit = (
-        np.asarray(
-            Image.fromarray((grey * 255).astype(np.uint8)).resize(size, Image.LANCZOS), np.float32
-        )
-        / 255.0
-    )
+    digit = _resized(grey, 20.0)
     # Shrinking a thin pen stroke greys it out (a 6-pixel line on a 1,000-pixel canvas
     # peaked at 0.32); MNIST's strokes reach full intensity.
     digit /= max(float(digit.max()), 1e-6)

@@ -158,13 +158,17 @@ def run_train(args: argparse.Namespace) -> int:
             raise UsageError("--env is required (e.g. --env CartPole-v1), unless --resume RUN")
         cfg, runtime_cfg = resolve(args, args.config_cls, preset(args.algorithm, args.env))
         check_env(args.env, args.algorithm.upper())
-    several = runtime_cfg.strategy in ("mirrored", "multiworker") or runtime_cfg.logical_cpus > 1
-    if runtime_cfg.mixed_precision or several:
-        flag = (
-            "--mixed-precision"
-            if runtime_cfg.mixed_precision
-            else ("--logical-cpus" if runtime_cfg.logical_cpus > 1 else "--strategy")
+    refused = [
+        flag
+        for flag, given in (
+            ("--mixed-precision", runtime_cfg.mixed_precision),
+            ("--logical-cpus", runtime_cfg.logical_cpus > 1),
+            ("--strategy", runtime_cfg.strategy in ("mirrored", "multiworker")),
         )
+        if given
+    ]
+    if refused:
+        flag = refused[0]
         raise UsageError(
             f"{flag}: the agents' networks are small float32 MLPs stepped one batch at a time; "
             "float16 and several devices would only slow them; drop the flag (or the "

@@ -45,6 +45,16 @@ def add_reading_flags(parser: argparse.ArgumentParser, data_dir: bool = False) -
         )
 
 
+def check_data_still_there(args: argparse.Namespace, data_dir: str | None) -> None:
+    """For an ``eval`` that reads its run's data set again: a UsageError naming the run's
+    recorded data folder when it has gone and no ``--data-dir`` says where it is now (the
+    loader would blame a ``--data-dir`` the user never gave)."""
+    if args.data_dir is None and data_dir and not Path(data_dir).expanduser().exists():
+        raise UsageError(
+            f"this run's data, {data_dir}, is no longer there; pass --data-dir with where it is now"
+        )
+
+
 def configure_reading(args: argparse.Namespace, default_threads: int = 0) -> Any:
     """Configure TensorFlow for a command that reads a run: its --device and --threads, one
     device (evaluating, sampling and predicting gain nothing from replicas)."""

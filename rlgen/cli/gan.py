@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
-from pathlib import Path
 
 from rlgen.cli import common
 from rlgen.gan.configs import GANConfig
@@ -161,11 +160,7 @@ def eval_command(args: argparse.Namespace) -> int:
         raise UsageError(f"-n must be at least 10 to estimate the figures, got {args.n}")
     check_seed(args.seed)
     gan = _load(args)
-    data_dir = gan.config.data_dir
-    if args.data_dir is None and data_dir and not Path(data_dir).expanduser().exists():
-        raise UsageError(
-            f"this run's data, {data_dir}, is no longer there; pass --data-dir with where it is now"
-        )
+    common.check_data_still_there(args, gan.config.data_dir)
     from rlgen.gan import metrics
 
     figures = metrics.evaluate(gan, n=args.n, seed=args.seed, cas=args.cas)

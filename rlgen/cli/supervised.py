@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from typing import Any
 
 from rlgen.cli import common
@@ -123,15 +122,10 @@ def _load(args: argparse.Namespace):
 
 
 def eval_command(args: argparse.Namespace) -> int:
-    from rlgen.errors import UsageError
     from rlgen.runs import write_json
 
     trainer = _load(args)
-    data_dir = getattr(trainer.config, "data_dir", None)
-    if args.data_dir is None and data_dir and not Path(data_dir).exists():
-        raise UsageError(
-            f"this run's data, {data_dir}, is no longer there; pass --data-dir with where it is now"
-        )
+    common.check_data_still_there(args, getattr(trainer.config, "data_dir", None))
     figures = trainer.evaluate()
     print(f"{trainer.task} run {args.run}: test split of {trainer.real_data.source}")
     common.print_figures(figures)

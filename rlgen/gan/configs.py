@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 from rlgen.config import check_fields, check_fraction, check_positive
 
@@ -180,6 +180,18 @@ class GANConfig:
 
     def grid_every(self, epochs: int) -> int:
         return self.log_every or -(-epochs // MAX_GRIDS)
+
+    def training_indices(self, y_train: Any) -> Any:
+        """Which of the training split's images a GAN of this config learns from (all, or
+        the stratified ``train_size`` subset): the one rule for training and for what
+        ``--augment-from`` and the memorisation check compare against."""
+        import numpy as np
+
+        from rlgen import datasets
+
+        if self.train_size:
+            return datasets.subset(y_train, self.train_size, seed=0)
+        return np.arange(len(y_train))
 
     @property
     def policies(self) -> tuple[str, ...]:

@@ -626,9 +626,7 @@ class GAN:
     def training_indices(self, y_train: np.ndarray) -> np.ndarray:
         """Which of the training split's images the config trains on (all, or the stratified
         ``train_size`` subset)."""
-        if self.config.train_size:
-            return datasets.subset(y_train, self.config.train_size, seed=0)
-        return np.arange(len(y_train))
+        return self.config.training_indices(y_train)
 
     def batch_for(self, n_images: int) -> int:
         """The batch size on ``n_images``: the config's, or all of them if fewer; it must

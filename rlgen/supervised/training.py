@@ -127,17 +127,16 @@ def gan_training_digits(gan_run: str | Path) -> np.ndarray | None:
     """The real digits a GAN run learnt from (its data set, reloaded, and its --train-size
     subset), or None when that cannot be told: its data can no longer be read, or it was
     trained from Python on other images than its config names (the fingerprint differs)."""
+    from rlgen.gan.configs import GANConfig
     from rlgen.gan.sampling import run_meta
 
     meta = run_meta(gan_run)
-    cfg = meta["config"]
+    config = cfgmod.build(GANConfig, meta["config"], f"{gan_run}/config.json")
     try:
-        d = datasets.load_images(cfg.get("dataset", "mnist"), cfg.get("data_dir"))
+        d = datasets.load_images(config.dataset, config.data_dir)
     except UsageError:
         return None
-    keep = np.arange(len(d.y_train))
-    if cfg.get("train_size"):
-        keep = datasets.subset(d.y_train, int(cfg["train_size"]), seed=0)
+    keep = config.training_indices(d.y_train)
     recorded = meta.get("train_fingerprint")
     if recorded is not None and recorded != datasets.fingerprint(d.x_train[keep], d.y_train[keep]):
         return None
@@ -160,10 +159,11 @@ def warn_if_gan_saw_more(gan_run: str | Path, d: Splits) -> None:
     learnt = gan_training_digits(gan_run)
     if learnt is None:
         return
-    unseen = ~np.isin(_image_keys(learnt), _image_keys(d.x_train))
+    keys = _image_keys(learnt)
+    unseen = ~np.isin(keys, _image_keys(d.x_train))
     if not unseen.any():
         return
-    validation = int(np.isin(_image_keys(learnt[unseen]), _image_keys(d.x_val)).sum())
+    validation = int(np.isin(keys[unseen], _image_keys(d.x_val)).sum())
     among = f" ({validation:,} of them its validation digits)" if validation else ""
     optimistic = " and validation accuracy is optimistic" if validation else ""
     datasets.warn(
