@@ -94,3 +94,24 @@ def test_the_end_of_training_rewrites_no_checkpoint_of_the_same_state(tmp_path):
     ckpt.save(agent)
     assert [w[0] for w in writes] == [1000, 1000, 1200]
     assert len(writes[1][1]["evaluator"]["history"]) == 2
+
+
+def test_dqn_checkpoint_after_fewer_env_copies_loads_and_continues(tmp_path):
+    """Copies kept from a larger --n-envs stay open but unused; the checkpoint holds only the
+    copies in use, and loads with one observation per copy."""
+    import dataclasses
+
+    cfg = dqn_config_for("CartPole-v1", learning_starts=100, buffer_size=2_000, n_envs=3)
+    agent = DQNAgent("CartPole-v1", cfg, seed=1)
+    agent.learn(300, progress=False)
+    agent.config = dataclasses.replace(agent.config, n_envs=1)
+    agent.learn(200, progress=False)
+    assert len(agent._envs) == 3 and len(agent._obs) == 1
+    agent.save_checkpoint(tmp_path / "ckpt")
+
+    resumed = DQNAgent.load_checkpoint(tmp_path / "ckpt")
+    assert len(resumed._envs) == 1 and resumed._obs.shape == (1, 4)
+    np.testing.assert_array_equal(resumed._obs, agent._obs)
+    steps = resumed.num_timesteps
+    resumed.learn(100, progress=False, reset_schedule=False)
+    assert resumed.num_timesteps == steps + 100
