@@ -488,20 +488,41 @@ def _resized(grey: np.ndarray, longer: float) -> np.ndarray:
     return np.asarray(image, np.float32) / 255.0
 
 
+def _dark_ink(grey: np.ndarray) -> bool:
+    """Whether a grey picture in [0, 1] is dark ink on lighter paper (else light on dark).
+
+    Ink is the minority of the pixels, so once the lighting's slow changes are taken off
+    (a blur much wider than a stroke), its values form the long tail of the histogram: dark
+    ink skews it negative. A dim photo's paper can be darker than 0.5 and darker at the edges
+    than in the middle, which fooled a rule on the border's brightness. When the tail is weak
+    (ink covering half a tightly cropped picture), the border, mostly paper, decides."""
+    from scipy import ndimage
+
+    if max(grey.shape) > 140:  # the decision needs no detail
+        grey = _resized(grey, 140)
+    flat = grey - ndimage.gaussian_filter(grey, max(grey.shape) / 6, mode="nearest")
+    centred = flat - flat.mean()
+    spread = float(np.mean(centred**2))
+    skew = float(np.mean(centred**3)) / spread**1.5 if spread > 1e-12 else 0.0
+    if abs(skew) > 1.0:
+        return skew < 0
+    border = np.concatenate([flat[0], flat[-1], flat[:, 0], flat[:, -1]])
+    return bool(border.mean() > flat.mean())
+
+
 def _ink(grey: np.ndarray) -> np.ndarray:
     """The pen strokes of a grey picture in [0, 1], light on black, everything else 0.
 
-    Inverted when the border is light (ink on paper); the paper's own shade, uneven light
-    included, is taken off (a grey opening wider than any stroke estimates it); the faint
-    remainder (sensor noise, paper texture) is cut at a tenth of the ink's strength; and
-    marks much smaller than the largest stroke (specks, dust) are dropped, so that the crop
-    frames the digit alone."""
+    Inverted when the ink is darker than the paper (:func:`_dark_ink`); the paper's own
+    shade, uneven light included, is taken off (a grey opening wider than any stroke
+    estimates it); the faint remainder (sensor noise, paper texture) is cut at a tenth of the
+    ink's strength; and marks much smaller than the largest stroke (specks, dust) are
+    dropped, so that the crop frames the digit alone."""
     from scipy import ndimage
 
     if max(grey.shape) > WORKING_SIZE:  # a phone photo: shrink first, strokes stay wide
         grey = _resized(grey, WORKING_SIZE)
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    if border.mean() > 0.5:
+    if _dark_ink(grey):
         grey = 1.0 - grey
     width = max(7, max(grey.shape) // 2)  # far wider than a stroke (shading passes through)
     grey = np.clip(grey - ndimage.grey_opening(grey, size=(width, width)), 0.0, None)
@@ -519,9 +540,10 @@ def _ink(grey: np.ndarray) -> np.ndarray:
 def read_digit_image(path: str | Path) -> np.ndarray:
     """A user's digit picture -> (28, 28, 1) float32 in [0, 1], prepared the way MNIST was.
 
-    Grey-scaled; inverted when the background is light (MNIST digits are light on dark); the
-    paper's shade, noise and specks taken off (:func:`_ink`); cropped to the ink, scaled so
-    its longer side is 20 pixels, and centred by its centre of mass in a 28 x 28 field.
+    Grey-scaled; inverted when the ink is dark on lighter paper (MNIST digits are light on
+    dark); the paper's shade, noise and specks taken off (:func:`_ink`); cropped to the ink,
+    scaled so its longer side is 20 pixels, and centred by its centre of mass in a 28 x 28
+    field.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 

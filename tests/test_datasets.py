@@ -281,3 +281,39 @@ def test_shaded_paper_noise_and_specks_are_taken_off(tmp_path):
     assert np.abs(read["shaded"] - read["clean"]).mean() < 0.13
     for name in pictures:  # all close to the MNIST digit itself (0.12, 0.11, 0.12; was 0.22)
         assert np.abs(read[name][..., 0] - digit).mean() < 0.16, name
+
+
+def test_which_side_is_ink_is_read_from_the_strokes_not_the_border(tmp_path):
+    """A photo in dim light has paper darker than 0.5: judged by its border it was taken for
+    light ink on dark and read inverted (21 % of photographed test digits right,
+    benchmarks/predict_photos.py). A fat marker digit cropped tight, whose border is half ink,
+    and light-on-dark pictures must still be read the right way round."""
+    from PIL import Image
+    from scipy import ndimage
+
+    digit = datasets.load_images("mnist").x_test[3, ..., 0]
+    ink = np.kron(digit, np.ones((10, 10), np.float32))  # 280 x 280, 1 where the pen went
+    rng = np.random.default_rng(0)
+    dim = np.full((560, 560), 0.42)
+    dim[140:420, 200:480] *= 1.0 - 0.8 * ink
+    marker = ndimage.binary_dilation(ink > 0.5, iterations=16)
+    rows, cols = np.nonzero(marker)
+    marker = marker[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    pictures = {
+        "clean": 1.0 - ink,
+        "dim photo": dim + rng.normal(0, 0.02, dim.shape),
+        "marker, tight": np.where(marker, 0.1, 0.92),
+        "light on dark": 0.15 + 0.7 * ink + rng.normal(0, 0.03, ink.shape),
+    }
+    read = {}
+    for name, picture in pictures.items():
+        grey = np.clip(picture, 0, 1)
+        assert datasets._dark_ink(grey) == (name != "light on dark"), name
+        path = tmp_path / f"{name}.png"
+        Image.fromarray((grey * 255).astype(np.uint8)).save(path)
+        read[name] = datasets.read_digit_image(path)
+    assert np.abs(read["dim photo"] - read["clean"]).mean() < 0.08
+    assert np.abs(read["light on dark"] - read["clean"]).mean() < 0.13  # noisier strokes
+    # the marker's strokes are far wider than the pen's, but the digit is the same one
+    assert np.abs(read["marker, tight"][..., 0] - digit).mean() < 0.3
+    assert read["marker, tight"][0, 0, 0] == 0.0 and read["marker, tight"].max() > 0.9
