@@ -814,14 +814,14 @@ def figure(results: dict, path: str) -> Path:
     """Left: test accuracy of every arm at every N (each run a dot, mean ± std a bar).
     Right: the paired differences (mean ± the std of the classifier-seed means), with the
     issue's bar for d − b, twice that std, drawn as the level it would have to clear."""
-    from rlgen.plots import _pyplot, _save
+    from rlgen.plots import _figure, _save
 
-    plt = _pyplot()
     sizes = [(n, r) for n, r in results["sizes"].items() if "accuracy" in r]
     arms = [a for a in ARMS if any(a in r["accuracy"] for _, r in sizes)]
     diffs = [(a, b) for a, b in DIFFERENCES if any(f"{a}_minus_{b}" in r for _, r in sizes)]
     colours = dict(zip(ARMS, ("#7f7f7f", "#1f77b4", "#ff7f0e", "#d62728", "#8c564b", "#2ca02c")))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.6))
+    fig = _figure(figsize=(13, 4.6))
+    left, right = fig.subplots(1, 2)
     width = 0.8 / max(len(arms), 1)
     for i, (_, r) in enumerate(sizes):
         for j, arm in enumerate(arms):

@@ -1,4 +1,9 @@
-"""Figures written into run folders: training history, learning curves, digit grids (Agg)."""
+"""Figures written into run folders: training history, learning curves, digit grids.
+
+Built as ``matplotlib.figure.Figure`` objects, without pyplot: drawing one changes no
+backend and opens no window, so a notebook's inline plots keep working. Each function writes
+``path`` and returns it, or returns the Figure itself when ``path`` is None (a notebook shows
+it)."""
 
 from __future__ import annotations
 
@@ -10,31 +15,32 @@ import numpy as np
 from rlgen.runs import atomic_path
 
 
-def _pyplot():
-    import matplotlib
+def _figure(**kwargs):
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**kwargs)
 
 
-def _save(fig, path: str | Path) -> Path:
-    plt = _pyplot()
+def _save(fig, path: str | Path | None):
+    """Write ``fig`` to ``path`` (its suffix names the format) and return the path; with no
+    path, return the Figure."""
+    if path is None:
+        return fig
     with atomic_path(path) as tmp:
         fig.savefig(
             tmp, dpi=100, bbox_inches="tight", format=Path(path).suffix.lstrip(".") or "png"
         )
-    plt.close(fig)
     return Path(path)
 
 
-def plot_history(history: dict[str, Sequence[float]], path: str | Path, title: str = "") -> Path:
+def plot_history(
+    history: dict[str, Sequence[float]], path: str | Path | None = None, title: str = ""
+):
     """Loss and the first other metric per epoch, train and validation, side by side."""
-    plt = _pyplot()
     metrics = [k for k in history if not k.startswith("val_") and k not in ("epoch", "seconds")]
     metrics = sorted(metrics, key=lambda k: k != "loss")[:2]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
+    fig = _figure(figsize=(5 * len(metrics), 3.6))
+    axes = fig.subplots(1, len(metrics), squeeze=False)
     for ax, key in zip(axes[0], metrics):
         epochs = np.arange(1, len(history[key]) + 1)
         ax.plot(epochs, history[key], marker="o", ms=3, label="train")
@@ -53,16 +59,16 @@ def plot_history(history: dict[str, Sequence[float]], path: str | Path, title: s
 def plot_learning_curve(
     steps: Sequence[float],
     returns: Sequence[float],
-    path: str | Path,
+    path: str | Path | None = None,
     eval_steps: Sequence[float] = (),
     eval_returns: Sequence[float] = (),
     window: int = 20,
     title: str = "",
     xlabel: str = "environment steps",
-) -> Path:
+):
     """Episode returns (raw and moving average) and evaluation returns against steps."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = _figure(figsize=(7, 4))
+    ax = fig.subplots()
     steps, returns = np.asarray(steps, float), np.asarray(returns, float)
     if len(returns):
         ax.plot(steps, returns, alpha=0.3, lw=0.8, label="episode return")
@@ -81,14 +87,17 @@ def plot_learning_curve(
 
 
 def plot_digit_grid(
-    images: np.ndarray, path: str | Path, ncols: int = 10, labels: Sequence[str] | None = None
-) -> Path:
+    images: np.ndarray,
+    path: str | Path | None = None,
+    ncols: int = 10,
+    labels: Sequence[str] | None = None,
+):
     """A grid of (N, 28, 28[, 1]) images in [0, 1], ``ncols`` per row, optional titles."""
-    plt = _pyplot()
     images = np.asarray(images).reshape(len(images), images.shape[1], images.shape[2])
     nrows = int(np.ceil(len(images) / ncols))
     height = 0.95 if labels is not None else 0.8  # room for the titles above each digit
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 0.8, nrows * height), squeeze=False)
+    fig = _figure(figsize=(ncols * 0.8, nrows * height))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < len(images):

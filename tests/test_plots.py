@@ -26,3 +26,23 @@ def test_learning_curve_and_digit_grid(tmp_path):
     grid = plots.plot_digit_grid(digits, tmp_path / "g.png", ncols=10, labels=list(range(20)))
     assert is_png(grid)
     assert {p.name for p in tmp_path.iterdir()} == {"g.png", "lc.png"}  # no temp files left
+
+
+def test_plots_leave_a_notebooks_backend_alone_and_return_figures_without_a_path(tmp_path):
+    """Drawing had switched matplotlib to Agg for good, so a notebook's inline plots stopped
+    showing; and a history could only be drawn into a file."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    before = matplotlib.get_backend()
+    matplotlib.use("pdf")  # a backend a user chose, as a notebook chooses its inline one
+    try:
+        history = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.6]}
+        fig = plots.plot_history(history)
+        assert isinstance(fig, Figure) and len(fig.axes) == 1
+        assert fig.axes[0].get_ylabel() == "loss"
+        assert isinstance(plots.plot_digit_grid(np.zeros((3, 28, 28))), Figure)
+        assert is_png(plots.plot_learning_curve([1, 2, 3], [1, 2, 3], tmp_path / "lc.png"))
+        assert matplotlib.get_backend() == "pdf"
+    finally:
+        matplotlib.use(before)
