@@ -22,6 +22,7 @@ import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,7 @@ class ImageData:
 
 @dataclass
 class TabularData:
-    """Features float32 (N, F) standardised with training statistics; labels int64 (N,)."""
+    """Features float32 (N, F) as measured; labels int64 (N,)."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -175,6 +176,27 @@ def _arrays_from_npz(path: Path) -> dict[str, np.ndarray]:
         raise UsageError(f"{path} is not a readable .npz file ({err}); write it again") from None
 
 
+def unit_pixels(x: Any, what: str) -> np.ndarray:
+    """``x`` as float32 pixels in [0, 1]. A resize's overshoot (0.01 either side) is clipped;
+    NaN, inf and any other range are refused with the likely fix (0-255, or [-1, 1])."""
+    x = np.asarray(x, np.float32)
+    if not np.isfinite(x).all():
+        raise UsageError(f"{what} hold NaN or inf pixels; give them in [0, 1]")
+    if x.size:
+        low, high = float(x.min()), float(x.max())
+        if not (-0.01 <= low and high <= 1.01):
+            if high > 1.5:
+                fix = "divide 0-255 pixels by 255"
+            elif low < -0.5:
+                fix = "map [-1, 1] to (x + 1) / 2"
+            else:
+                fix = "clip them"
+            raise UsageError(
+                f"{what} hold values from {low:g} to {high:g}; give them in [0, 1] ({fix})"
+            )
+    return np.clip(x, 0.0, 1.0)
+
+
 def _to_image_data(arrays: dict[str, np.ndarray], name: str, source: str) -> ImageData:
     out = {}
     for split in ("train", "test"):
@@ -195,11 +217,14 @@ def _to_image_data(arrays: dict[str, np.ndarray], name: str, source: str) -> Ima
             )
         if y.size and (y.min() < 0 or y.max() > 9):
             raise UsageError(f"{source}: {split} labels outside 0-9; these are not MNIST labels")
-        x = x.astype(np.float32)
         if not np.isfinite(x).all():
             raise UsageError(f"{source}: x_{split} holds NaN or inf pixels; the file is corrupt")
-        if x.size and x.max() > 1.0:
-            x /= 255.0
+        # 0-255 pixels are scaled; [0, 1] ones kept. Only integers, or floats clearly past 1:
+        # one resize overshoot of 1.0001 had scaled a whole [0, 1] split to near black.
+        high = float(x.max())
+        if high > 1.0 and (np.issubdtype(x.dtype, np.integer) or high > 1.5) and high <= 255:
+            x = x.astype(np.float32) / 255.0
+        x = unit_pixels(x, f"{source}: x_{split}")
         out[f"x_{split}"] = x[..., None]
         out[f"y_{split}"] = y.astype(np.int64)
     return ImageData(name=name, source=source, **out)
@@ -388,17 +413,18 @@ def subset(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
 
 
 def load_iris(test_size: int = 30, seed: int = 0) -> TabularData:
-    """Iris (150 flowers, 4 features, 3 species) on a fixed stratified split, standardised."""
+    """Iris (150 flowers, 4 features in cm, 3 species) on a fixed stratified split. The
+    measurements stay in cm: the iris model standardises them itself (with the training
+    split's statistics, saved in the model), so it also reads a flower measured by hand."""
     from sklearn.datasets import load_iris as sk_iris
 
     bunch = sk_iris()
     x, y = bunch.data.astype(np.float32), bunch.target.astype(np.int64)
     train, test = stratified_split(y, test_size=test_size, seed=seed)
-    mean, std = x[train].mean(axis=0), x[train].std(axis=0)
     return TabularData(
-        x_train=(x[train] - mean) / std,
+        x_train=x[train],
         y_train=y[train],
-        x_test=(x[test] - mean) / std,
+        x_test=x[test],
         y_test=y[test],
         class_names=tuple(bunch.target_names),
         feature_names=tuple(bunch.feature_names),

@@ -140,7 +140,8 @@ def test_iris_split():
     assert d.x_train.shape == (120, 4) and d.x_test.shape == (30, 4)
     assert d.x_train.dtype == np.float32 and d.y_train.dtype == np.int64
     np.testing.assert_array_equal(np.bincount(d.y_test), [10, 10, 10])
-    np.testing.assert_allclose(d.x_train.mean(axis=0), 0, atol=1e-5)
+    # in cm, as measured: the model standardises them (tests/supervised/test_training.py)
+    assert 5.0 < d.x_train[:, 0].mean() < 6.5 and d.x_train.min() > 0
 
 
 def test_binary_addition_encoding():
@@ -317,3 +318,19 @@ def test_which_side_is_ink_is_read_from_the_strokes_not_the_border(tmp_path):
     # the marker's strokes are far wider than the pen's, but the digit is the same one
     assert np.abs(read["marker, tight"][..., 0] - digit).mean() < 0.3
     assert read["marker, tight"][0, 0, 0] == 0.0 and read["marker, tight"].max() > 0.9
+
+
+def test_pixels_are_scaled_only_when_they_are_0_to_255(tmp_path):
+    """One pixel of a [0, 1] file at 1.0001 (a resize's overshoot) had divided the whole split
+    by 255; [-1, 1] pixels passed unnoticed."""
+    arrays = write_idx_set(tmp_path / "idx")
+    unit = arrays["x_train"].astype(np.float32) / 255.0
+    unit[0, 10, 10] = 1.0001
+    np.savez(tmp_path / "unit.npz", **{**arrays, "x_train": unit})
+    d = datasets.load_images("mnist", tmp_path / "unit.npz")
+    np.testing.assert_allclose(d.x_train[..., 0], np.clip(unit, 0, 1), atol=1e-6)
+    scaled = datasets.load_images("mnist", tmp_path / "idx")  # uint8 IDX files: 0-255
+    np.testing.assert_allclose(d.x_train[1:], scaled.x_train[1:], atol=1e-3)
+    np.savez(tmp_path / "signed.npz", **{**arrays, "x_train": 2 * unit - 1})
+    with pytest.raises(UsageError, match=r"x_train hold values from -1.*\(x \+ 1\) / 2"):
+        datasets.load_images("mnist", tmp_path / "signed.npz")

@@ -586,6 +586,22 @@ def to_unit(images: Any) -> np.ndarray:
 # ----------------------------------------------------------------------------- the API
 
 
+def _digit_labels(y: Any) -> np.ndarray:
+    """Training labels as int64 digits 0-9, one per image: one-hot rows, fractions and digits
+    out of range refused (the label embedding had wrapped -1 to 9 and truncated 2.5 to 2)."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == NUM_CLASSES:
+        raise UsageError("labels are one-hot rows; give the digits themselves: y.argmax(axis=1)")
+    if y.ndim != 1 or (y.size and not np.issubdtype(y.dtype, np.number)):
+        raise UsageError(f"labels have shape {y.shape}; give one digit 0-9 per image, shape (N,)")
+    if y.size and (
+        not np.all(np.isfinite(y)) or np.any(y != np.round(y)) or y.min() < 0 or y.max() > 9
+    ):
+        bad = y[~np.isin(y, np.arange(NUM_CLASSES))][0]
+        raise UsageError(f"labels must be the digits 0-9, got {bad!r}")
+    return y.astype(np.int64)
+
+
 class GAN:
     """A DCGAN you can train, sample from, save and load (the toolkit's GAN API)."""
 
@@ -672,26 +688,13 @@ class GAN:
         if y is None and self.conditional:
             raise UsageError("a conditional GAN trains on labelled images; give y, the labels")
         x = np.asarray(x, np.float32)
-        y = np.zeros(len(x), np.int64) if y is None else np.asarray(y, np.int64)
+        y = np.zeros(len(x), np.int64) if y is None else _digit_labels(y)
         if x.ndim != 4 or x.shape[1:] != IMAGE_SHAPE or len(y) != len(x) or not len(x):
             raise UsageError(
                 f"training images have shape {x.shape} with {len(y)} labels; "
                 "give (N, 28, 28, 1) images in [0, 1] and N labels"
             )
-        if not np.isfinite(x).all():
-            raise UsageError("training images hold NaN or inf pixels; give them in [0, 1]")
-        low, high = float(x.min()), float(x.max())
-        if not (-0.01 <= low and high <= 1.01):  # a resize's overshoot is clipped below
-            if high > 1.5:
-                fix = "divide 0-255 pixels by 255"
-            elif low < -0.5:
-                fix = "map [-1, 1] to (x + 1) / 2"
-            else:
-                fix = "clip them"
-            raise UsageError(
-                f"training images hold values from {low:g} to {high:g}; give them in [0, 1] ({fix})"
-            )
-        x = np.clip(x, 0.0, 1.0)
+        x = datasets.unit_pixels(x, "training images")
         if epochs is not None and epochs <= 0:
             raise UsageError(f"epochs must be > 0, got {epochs}")
         self.trained_on = datasets.fingerprint(x, y)  # --augment-from compares its data

@@ -23,7 +23,7 @@ from rlgen import config as cfgmod
 from rlgen import datasets, plots, runtime
 from rlgen.errors import TrainingDiverged, UsageError
 from rlgen.optimizers import computes_in_float16, loss_scaled
-from rlgen.runs import CONFIG, Run, atomic_path, load_model, merge_json, write_csv
+from rlgen.runs import CONFIG, Run, atomic_path, load_model, merge_json, read_json, write_csv
 from rlgen.supervised import models
 from rlgen.supervised.configs import CONFIGS, RNN_PRESETS, TrainConfig
 
@@ -181,7 +181,6 @@ def generator_steps(gan_run: str | Path) -> int | None:
     times the full batches per epoch), or None when it does not say (a GAN saved from
     Python)."""
     from rlgen.gan.sampling import run_meta
-    from rlgen.runs import read_json
 
     summary_file = Path(gan_run) / "summary.json"
     if not summary_file.is_file():
@@ -346,7 +345,13 @@ class Trainer:
                     sequence_length=c.bits if (c.unroll and c.task == "addition") else None,
                 )
             elif self.task == "iris":
-                model = models.build_iris(hidden=c.hidden, activation=c.activation)
+                features = self.real_data.x_train
+                model = models.build_iris(
+                    hidden=c.hidden,
+                    activation=c.activation,
+                    mean=features.mean(axis=0),
+                    variance=features.var(axis=0),
+                )
             elif self.task == "perceptron":
                 model = models.build_perceptron(c.hidden, c.activation)
             else:
@@ -390,6 +395,12 @@ class Trainer:
         TensorBoard events, history.png. A NaN/inf loss stops training with TrainingDiverged.
         ``callbacks``: Keras callbacks of your own (``EarlyStopping``, say), run after rlgen's.
         """
+        if not (run is None or isinstance(run, Run)):
+            raise UsageError(
+                f"fit() takes a Run folder or nothing, not {type(run).__name__}: it trains on "
+                "the config's data set; for arrays of your own, save them with np.savez(path, "
+                "x_train=, y_train=, x_test=, y_test=) and give the config data_dir=path"
+            )
         d = self.data  # first: drawing synthetic digits may train (and seed) another model
         runtime.seed_everything(self.seed)
         if self.model is None:
@@ -493,15 +504,81 @@ class Trainer:
         probs = model(tf.constant(x), training=False).numpy()
         return float(np.mean(datasets.decode_bits(probs) == datasets.decode_bits(y)))
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Model outputs (class probabilities, bit probabilities or values) for inputs ``x``."""
-        return self.model.predict(np.asarray(x, dtype=np.float32), verbose=0)
+    def predict(self, x: Any) -> np.ndarray:
+        """Model outputs (class probabilities, bit probabilities or values) for inputs ``x``:
+        a batch, or one example (its outputs then still come as a batch of one). Images may
+        come as (28, 28, 1), (28, 28) or 784 pixels in [0, 1], alone or N of them."""
+        x = self._inputs(x)  # first: it names a missing model
+        return self.model.predict(x, verbose=0)
+
+    def _inputs(self, x: Any) -> np.ndarray:
+        """``x`` as a float32 batch of the model's input shape, checked."""
+        if self.model is None:
+            raise UsageError("the model is not trained yet; call fit() or load a run")
+        try:
+            x = np.asarray(x, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise UsageError(f"predict takes an array of numbers, not {type(x).__name__}") from None
+        shape = tuple(self.model.input_shape[1:])  # (28, 28, 1), (4,), (None, 2) ...
+
+        def fits(dims: tuple) -> bool:
+            return len(dims) == len(shape) and all(s in (None, d) for d, s in zip(dims, shape))
+
+        if self.is_image_task:  # the other ways an image is commonly held
+            forms = {shape, shape[:2] if shape[-1] == 1 else shape, (int(np.prod(shape)),)}
+            if x.shape in forms:
+                x = x.reshape(1, *shape)
+            elif x.ndim >= 2 and x.shape[1:] in forms:
+                x = x.reshape(len(x), *shape)
+        elif fits(x.shape):
+            x = x[None]
+        if not fits(x.shape[1:]):
+            wanted = tuple("any" if s is None else s for s in shape)
+            raise UsageError(
+                f"inputs of shape {x.shape} do not fit this {self.task} model: it takes "
+                f"{wanted}, or a batch of them of shape (N, *{wanted})"
+            )
+        if not len(x):
+            raise UsageError("no inputs to predict on (a batch of 0)")
+        if self.is_image_task:
+            return datasets.unit_pixels(x, "the images")
+        if not np.isfinite(x).all():
+            raise UsageError("the inputs hold NaN or inf values")
+        return x
+
+    def _standardised(self, model: keras.Model) -> keras.Model:
+        """An iris model saved before models standardised their own inputs (it was trained
+        on features standardised with the training split's statistics) taking cm again."""
+        features = self.real_data.x_train
+        inputs = keras.Input(shape=model.input_shape[1:], name="features")
+        norm = keras.layers.Normalization(
+            mean=features.mean(axis=0), variance=features.var(axis=0), name="standardise"
+        )
+        return keras.Model(inputs, model(norm(inputs)), name=model.name)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
         """Write ``model.keras`` and ``config.json`` into folder ``path`` (atomically)."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
+        if self.model is None:
+            raise UsageError("the model is not trained yet; call fit() before save()")
+        path = Path(path).expanduser()
+        if path.suffix == ".keras":
+            raise UsageError(
+                f"save() writes a folder (model.keras and config.json), and {path} names a "
+                f".keras file; give a folder, e.g. {path.with_suffix('')}"
+            )
+        held = read_json(path / CONFIG) if (path / CONFIG).is_file() else {}
+        if held and (held.get("group"), held.get("task")) != (GROUP, self.task):
+            raise UsageError(
+                f"{path} holds a {held.get('task') or held.get('group') or 'different'} model; "
+                "save this one to a new folder"
+            )
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UsageError(
+                f"cannot write to {path} ({err.strerror}); give another folder"
+            ) from None
         with atomic_path(path / MODEL_FILE) as tmp:
             self.model.save(tmp)
         meta = {
@@ -544,6 +621,8 @@ class Trainer:
         # and restoring it warns under mixed precision (the loss-scale optimizer's extra slots).
         with runtime.active().strategy.scope():
             model = trainer.model = load_model(run.file(MODEL_FILE))
+            if task == "iris" and "standardise" not in [layer.name for layer in model.layers]:
+                model = trainer.model = trainer._standardised(model)
             model.compile(trainer._optimizer(model), trainer._loss(), metrics=trainer._metrics())
         return trainer
 

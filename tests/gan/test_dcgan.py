@@ -121,6 +121,13 @@ def test_train_writes_grids_checkpoint_gif_and_stops_on_nan(tmp_path):
         gan.train(2 * x - 1, y, epochs=1, verbose=0)
     with pytest.raises(UsageError, match="clip them"):
         gan.train(x * 1.2, y, epochs=1, verbose=0)
+    # the label embedding wrapped -1 to digit 9 and truncated 2.5 in silence; 10 and one-hot
+    # rows were TensorFlow tracebacks
+    for bad, message in ((-1, "got -1"), (2.5, "got 2.5"), (10, "got 10")):
+        with pytest.raises(UsageError, match=f"labels must be the digits 0-9, {message}"):
+            gan.train(x, np.where(y == y[0], bad, y), epochs=1, verbose=0)
+    with pytest.raises(UsageError, match=r"one-hot.*argmax"):
+        gan.train(x, np.eye(10)[y], epochs=1, verbose=0)
     gan.train(x, y, epochs=1, run=run, verbose=0)
     assert (run.path / "checkpoint" / "generator.keras").is_file()
     assert sorted(p.name for p in (run.path / "samples").iterdir()) == [

@@ -214,3 +214,102 @@ def test_configs_take_paths_and_check_runtime_types(tmp_path):
         RuntimeConfig(threads="2")
     with pytest.raises(ValueError, match="--device must be one of"):
         RuntimeConfig(device="tpu")
+
+
+def test_predict_takes_images_the_ways_students_hold_them_and_refuses_the_rest(tmp_path):
+    trainer = Trainer("mlp", default_config("mlp", train_size=200, epochs=1), seed=0)
+    with pytest.raises(UsageError, match="not trained yet"):
+        trainer.predict(np.zeros((1, 28, 28, 1)))
+    with pytest.raises(UsageError, match="not trained yet"):
+        trainer.save(tmp_path / "early")
+    assert not (tmp_path / "early").exists()
+    trainer.fit(verbose=0)
+    x = trainer.real_data.x_test[:3]
+    want = trainer.predict(x)
+    assert want.shape == (3, 10)
+    # (N, 28, 28) and (N, 784) failed inside Keras, and one image needed x[None]
+    for form in (x[..., 0], x.reshape(3, 784), list(x)):
+        np.testing.assert_allclose(trainer.predict(form), want, atol=1e-6)
+    for one in (x[0], x[0, ..., 0], x[0].reshape(784)):
+        np.testing.assert_allclose(trainer.predict(one), want[:1], atol=1e-6)
+    np.testing.assert_allclose(trainer.predict(x), want, atol=1e-6)  # after other shapes
+    # 0-255 pixels gave confident nonsense, NaN finite probabilities, an empty batch a crash
+    with pytest.raises(UsageError, match="divide 0-255 pixels by 255"):
+        trainer.predict(np.round(x * 255).astype(np.uint8))
+    bad = x.copy()
+    bad[0, 3, 3, 0] = np.nan
+    with pytest.raises(UsageError, match="NaN"):
+        trainer.predict(bad)
+    with pytest.raises(UsageError, match="batch of 0"):
+        trainer.predict(x[:0])
+    with pytest.raises(UsageError, match=r"shape \(3, 27, 27\) do not fit"):
+        trainer.predict(x[:, :27, :27, 0])
+    with pytest.raises(UsageError, match="array of numbers"):
+        trainer.predict({"image": x})
+    # Keras' fit(x, y) bound x to run and y to verbose (a NumPy truth-value error)
+    with pytest.raises(UsageError, match="np.savez"):
+        trainer.fit(x, np.arange(3))
+
+
+def test_save_refuses_a_keras_file_name_and_another_models_folder(tmp_path):
+    trainer, _ = train("iris", epochs=2)
+    with pytest.raises(UsageError, match="writes a folder.*e.g. .*mine"):
+        trainer.save(tmp_path / "mine.keras")
+    assert not (tmp_path / "mine.keras").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="cannot write to"):
+        trainer.save(tmp_path / "file" / "model")
+    mlp = Trainer("mlp", default_config("mlp", train_size=100, epochs=1))
+    mlp.fit(verbose=0)
+    mlp.save(tmp_path / "mlp")
+    before = (tmp_path / "mlp" / "model.keras").read_bytes()
+    with pytest.raises(UsageError, match="holds a mlp model; save this one to a new folder"):
+        trainer.save(tmp_path / "mlp")
+    assert (tmp_path / "mlp" / "model.keras").read_bytes() == before
+    trainer.save(tmp_path / "iris")
+    trainer.save(tmp_path / "iris")  # the same model again: fine
+
+
+def test_iris_model_reads_flowers_measured_in_cm(tmp_path):
+    """The features were standardised outside the model with statistics nobody kept, so the
+    model predicted one species for real measurements (33 % right on the 150 flowers)."""
+    from sklearn.datasets import load_iris
+
+    flowers = load_iris()
+    trainer, figures = train("iris", epochs=60)
+    right = trainer.predict(flowers.data).argmax(axis=1) == flowers.target
+    assert right.mean() >= 0.85 and figures["test_accuracy"] >= 0.85
+    np.testing.assert_allclose(
+        trainer.predict([5.1, 3.5, 1.4, 0.2]), trainer.predict(flowers.data[:1]), atol=1e-6
+    )
+    trainer.save(tmp_path / "iris")
+    loaded = Trainer.load(tmp_path / "iris")
+    np.testing.assert_allclose(
+        loaded.predict(flowers.data), trainer.predict(flowers.data), atol=1e-6
+    )
+
+
+def test_an_iris_run_saved_before_the_model_standardised_reads_cm_too(tmp_path):
+    """Such a model was trained on standardised features; loading wraps it so that it takes cm
+    and predicts what it did."""
+    import keras
+    from sklearn.datasets import load_iris
+
+    from rlgen import datasets
+    from rlgen.supervised import models
+
+    trainer = Trainer("iris", default_config("iris", epochs=1))
+    cm = trainer.real_data.x_train
+    mean, std = cm.mean(axis=0), cm.std(axis=0)
+    old = models.build_iris()  # no standardise layer, as saved before
+    old.compile("adam", "sparse_categorical_crossentropy")
+    old.fit((cm - mean) / std, trainer.real_data.y_train, epochs=20, verbose=0)
+    trainer.model = old
+    trainer.save(tmp_path / "old")
+    loaded = Trainer.load(tmp_path / "old")
+    flowers = load_iris().data.astype(np.float32)
+    np.testing.assert_allclose(
+        loaded.predict(flowers), old.predict((flowers - mean) / std, verbose=0), atol=1e-5
+    )
+    assert isinstance(loaded.model, keras.Model) and loaded.evaluate()["test_examples"] == 30
+    assert datasets.load_iris().x_train.shape == (120, 4)
