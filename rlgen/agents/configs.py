@@ -185,7 +185,8 @@ class ReinforceConfig:
     n_envs: int = field(
         default=4,
         metadata={
-            "help": "env copies collecting episodes side by side (at most episodes_per_update)"
+            "help": "env copies collecting episodes side by side (at most episodes_per_update; "
+            "one for an env gymnasium cannot remake)"
         },
     )
 

@@ -154,9 +154,12 @@ class ReinforceAgent(BaseAgent):
     def _collect(self, k: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, Any]]:
         """Run ``k`` episodes (``episodes_per_update``, fewer for the last batch of an episode
         budget) with the stochastic policy, ``n_envs`` at a time (a custom env instance runs
-        its episodes one after another). Each is (observations, actions, rewards, s_T), where
-        s_T is the last observation of an episode a time limit cut, else None."""
-        envs = self.side_by_side_envs(min(self.config.n_envs, k) if self.env_id is not None else 1)
+        its episodes one after another, as does an env gymnasium cannot remake: a custom env,
+        or one in a wrapper that does not record its arguments). Each is (observations,
+        actions, rewards, s_T), where s_T is the last observation of an episode a time limit
+        cut, else None."""
+        copies = self.env_source is not None  # else one env, whatever n_envs says
+        envs = self.side_by_side_envs(min(self.config.n_envs, k) if copies else 1)
         episodes = []
         while len(episodes) < k:
             group = envs[: k - len(episodes)]

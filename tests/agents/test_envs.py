@@ -9,7 +9,14 @@ import pytest
 from gymnasium import spaces
 from gymnasium.wrappers import FlattenObservation, TimeLimit, TransformReward
 
-from rlgen.agents import DQNAgent, DQNConfig, EvalCallback, ReinforceAgent, evaluate
+from rlgen.agents import (
+    DQNAgent,
+    DQNConfig,
+    EvalCallback,
+    ReinforceAgent,
+    ReinforceConfig,
+    evaluate,
+)
 from rlgen.agents.envs import env_source, make_copy, spec_json
 from rlgen.errors import UsageError
 
@@ -98,6 +105,18 @@ def test_custom_env_agents_act_save_load_and_resume_with_an_env(tmp_path):
     resumed = ReinforceAgent.load_checkpoint(tmp_path / "ck", env=Walk())
     resumed.learn(episodes=4, progress=False)
     assert resumed.num_episodes == 8
+
+
+def test_reinforce_runs_an_env_it_cannot_copy_alone_whatever_n_envs_says():
+    # A registered env in the user's own wrapper was refused ("--n-envs 4 needs copies")
+    # with the default config, while a custom env fell back to one copy
+    class Mine(gym.Wrapper):
+        pass
+
+    cfg = ReinforceConfig(hidden_sizes=(8,))  # n_envs 4, the default
+    agent = ReinforceAgent(Mine(gym.make("CartPole-v1", max_episode_steps=20)), cfg, seed=0)
+    agent.learn(episodes=4, progress=False)
+    assert agent.num_episodes == 4 and len(agent._envs) == 1
 
 
 @pytest.mark.parametrize("where", ["agent.json", "model.keras", "x.txt"])
