@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from rlgen.agents import envs as _envs
 from rlgen.agents.base import BaseAgent, NumpyMirror, build_mlp, check_budget, flat_weights
 from rlgen.agents.base import tensorflow as _tf
 from rlgen.agents.callbacks import Callback, training_callbacks
@@ -292,6 +293,8 @@ class DQNAgent(BaseAgent):
         obs, ret, length = self._obs, self._ep_return, self._ep_len
         rng, buf, n_actions, mirror = self.rng, self.replay, self.n_actions, self._mirror
         train_freq, target_every = cfg.train_freq, cfg.target_update_interval
+        # An episode budget waits for episodes to end: one that never does is refused.
+        limit = _envs.MAX_EPISODE_STEPS if unit == "episode" else float("inf")
         mirror.refresh()  # the weights may have been set from outside since the last call
         t0 = time.perf_counter()
         cb.on_training_start(self)
@@ -319,6 +322,8 @@ class DQNAgent(BaseAgent):
                         self._record_episode(ret[i], length[i], eps, t0, cb)
                         next_obs = np.asarray(envs[i].reset()[0], np.float32).reshape(-1)
                         ret[i], length[i] = 0.0, 0
+                    elif length[i] >= limit:
+                        raise _envs.episode_never_ended(envs[i])
                     obs[i] = next_obs
                 now = self.num_timesteps
                 # Target updates and training rounds due at the multiples of their intervals

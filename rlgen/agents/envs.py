@@ -11,6 +11,23 @@ import numpy as np
 
 from rlgen.errors import UsageError
 
+# An episode this long is taken to never end (an env with no TimeLimit that is never
+# terminated): REINFORCE, evaluation and an episode budget wait for episodes to end, and
+# would otherwise hang (REINFORCE with its memory growing). Read at each call, so tests can
+# lower it.
+MAX_EPISODE_STEPS = 100_000
+
+
+def episode_never_ended(env: Any) -> UsageError:
+    """The error for an episode of ``env`` that passed :data:`MAX_EPISODE_STEPS` steps."""
+    spec = getattr(env, "spec", None)
+    name = spec.id if spec is not None else type(getattr(env, "unwrapped", env)).__name__
+    return UsageError(
+        f"an episode of {name} never ended (neither terminated nor truncated in "
+        f"{MAX_EPISODE_STEPS} steps); wrap the env in "
+        "gymnasium.wrappers.TimeLimit(env, max_episode_steps=N)"
+    )
+
 
 def registered_ids() -> list[str]:
     return sorted(gym.envs.registry.keys())

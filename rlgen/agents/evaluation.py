@@ -8,6 +8,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from rlgen.agents import envs as _envs
 from rlgen.agents.envs import check_spaces, make_copy, make_env, resolve_env
 from rlgen.errors import UsageError, check_count, check_seed
 
@@ -44,6 +45,7 @@ def _lock_step_returns(agent: Any, envs: list[Any], episodes: int, seed: int) ->
         obs, _ = env.reset(seed=seed + next_episode)
         slots.append((next_episode, obs))
         next_episode += 1
+    lengths, limit = [0] * len(envs), _envs.MAX_EPISODE_STEPS
     active = list(range(len(envs)))
     while active:
         obs = np.stack([np.asarray(slots[i][1], np.float32).reshape(-1) for i in active])
@@ -54,12 +56,16 @@ def _lock_step_returns(agent: Any, envs: list[Any], episodes: int, seed: int) ->
             ep, _ = slots[i]
             o, r, term, trunc, _ = envs[i].step(int(a))
             returns[ep] += float(r)
+            lengths[i] += 1
             if term or trunc:
                 if next_episode < episodes:
                     o, _ = envs[i].reset(seed=seed + next_episode)
                     slots[i] = (next_episode, o)
                     next_episode += 1
+                    lengths[i] = 0
                     still.append(i)
+            elif lengths[i] >= limit:
+                raise _envs.episode_never_ended(envs[i])
             else:
                 slots[i] = (ep, o)
                 still.append(i)

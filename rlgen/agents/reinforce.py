@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from rlgen.agents import envs as _envs
 from rlgen.agents.base import BaseAgent, NumpyMirror, build_mlp, check_budget, flat_weights
 from rlgen.agents.base import tensorflow as _tf
 from rlgen.agents.callbacks import Callback, training_callbacks
@@ -171,7 +172,11 @@ class ReinforceAgent(BaseAgent):
                 obs.append(np.asarray(o, np.float32).reshape(-1))
             trajs: list[dict[str, Any]] = [{"o": [], "a": [], "r": [], "cut": None} for _ in group]
             active = list(range(len(group)))
+            steps, limit = 0, _envs.MAX_EPISODE_STEPS
             while active:
+                if steps >= limit:  # the episodes run in lock-step: all this long
+                    raise _envs.episode_never_ended(group[active[0]])
+                steps += 1
                 batch = np.stack([obs[i] for i in active])
                 actions = self._choose(self._mirror(batch), greedy=False)
                 still = []

@@ -119,6 +119,37 @@ def test_reinforce_runs_an_env_it_cannot_copy_alone_whatever_n_envs_says():
     assert agent.num_episodes == 4 and len(agent._envs) == 1
 
 
+class Endless(Walk):
+    """Never terminated, never truncated: an env without a TimeLimit."""
+
+    def step(self, action):
+        self.t += 1
+        assert self.t < 1_000, "ran past the never-ending episode guard"  # not a hang
+        return np.zeros((2, 2), np.float32), 1.0, False, False, {}
+
+
+def test_an_episode_that_never_ends_is_refused_not_waited_for(monkeypatch):
+    # REINFORCE's learn and evaluation looped forever (REINFORCE's memory growing)
+    from rlgen.agents import envs
+
+    monkeypatch.setattr(envs, "MAX_EPISODE_STEPS", 100)
+    never = "never ended .* in 100 steps.*TimeLimit\\(env, max_episode_steps=N\\)"
+    reinforce = ReinforceAgent(Endless(), ReinforceConfig(hidden_sizes=(8,)))
+    with pytest.raises(UsageError, match=never):
+        reinforce.learn(episodes=1, progress=False)
+    with pytest.raises(UsageError, match=never):
+        evaluate(reinforce, Endless(), episodes=1)
+    dqn = DQNAgent(Endless(), DQNConfig(**SMALL))
+    dqn.learn(total_steps=150, progress=False)  # a step budget ends on its own
+    with pytest.raises(UsageError, match=never):
+        dqn.learn(episodes=1, progress=False)
+    with pytest.raises(UsageError, match=never):
+        evaluate(dqn, Endless(), episodes=1)
+    agent = ReinforceAgent(TimeLimit(Endless(), 100), ReinforceConfig(hidden_sizes=(8,)))
+    agent.learn(episodes=1, progress=False)  # a TimeLimit of exactly the guard is fine
+    assert evaluate(agent, TimeLimit(Endless(), 100), episodes=1) == (100.0, 0.0)
+
+
 @pytest.mark.parametrize("where", ["agent.json", "model.keras", "x.txt"])
 def test_save_and_load_paths(tmp_path, monkeypatch, where):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
