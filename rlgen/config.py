@@ -288,11 +288,17 @@ def check_fields(cfg: Any) -> None:
 
 
 def check_positive(cfg: Any, *names: str) -> None:
-    """Raise ValueError naming the first field of ``names`` that is not > 0."""
+    """Raise ValueError naming the first field of ``names`` that is not a finite number > 0
+    (NaN compares False with everything, so ``nan <= 0`` alone let it through)."""
     for name in names:
         value = getattr(cfg, name)
-        if value is not None and value <= 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+        if value is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{flag} must be a finite number > 0, got {value}")
+        if value <= 0:
+            raise ValueError(f"{flag} must be > 0, got {value}")
 
 
 def check_fraction(cfg: Any, name: str, low_open: bool = False) -> None:

@@ -69,6 +69,15 @@ def test_non_positive_values_rejected(field, value):
         cfgmod.build(CNNConfig, {field: value})
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_values_rejected(value):
+    # "nan <= 0" is False: --learning-rate nan trained on NaN weights
+    with pytest.raises(UsageError, match="--learning-rate must be a finite number > 0, got"):
+        cfgmod.build(CNNConfig, {"learning_rate": float(value)})
+    with pytest.raises(UsageError, match="--learning-rate must be a finite number"):
+        cfgmod.build(CNNConfig, parse(CNNConfig, [f"--learning-rate={value}"]))
+
+
 def test_tuple_flag_parses_commas():
     assert parse(MLPConfig, ["--hidden", "64,32"])["hidden"] == (64, 32)
     with pytest.raises(SystemExit):

@@ -7,6 +7,7 @@ with no preset; the presets beside each dataclass hold values tuned for one envi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,8 +205,10 @@ class ReinforceConfig:
         # DQN's bootstrapped targets need gamma < 1.
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"--gamma must be in [0, 1], got {self.gamma}")
-        if self.entropy_coef < 0:
-            raise ValueError(f"--entropy-coef must be >= 0, got {self.entropy_coef}")
+        if not 0.0 <= self.entropy_coef < math.inf:  # NaN and inf too
+            raise ValueError(
+                f"--entropy-coef must be a finite number >= 0, got {self.entropy_coef}"
+            )
         if any(h <= 0 for h in self.hidden_sizes):
             raise ValueError(f"--hidden-sizes must all be > 0, got {self.hidden_sizes}")
 

@@ -50,6 +50,29 @@ def test_invalid_values_are_refused(cls, values):
         cls(**values)
 
 
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    "cls, values",
+    [
+        (DQNConfig, {"learning_rate": NAN}),
+        (DQNConfig, {"learning_rate": INF}),
+        (DQNConfig, {"max_grad_norm": NAN}),
+        (DQNConfig, {"huber_delta": INF}),
+        (ReinforceConfig, {"entropy_coef": NAN}),
+        (ReinforceConfig, {"entropy_coef": INF}),
+        (ReinforceConfig, {"value_learning_rate": NAN}),
+        (ReinforceConfig, {"max_grad_norm": -INF}),
+    ],
+)
+def test_non_finite_values_are_refused(cls, values):
+    # NaN passed every check ("nan <= 0" is False), and inf every "> 0" check
+    (name,) = values
+    with pytest.raises(ValueError, match=f"--{name.replace('_', '-')} must be a finite number"):
+        cls(**values)
+
+
 def test_presets_are_valid_configs():
     for table, cls in ((DQN_PRESETS, DQNConfig), (REINFORCE_PRESETS, ReinforceConfig)):
         for env_id, values in table.items():
