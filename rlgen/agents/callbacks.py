@@ -15,7 +15,17 @@ from typing import Any
 
 import numpy as np
 
-from rlgen.errors import UsageError
+from rlgen.errors import UsageError, check_count, check_seed
+
+UNITS = ("step", "episode")
+
+
+def check_unit(unit: Any) -> str:
+    """``unit`` if it is "step" or "episode" (what a callback counts), else a UsageError:
+    anything else was counted as episodes, "steps" too."""
+    if unit not in UNITS:
+        raise UsageError(f"unit must be 'step' or 'episode', got {unit!r}; give one of them")
+    return unit
 
 
 class Callback:
@@ -107,17 +117,13 @@ class EvalCallback(Callback):
         stop_at_reward: float | None = None,
         unit: str = "step",
     ) -> None:
-        if eval_every <= 0 or episodes <= 0:
-            raise UsageError(
-                f"--eval-every and --eval-episodes must be > 0, got {eval_every}, {episodes}"
-            )
         self.env_id = env_id
-        self.eval_every = int(eval_every)
-        self.episodes = int(episodes)
+        self.eval_every = check_count("--eval-every", eval_every)
+        self.episodes = check_count("--eval-episodes", episodes)
         self.best_dir = Path(best_dir) if best_dir else None
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.stop_at_reward = stop_at_reward
-        self.unit = unit
+        self.unit = check_unit(unit)
         self.history: list[dict[str, float]] = []
         self.best_mean = -np.inf
         self.best_step: int | None = None
@@ -215,9 +221,8 @@ class CheckpointCallback(Callback):
         unit: str = "step",
         evaluator: EvalCallback | None = None,
     ) -> None:
-        if every <= 0:
-            raise UsageError(f"--checkpoint-every must be > 0, got {every}")
-        self.path, self.every, self.unit = Path(path), int(every), unit
+        every = check_count("--checkpoint-every", every)
+        self.path, self.every, self.unit = Path(path), every, check_unit(unit)
         self.evaluator = evaluator
         self._next = 0
         self.saved: tuple[int, int] | None = None  # (counter, evaluations) of the last save
@@ -250,7 +255,7 @@ class ProgressBarCallback(Callback):
     """A tqdm bar over env steps (or episodes) showing speed, recent return, epsilon, loss."""
 
     def __init__(self, total: int, unit: str = "step", refresh_every: int | None = None) -> None:
-        self.total, self.unit = total, unit
+        self.total, self.unit = total, check_unit(unit)
         self.refresh_every = refresh_every or (200 if unit == "step" else 1)
         self.returns: deque[float] = deque(maxlen=20)
         self.bar: Any = None

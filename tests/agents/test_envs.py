@@ -198,6 +198,30 @@ def test_bad_python_inputs_are_named():
     assert agent.num_timesteps == 100  # refused before any step
 
 
+def test_callback_units_and_counts_are_checked():
+    # unit="steps" counted episodes, eval_every="500" was a TypeError, 2.5 became 2
+    from rlgen.agents import CheckpointCallback, ProgressBarCallback
+
+    for make in (
+        lambda: EvalCallback(eval_every=100, episodes=1, unit="steps"),
+        lambda: CheckpointCallback("ck", 100, unit="steps"),
+        lambda: ProgressBarCallback(100, unit="steps"),
+    ):
+        with pytest.raises(UsageError, match="unit must be 'step' or 'episode', got 'steps'"):
+            make()
+    with pytest.raises(UsageError, match="--eval-every must be a whole number, got '500'"):
+        EvalCallback(eval_every="500")
+    with pytest.raises(UsageError, match="--eval-every must be a whole number, got 2.5"):
+        EvalCallback(eval_every=2.5)
+    with pytest.raises(UsageError, match="--eval-episodes must be > 0"):
+        EvalCallback(episodes=0)
+    with pytest.raises(UsageError, match="--checkpoint-every must be a whole number"):
+        CheckpointCallback("ck", 1.5)
+    with pytest.raises(UsageError, match="--seed"):
+        EvalCallback(seed=-1)
+    assert EvalCallback(eval_every=1e3, unit="episode").eval_every == 1000  # as SB3 takes it
+
+
 def test_an_agent_leaves_the_callers_seeds_and_dtype_policy_alone():
     from tests.agents.helpers import run_python
 
