@@ -82,11 +82,16 @@ def first_env(agent: Any, env_or_id: Any = None) -> tuple[Any, Any]:
         if source is None:
             raise UsageError(
                 "this agent's env cannot be remade by gymnasium (no registered spec, or a "
-                "wrapper that does not record its arguments); pass an env to evaluate on: "
-                "evaluate(agent, env) or EvalCallback(env)"
+                "wrapper that does not record its arguments); pass a separate instance of the "
+                "env to evaluate on: evaluate(agent, eval_env) or EvalCallback(eval_env)"
             )
         env, env_id = make_copy(source), agent.env_id
     else:
+        if isinstance(env_or_id, gym.Env) and _trains_on(agent, env_or_id):
+            raise UsageError(
+                "the env to evaluate on is the one this agent trains on, and evaluation's "
+                "resets would cut its training episodes; pass a separate instance of the env"
+            )
         env, env_id = resolve_env(env_or_id)
         source = None if isinstance(env_or_id, gym.Env) else env_or_id
     try:
@@ -96,6 +101,13 @@ def first_env(agent: Any, env_or_id: Any = None) -> tuple[Any, Any]:
             env.close()
         raise
     return env, source
+
+
+def _trains_on(agent: Any, env: gym.Env) -> bool:
+    """Whether ``env`` (or the env inside its wrappers) is the agent's env or a copy it steps
+    side by side: its episodes would be cut by evaluation's resets."""
+    own = [getattr(agent, "env", None), *(getattr(agent, "_envs", None) or [])]
+    return any(e is not None and e.unwrapped is env.unwrapped for e in own)
 
 
 def check_fits(agent: Any, env: Any, env_id: str | None) -> None:

@@ -90,7 +90,7 @@ def test_a_saved_agent_comes_back_with_its_env_and_exploration(tmp_path):
 def test_custom_env_agents_act_save_load_and_resume_with_an_env(tmp_path):
     agent = ReinforceAgent(Walk(), seed=0)
     agent.learn(episodes=4, progress=False)
-    with pytest.raises(UsageError, match="pass an env to evaluate on"):
+    with pytest.raises(UsageError, match="pass a separate instance of the env to evaluate on"):
         evaluate(agent)
     assert evaluate(agent, Walk(), episodes=2) == (5.0, 0.0)
     agent.save(tmp_path / "walk")
@@ -148,6 +148,25 @@ def test_an_episode_that_never_ends_is_refused_not_waited_for(monkeypatch):
     agent = ReinforceAgent(TimeLimit(Endless(), 100), ReinforceConfig(hidden_sizes=(8,)))
     agent.learn(episodes=1, progress=False)  # a TimeLimit of exactly the guard is fine
     assert evaluate(agent, TimeLimit(Endless(), 100), episodes=1) == (100.0, 0.0)
+
+
+def test_the_env_an_agent_trains_on_is_refused_for_evaluation():
+    # EvalCallback(env) on the training env reset it mid-episode: DQN stepped on after the
+    # evaluation's last episode ended (gymnasium's "step() after terminated" warning)
+    env = gym.make("CartPole-v1")
+    agent = DQNAgent(env, DQNConfig(**SMALL, n_envs=2))
+    same = "the one this agent trains on.*pass a separate instance of the env"
+    with pytest.raises(UsageError, match=same):
+        agent.learn(200, callback=EvalCallback(env, eval_every=50, episodes=2), progress=False)
+    assert agent.num_timesteps == 0  # refused before any step
+    agent.learn(100, progress=False)
+    for mine in (env, agent._envs[1], FlattenObservation(env)):  # a copy; a wrapper around it
+        with pytest.raises(UsageError, match=same):
+            evaluate(agent, mine, episodes=1)
+    assert evaluate(agent, gym.make("CartPole-v1"), episodes=1)[0] > 0  # another instance
+    walker = Walk()
+    with pytest.raises(UsageError, match=same):
+        evaluate(ReinforceAgent(walker), walker, episodes=1)
 
 
 @pytest.mark.parametrize("where", ["agent.json", "model.keras", "x.txt"])
