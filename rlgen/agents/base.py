@@ -204,7 +204,12 @@ class BaseAgent:
                 f"save({str(path)!r}): an agent is saved as a folder (its networks and "
                 f"{AGENT_FILE}); give a folder path such as 'runs/my-agent'"
             )
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:  # /proc, a read-only folder, a file on the way: nothing written
+            raise UsageError(
+                f"cannot write {path} ({err.strerror or err}); give a folder you can write to"
+            ) from None
         for name, net in self.saved_networks().items():
             with atomic_path(path / name) as tmp:
                 net.save(tmp)

@@ -3,6 +3,9 @@ agents make (evaluation, side-by-side copies, a saved agent), and clear errors o
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -181,6 +184,19 @@ def test_save_and_load_paths(tmp_path, monkeypatch, where):
     if where != "agent.json":
         with pytest.raises(UsageError, match="saved as a folder"):
             agent.save(target)
+
+
+def test_save_where_no_folder_can_be_made_is_one_line(tmp_path):
+    # path.mkdir's NotADirectoryError / FileNotFoundError came out raw
+    agent = DQNAgent("CartPole-v1", DQNConfig(**SMALL))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "model.keras").write_text("a file on the way")
+    target = tmp_path / "out" / "model.keras" / "x"
+    with pytest.raises(UsageError, match=re.escape(f"cannot write {target} (")):
+        agent.save(target)
+    if Path("/proc/self").is_dir():  # Linux: no folder can be made in /proc
+        with pytest.raises(UsageError, match="cannot write /proc/agent"):
+            agent.save("/proc/agent")
 
 
 def test_loading_with_another_env_names_the_env_not_the_model_file(tmp_path):
