@@ -286,12 +286,29 @@ class BaseAgent:
         return obs.ndim <= 1 and obs.size == self.obs_dim
 
     def _as_batch(self, obs: Any) -> tuple[np.ndarray, bool]:
-        """(observations as a float32 (n, obs_dim) batch, whether one was given)."""
-        obs = np.asarray(obs, np.float32)
+        """(observations as a float32 (n, obs_dim) batch, whether one was given). A batch is
+        (n, *obs_shape) or (n, obs_dim), n >= 1."""
+        if isinstance(obs, tuple) and any(isinstance(part, dict) for part in obs):
+            raise UsageError(
+                "got a tuple holding an info dict, as env.reset() and env.step() return it; "
+                "pass the observation alone: obs, info = env.reset()"
+            )
+        try:
+            obs = np.asarray(obs, np.float32)
+        except (TypeError, ValueError):
+            raise UsageError(
+                f"an observation must be an array of numbers, got {type(obs).__name__}; this "
+                f"agent takes shape {self.obs_shape} (flatten a Dict or Tuple observation "
+                "space with gymnasium.wrappers.FlattenObservation)"
+            ) from None
         single = self._is_single(obs)
-        if not single and (obs.ndim < 2 or obs[0].size != self.obs_dim):
+        if not single and (obs.ndim < 2 or obs.shape[1:] not in (self.obs_shape, (self.obs_dim,))):
             raise UsageError(
                 f"an observation of shape {obs.shape} does not fit this agent: it takes "
                 f"{self.obs_shape}, or a batch of them of shape (n, *{self.obs_shape})"
+            )
+        if not single and len(obs) == 0:
+            raise UsageError(
+                f"an empty batch of observations (shape {obs.shape}); give at least one"
             )
         return obs.reshape(1 if single else -1, self.obs_dim), single

@@ -9,7 +9,14 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from rlgen.agents import DQNAgent, DQNConfig, EvalCallback, TrainingDiverged, evaluate
+from rlgen.agents import (
+    DQNAgent,
+    DQNConfig,
+    EvalCallback,
+    ReinforceAgent,
+    TrainingDiverged,
+    evaluate,
+)
 from rlgen.agents.configs import DQN_PRESETS, dqn_config_for
 from rlgen.errors import UsageError
 from tests.agents.helpers import run_python
@@ -318,3 +325,21 @@ def test_act_batch_of_one_is_a_batch():
     obs = np.zeros((1, 4), np.float32)
     assert agent.act(obs).shape == (1,)
     assert isinstance(agent.act(obs[0]), int)
+
+
+def test_predict_names_common_wrong_inputs():
+    # NumPy's errors came out: inhomogeneous shape, float() of a dict, index 0 out of bounds;
+    # and (3, 2, 2) or (2, 1, 4) batches of CartPole observations were acted on
+    env = gym.make("CartPole-v1")
+    obs, _ = env.reset(seed=0)
+    for agent in (DQNAgent(env, DQNConfig(hidden_sizes=(8,))), ReinforceAgent(env)):
+        with pytest.raises(UsageError, match=r"info dict.*obs, info = env.reset\(\)"):
+            agent.predict(env.reset(seed=0))
+        with pytest.raises(UsageError, match="array of numbers, got dict"):
+            agent.predict({"x": obs})
+        with pytest.raises(UsageError, match=r"empty batch .*\(0, 4\)"):
+            agent.predict(np.zeros((0, 4)))
+        for shape in ((3, 2, 2), (2, 1, 4), (2, 5)):
+            with pytest.raises(UsageError, match=rf"shape \({shape[0]}, .* does not fit"):
+                agent.predict(np.zeros(shape))
+        assert agent.predict(np.stack([obs, obs]))[0].shape == (2,)  # still a batch
