@@ -12,13 +12,20 @@ class TrainingDiverged(UsageError):
     """A loss became NaN or inf: training stopped, and the last good checkpoint is kept."""
 
 
+SEED_LIMIT = 2**32  # NumPy's global seed must be below it; TensorFlow overflowed far above
+
+
 def check_seed(seed: Any) -> int:
-    """``seed`` as an int; a UsageError unless it is a whole number >= 0 (gymnasium's and
-    NumPy's own errors for a negative one are tracebacks)."""
+    """``seed`` as an int; a UsageError unless it is a whole number >= 0 and < 2**32
+    (gymnasium's, NumPy's and TensorFlow's own errors for one outside are tracebacks)."""
     import numpy as np
 
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise UsageError(f"--seed must be a whole number >= 0, got {seed!r}")
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, (int, np.integer))
+        or not 0 <= seed < SEED_LIMIT
+    ):
+        raise UsageError(f"--seed must be a whole number >= 0 and < 2**32, got {seed!r}")
     return int(seed)
 
 

@@ -78,6 +78,14 @@ def test_non_finite_values_rejected(value):
         cfgmod.build(CNNConfig, parse(CNNConfig, [f"--learning-rate={value}"]))
 
 
+@pytest.mark.parametrize("seed", [-1, 2**32, 2**57])
+def test_seeds_outside_numpys_range_are_refused(seed):
+    # 2**32 passed and failed in np.random.seed, 2**57 inside TensorFlow
+    with pytest.raises(UsageError, match="--seed must be a whole number >= 0 and < 2\\*\\*32"):
+        cfgmod.build(RuntimeConfig, {"seed": seed})
+    assert cfgmod.build(RuntimeConfig, {"seed": 2**32 - 1}).seed == 2**32 - 1
+
+
 def test_tuple_flag_parses_commas():
     assert parse(MLPConfig, ["--hidden", "64,32"])["hidden"] == (64, 32)
     with pytest.raises(SystemExit):

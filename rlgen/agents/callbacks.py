@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from rlgen.errors import UsageError, check_count, check_seed
+from rlgen.errors import SEED_LIMIT, UsageError, check_count, check_seed
 
 UNITS = ("step", "episode")
 
@@ -183,8 +183,9 @@ class EvalCallback(Callback):
     def evaluate_now(self, agent: Any) -> dict[str, float]:
         from rlgen.agents.evaluation import evaluate
 
-        # Fresh start states each time: the seeds move on with every evaluation.
-        seed = self.seed + len(self.history) * self.episodes
+        # Fresh start states each time: the seeds move on with every evaluation (and wrap
+        # round below check_seed's limit, however many evaluations a run makes).
+        seed = (self.seed + len(self.history) * self.episodes) % SEED_LIMIT
         start = time.perf_counter()
         train_seconds = self.train_seconds()
         mean, std = evaluate(agent, self.env_id, episodes=self.episodes, seed=seed)

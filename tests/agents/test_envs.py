@@ -214,6 +214,9 @@ def test_bad_python_inputs_are_named():
         DQNAgent(Shifted())
     with pytest.raises(UsageError, match="takes a DQNConfig"):
         DQNAgent("CartPole-v1", object())
+    with pytest.raises(UsageError, match=r"--seed must be .* < 2\*\*32, got 144115188075855872"):
+        DQNAgent("CartPole-v1", DQNConfig(**SMALL), seed=2**57)  # TensorFlow's overflow error
+    assert ReinforceAgent("CartPole-v1", seed=2**32 - 1).seed == 2**32 - 1
     assert DQNAgent("CartPole-v1", {"learning_rate": 1e-3}).config.learning_rate == 1e-3
     with pytest.raises(ValueError, match="'learning_rate' must be float"):
         DQNConfig(learning_rate="fast")
