@@ -91,19 +91,31 @@ def agent_from_file(cls: type, config_cls: type, path: str | Path, env: Any = No
 
 def _saved_env(meta: dict[str, Any]) -> Any:
     """The env an agent.json names: its saved spec (wrappers, max_episode_steps), else its
-    registered id, else None (a custom env: the agent acts but cannot train)."""
+    registered id, else None (a custom env: the agent acts but cannot train); a warning when
+    an env it names cannot be remade here."""
     import gymnasium as gym
 
+    env_id = meta.get("env_id")
+    registered = env_id in gym.envs.registry
     if meta.get("env_spec"):
         try:
             return make_copy(gym.envs.registration.EnvSpec.from_json(meta["env_spec"]))
         except Exception as err:  # a wrapper or entry point gone from this install
-            warnings.warn(
-                f"the saved env ({meta['env_spec'][:60]}...) cannot be remade here ({err}); "
-                f"using plain {meta.get('env_id')}: pass env= to load to use your own",
-                stacklevel=3,
-            )
-    if meta.get("env_id") in gym.envs.registry:
+            if registered:
+                warnings.warn(
+                    f"the saved env ({meta['env_spec'][:60]}...) cannot be remade here "
+                    f"({err}); using plain {env_id}: pass env= to load to use your own",
+                    stacklevel=3,
+                )
+    if env_id is not None and not registered:  # gym.register-ed where it was saved
+        warnings.warn(
+            f"{env_id} is not registered in this process, so the agent is loaded without an "
+            "env (it acts, but cannot train or evaluate on its own); register it "
+            "(gymnasium.register) before loading, or pass env= to load",
+            stacklevel=3,
+        )
+        return None
+    if registered:
         if meta.get("env_incomplete"):
             warnings.warn(
                 f"{meta['env_id']} is remade without the wrappers or settings it was trained "

@@ -292,6 +292,28 @@ def test_an_env_that_cannot_be_recorded_warns_on_save_and_load(tmp_path):
     assert evaluate(back, Scale(gym.make("CartPole-v1")), episodes=1)[0] >= 800  # given: kept
 
 
+def test_loading_an_agent_of_an_id_this_process_has_not_registered_warns(tmp_path):
+    # the agent came back with env=None silently and failed only at learn()
+    import warnings
+
+    gym.register("rlgen-test/Walk-v0", entry_point=Walk)
+    try:
+        agent = DQNAgent(gym.make("rlgen-test/Walk-v0"), DQNConfig(**SMALL))
+        agent.save(tmp_path / "walk")
+    finally:
+        gym.envs.registry.pop("rlgen-test/Walk-v0", None)
+    unregistered = (
+        "rlgen-test/Walk-v0 is not registered in this process.*loaded without an env.*"
+        "register it .gymnasium.register. before loading, or pass env= to load"
+    )
+    with pytest.warns(UserWarning, match=unregistered):
+        back = DQNAgent.load(tmp_path / "walk")
+    assert back.env is None and isinstance(back.act(np.zeros((2, 2), np.float32)), int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an env given: nothing to warn about
+        assert DQNAgent.load(tmp_path / "walk", env=Walk()).env is not None
+
+
 def test_a_custom_env_without_render_mode_is_made_and_its_errors_are_one_line():
     class NoRender(Walk):
         def __init__(self):  # no render_mode argument: gym.make(id, render_mode=None) failed
