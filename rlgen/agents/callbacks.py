@@ -165,7 +165,7 @@ class EvalCallback(Callback):
         from rlgen.agents.evaluation import first_env
 
         # A wrong env fails now, not at the first evaluation after training has begun.
-        env, _ = first_env(agent, self.env_id)
+        env, _ = first_env(agent, self.env_id, training=True)
         if env is not self.env_id:
             env.close()
         self._t0, self.eval_seconds = time.perf_counter(), 0.0

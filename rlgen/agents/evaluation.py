@@ -73,10 +73,14 @@ def _lock_step_returns(agent: Any, envs: list[Any], episodes: int, seed: int) ->
     return returns
 
 
-def first_env(agent: Any, env_or_id: Any = None) -> tuple[Any, Any]:
+def first_env(agent: Any, env_or_id: Any = None, training: bool = False) -> tuple[Any, Any]:
     """(an env to evaluate ``agent`` on, checked to fit it; what copies of it are made from,
     or None for an env instance given, which is used alone). By default, a copy of the
-    agent's own env, wrappers and ``max_episode_steps`` included."""
+    agent's own env, wrappers and ``max_episode_steps`` included.
+
+    The env the agent trains on is refused ``training`` (evaluation's resets would cut its
+    episodes); between ``learn`` calls it may be used, and the next ``learn`` starts new
+    episodes in it."""
     if env_or_id is None:
         source = agent.env_source  # never the bare id of a wrapped env
         if source is None:
@@ -88,10 +92,13 @@ def first_env(agent: Any, env_or_id: Any = None) -> tuple[Any, Any]:
         env, env_id = make_copy(source), agent.env_id
     else:
         if isinstance(env_or_id, gym.Env) and _trains_on(agent, env_or_id):
-            raise UsageError(
-                "the env to evaluate on is the one this agent trains on, and evaluation's "
-                "resets would cut its training episodes; pass a separate instance of the env"
-            )
+            if training:
+                raise UsageError(
+                    "the env to evaluate on is the one this agent trains on, and evaluation's "
+                    "resets would cut its training episodes; pass a separate instance of the env"
+                )
+            if hasattr(agent, "_obs"):
+                agent._obs = None  # its episodes end here: the next learn() resets them
         env, env_id = resolve_env(env_or_id)
         source = None if isinstance(env_or_id, gym.Env) else env_or_id
     try:
