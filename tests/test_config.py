@@ -149,3 +149,17 @@ def test_malformed_toml(tmp_path):
         cfgmod.read_toml(bad)
     with pytest.raises(UsageError, match="not found"):
         cfgmod.read_toml(tmp_path / "missing.toml")
+
+
+def test_nan_where_a_number_is_compared_is_refused():
+    # `nan < 0` is False: these passed their checks, and a NaN stop_at_reward never stopped
+    from rlgen.agents import EvalCallback
+    from rlgen.gan.configs import GANConfig
+    from rlgen.supervised.configs import RegressionConfig
+
+    with pytest.raises(UsageError, match="stop_at_reward must be a finite number"):
+        EvalCallback("CartPole-v1", stop_at_reward=float("nan"))
+    with pytest.raises(ValueError, match="--noise must be >= 0, got nan"):
+        RegressionConfig(noise=float("nan"))
+    with pytest.raises(ValueError, match="--leaky-slope must be >= 0, got nan"):
+        GANConfig(leaky_slope=float("nan"))

@@ -8,6 +8,7 @@ step, return, length, epsilon, loss), ``on_update(agent, loss)`` after each trai
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from pathlib import Path
@@ -122,6 +123,10 @@ class EvalCallback(Callback):
         self.episodes = check_count("--eval-episodes", episodes)
         self.best_dir = Path(best_dir) if best_dir else None
         self.seed = check_seed(seed)
+        if stop_at_reward is not None and not (
+            isinstance(stop_at_reward, (int, float)) and math.isfinite(stop_at_reward)
+        ):
+            raise UsageError(f"stop_at_reward must be a finite number, got {stop_at_reward}")
         self.stop_at_reward = stop_at_reward
         self.unit = check_unit(unit)
         self.history: list[dict[str, float]] = []

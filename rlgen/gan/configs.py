@@ -158,7 +158,7 @@ class GANConfig:
         check_fraction(self, "ema")
         if not 0.0 <= self.lecam < math.inf:
             raise ValueError(f"--lecam must be a weight >= 0, got {self.lecam}")
-        if self.leaky_slope < 0:
+        if not self.leaky_slope >= 0:  # NaN too
             raise ValueError(f"--leaky-slope must be >= 0, got {self.leaky_slope}")
         if self.loss == "hinge" and self.label_smoothing:
             raise ValueError("--label-smoothing applies to the bce loss only, not to --loss hinge")

@@ -270,7 +270,7 @@ class RegressionConfig(TrainConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_positive(self, "degree", "samples")
-        if self.noise < 0:
+        if not self.noise >= 0:  # NaN too
             raise ValueError(f"--noise must be >= 0, got {self.noise}")
 
 
