@@ -159,8 +159,12 @@ def rendering_env(env_id: str) -> Any:
     return env
 
 
+GIF_MAX_FRAMES = 3_000  # 100 s at 30 fps; every frame is held in memory until written
+
+
 def record_gif(agent: Any, env_id: str, path: Any, seed: int = 0, fps: int = 30) -> Any:
-    """An animated GIF of one greedy episode (needs the ``render`` extra for pygame)."""
+    """An animated GIF of one greedy episode (needs the ``render`` extra for pygame): its
+    first ``GIF_MAX_FRAMES`` frames, for an episode that runs longer or never ends."""
     from pathlib import Path
 
     from PIL import Image
@@ -174,11 +178,15 @@ def record_gif(agent: Any, env_id: str, path: Any, seed: int = 0, fps: int = 30)
     obs, _ = env.reset(seed=seed)
     frames = [env.render()]
     done = False
-    while not done:
+    while not done and len(frames) < GIF_MAX_FRAMES:
         obs, _, term, trunc, _ = env.step(int(agent.act(obs, greedy=True)))
         frames.append(env.render())
         done = term or trunc
     env.close()
+    if not done:
+        from rlgen.datasets import warn
+
+        warn(f"the episode had not ended after {GIF_MAX_FRAMES - 1:,} steps; the GIF shows those")
     images = [Image.fromarray(np.asarray(f)) for f in frames if f is not None]
     if not images:
         raise UsageError(f"{env_id} rendered no frames; it cannot make a GIF")

@@ -131,6 +131,25 @@ class Endless(Walk):
         return np.zeros((2, 2), np.float32), 1.0, False, False, {}
 
 
+def test_a_gif_of_an_episode_that_never_ends_stops_at_its_frame_cap(monkeypatch, tmp_path, capsys):
+    # agent eval --gif kept every frame of a never-ending episode in memory until it ran out
+    from PIL import Image
+
+    from rlgen.agents import evaluation
+
+    class Drawn(Endless):
+        def render(self):
+            return np.full((8, 8, 3), 10 * (self.t % 20), np.uint8)
+
+    monkeypatch.setattr(evaluation, "GIF_MAX_FRAMES", 50)
+    monkeypatch.setattr(evaluation, "rendering_env", lambda env_id: Drawn())
+    agent = ReinforceAgent(Walk(), ReinforceConfig(hidden_sizes=(8,)))
+    evaluation.record_gif(agent, "Walk", tmp_path / "walk.gif")
+    with Image.open(tmp_path / "walk.gif") as gif:
+        assert gif.n_frames == 50
+    assert "had not ended after 49 steps" in capsys.readouterr().err
+
+
 def test_an_episode_that_never_ends_is_refused_not_waited_for(monkeypatch):
     # REINFORCE's learn and evaluation looped forever (REINFORCE's memory growing)
     from rlgen.agents import envs
