@@ -197,6 +197,22 @@ def unit_pixels(x: Any, what: str) -> np.ndarray:
     return np.clip(x, 0.0, 1.0)
 
 
+def digit_labels(y: Any, what: str) -> np.ndarray:
+    """Labels as int64 digits 0-9, shape (N,): one-hot rows, fractions and digits out of
+    range refused by name (an embedding had wrapped -1 to 9 and truncated 2.5 to 2)."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 10 and y.shape[0] != 1:
+        raise UsageError(f"{what} are one-hot rows; give the digits themselves: y.argmax(axis=1)")
+    if y.ndim == 2 and 1 in y.shape:  # a column or a row of labels
+        y = y.reshape(-1)
+    if y.ndim != 1 or (y.size and not np.issubdtype(y.dtype, np.number)):
+        raise UsageError(f"{what} have shape {y.shape}; give one digit 0-9 per image, shape (N,)")
+    if y.size and not np.isin(y, np.arange(10)).all():
+        bad = y[~np.isin(y, np.arange(10))][0].item()
+        raise UsageError(f"{what} must be the digits 0-9, got {bad!r}")
+    return y.astype(np.int64)
+
+
 def _to_image_data(arrays: dict[str, np.ndarray], name: str, source: str) -> ImageData:
     out = {}
     for split in ("train", "test"):
@@ -207,7 +223,7 @@ def _to_image_data(arrays: dict[str, np.ndarray], name: str, source: str) -> Ima
             raise UsageError(
                 f"{source}: x_{split} has shape {x.shape}; expected (N, 28, 28) images"
             )
-        y = np.asarray(y).reshape(-1)
+        y = digit_labels(y, f"{source}: y_{split}")
         if x.shape[0] == 0:  # the tf.data shuffle failed on it, or a run tested on nothing
             raise UsageError(f"{source}: x_{split} holds no images; give a file with both splits")
         if y.shape[0] != x.shape[0]:
@@ -215,8 +231,6 @@ def _to_image_data(arrays: dict[str, np.ndarray], name: str, source: str) -> Ima
                 f"{source}: {x.shape[0]} {split} images but {y.shape[0]} labels; "
                 "the files do not belong together"
             )
-        if y.size and (y.min() < 0 or y.max() > 9):
-            raise UsageError(f"{source}: {split} labels outside 0-9; these are not MNIST labels")
         if not np.isfinite(x).all():
             raise UsageError(f"{source}: x_{split} holds NaN or inf pixels; the file is corrupt")
         # 0-255 pixels are scaled; [0, 1] ones kept. Only integers, or floats clearly past 1:

@@ -334,3 +334,22 @@ def test_pixels_are_scaled_only_when_they_are_0_to_255(tmp_path):
     np.savez(tmp_path / "signed.npz", **{**arrays, "x_train": 2 * unit - 1})
     with pytest.raises(UsageError, match=r"x_train hold values from -1.*\(x \+ 1\) / 2"):
         datasets.load_images("mnist", tmp_path / "signed.npz")
+
+
+def test_labels_in_a_data_file_must_be_digits(tmp_path):
+    # one-hot rows were "20 train images but 200 labels; the files do not belong together",
+    # and 2.5 was truncated to 2 in silence
+    arrays = write_idx_set(tmp_path / "idx")
+    onehot = np.eye(10)[arrays["y_train"]]
+    for name, labels, message in (
+        ("onehot", onehot, r"y_train are one-hot rows.*argmax\(axis=1\)"),
+        ("half", arrays["y_train"] + 0.5, "y_train must be the digits 0-9, got"),
+        ("ten", np.full(20, 10), "y_train must be the digits 0-9, got 10"),
+    ):
+        np.savez(tmp_path / f"{name}.npz", **{**arrays, "y_train": labels})
+        with pytest.raises(UsageError, match=message):
+            datasets.load_images("mnist", tmp_path / f"{name}.npz")
+    np.savez(tmp_path / "column.npz", **{**arrays, "y_train": arrays["y_train"][:, None] * 1.0})
+    loaded = datasets.load_images("mnist", tmp_path / "column.npz")  # whole floats, a column
+    np.testing.assert_array_equal(loaded.y_train, arrays["y_train"])
+    assert loaded.y_train.dtype == np.int64

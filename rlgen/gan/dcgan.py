@@ -32,7 +32,7 @@ from keras import layers, ops
 from rlgen import config as cfgmod
 from rlgen import datasets, runtime
 from rlgen.datasets import IMAGE_SHAPE
-from rlgen.errors import TrainingDiverged, UsageError, check_seed
+from rlgen.errors import TrainingDiverged, UsageError, check_count, check_seed
 from rlgen.gan.configs import GANConfig
 from rlgen.optimizers import computes_in_float16, loss_scaled
 from rlgen.runs import (
@@ -586,22 +586,6 @@ def to_unit(images: Any) -> np.ndarray:
 # ----------------------------------------------------------------------------- the API
 
 
-def _digit_labels(y: Any) -> np.ndarray:
-    """Training labels as int64 digits 0-9, one per image: one-hot rows, fractions and digits
-    out of range refused (the label embedding had wrapped -1 to 9 and truncated 2.5 to 2)."""
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == NUM_CLASSES:
-        raise UsageError("labels are one-hot rows; give the digits themselves: y.argmax(axis=1)")
-    if y.ndim != 1 or (y.size and not np.issubdtype(y.dtype, np.number)):
-        raise UsageError(f"labels have shape {y.shape}; give one digit 0-9 per image, shape (N,)")
-    if y.size and (
-        not np.all(np.isfinite(y)) or np.any(y != np.round(y)) or y.min() < 0 or y.max() > 9
-    ):
-        bad = y[~np.isin(y, np.arange(NUM_CLASSES))][0]
-        raise UsageError(f"labels must be the digits 0-9, got {bad!r}")
-    return y.astype(np.int64)
-
-
 class GAN:
     """A DCGAN you can train, sample from, save and load (the toolkit's GAN API)."""
 
@@ -609,7 +593,7 @@ class GAN:
         self.config = config or GANConfig()
         if not isinstance(self.config, GANConfig):
             raise TypeError(f"GAN needs a GANConfig, got {type(self.config).__name__}")
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self.model = make_dcgan(self.config, self.seed)
         self.history: dict[str, list[float]] = {}
         self.seconds = 0.0
@@ -688,7 +672,7 @@ class GAN:
         if y is None and self.conditional:
             raise UsageError("a conditional GAN trains on labelled images; give y, the labels")
         x = np.asarray(x, np.float32)
-        y = np.zeros(len(x), np.int64) if y is None else _digit_labels(y)
+        y = np.zeros(len(x), np.int64) if y is None else datasets.digit_labels(y, "labels")
         if x.ndim != 4 or x.shape[1:] != IMAGE_SHAPE or len(y) != len(x) or not len(x):
             raise UsageError(
                 f"training images have shape {x.shape} with {len(y)} labels; "
@@ -750,8 +734,7 @@ class GAN:
         self, n: int, digits: int | Sequence[int] | None = None, seed: int = 0
     ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         """Yield ``(x, y)`` chunks of at most :data:`CHUNK` images (bounded memory for any n)."""
-        if n <= 0:
-            raise UsageError(f"-n must be > 0, got {n}")
+        n = check_count("-n", n)
         check_seed(seed)
         if digits is not None and not self.conditional:
             raise UsageError(
@@ -776,6 +759,7 @@ class GAN:
         ``digits``: one digit, or several to balance over (default all ten); the same seed
         gives the same images. Labels are None for an unconditional GAN.
         """
+        n = check_count("-n", n)
         if n > MAX_IN_MEMORY:
             raise UsageError(
                 f"-n {n} images would take {n * 784 * 4 / 1e9:.1f} GB of memory; "

@@ -165,9 +165,19 @@ def reference_classifier(
 # ----------------------------------------------------------------------------- statistics
 
 
+def _two_each(a: np.ndarray, b: np.ndarray) -> None:
+    if min(len(a), len(b)) < 2:
+        raise UsageError(
+            f"a distance between two sets needs at least 2 points in each, got {len(a)} and "
+            f"{len(b)}"
+        )
+
+
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Fréchet distance between Gaussians fitted to feature sets ``a`` and ``b`` (N, D)."""
     from scipy import linalg
+
+    _two_each(a, b)
 
     mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
@@ -188,6 +198,7 @@ def kernel_inception_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Unbiased MMD² with the cubic kernel (x·y / d + 1)³ (Bińkowski et al. 2018).
 
     Give standardised features: see :func:`standardise`."""
+    _two_each(a, b)
     d = a.shape[1]
     kaa = (a @ a.T / d + 1) ** 3
     kbb = (b @ b.T / d + 1) ** 3
@@ -217,6 +228,11 @@ def _knn_radius(x: np.ndarray, k: int) -> np.ndarray:
 def recall_coverage(real: np.ndarray, fake: np.ndarray, k: int = NEIGHBOURS) -> dict[str, float]:
     """Recall: share of real points inside some fake point's k-NN ball (Kynkäänniemi 2019).
     Coverage: share of real points whose own k-NN ball holds a fake point (Naeem 2020)."""
+    if min(len(real), len(fake)) <= k:
+        raise UsageError(
+            f"recall and coverage with k = {k} neighbours need more than {k} points on each "
+            f"side, got {len(real)} and {len(fake)}"
+        )
     d = _pairwise(real, fake)
     recall = float(np.mean((d <= _knn_radius(fake, k)[None, :]).any(axis=1)))
     coverage = float(np.mean(d.min(axis=1) <= _knn_radius(real, k)))
@@ -265,6 +281,12 @@ def real_digits_score(gan: Any, reference: Reference) -> float:
 # ----------------------------------------------------------------------------- the figures
 
 
+def _enough(n: int) -> int:
+    if n < 10:
+        raise UsageError(f"need at least 10 images to compare, got {n}; raise -n")
+    return int(n)
+
+
 def compare(
     x_gen: np.ndarray,
     y_gen: np.ndarray | None,
@@ -280,9 +302,7 @@ def compare(
     training digits the generator learnt from (indices ``learnt_from``; default all): against
     a larger pool, near-copies of a small training set would look less suspicious."""
     d = reference.data
-    n = int(min(n, len(x_gen), len(d.x_test), len(d.x_train)))
-    if n < 10:
-        raise UsageError(f"need at least 10 images to compare, got {n}; raise -n")
+    n = _enough(min(n, len(x_gen), len(d.x_test), len(d.x_train)))
     rng = np.random.default_rng(seed)
     test_idx = np.sort(rng.choice(len(d.x_test), n, replace=False))
     train_idx = np.sort(rng.choice(len(d.x_train), n, replace=False))
@@ -328,13 +348,19 @@ def evaluate(
     reference: Reference | None = None,
 ) -> dict[str, Any]:
     """The quality figures of a trained :class:`rlgen.gan.dcgan.GAN` (see the module doc)."""
+    _enough(n)  # before the reference classifier is trained
     reference = reference or reference_classifier(gan.config.dataset, gan.config.data_dir)
     d = reference.data
     n = int(min(n, len(d.x_test), len(d.x_train)))  # the floor needs as many real digits
+    learnt = gan.training_indices(d.y_train)
+    if gan.trained_on not in (None, datasets.fingerprint(d.x_train[learnt], d.y_train[learnt])):
+        datasets.warn(
+            "this GAN was trained on other images than the training digits its config names "
+            "(from Python, say): the memorisation check and cas_real measure against those "
+            "digits, not the ones it learnt from"
+        )
     x_gen, y_gen = gan.sample(n, seed=seed)
-    out = compare(
-        x_gen, y_gen, reference, n=n, seed=seed, learnt_from=gan.training_indices(d.y_train)
-    )
+    out = compare(x_gen, y_gen, reference, n=n, seed=seed, learnt_from=learnt)
     if cas and gan.conditional:
         steps = int(reference.info["steps"])
         x_syn, y_syn = gan.sample(len(d.x_train), seed=seed + 1)

@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from rlgen import config as cfgmod
 from rlgen import datasets, plots, runtime
-from rlgen.errors import TrainingDiverged, UsageError
+from rlgen.errors import TrainingDiverged, UsageError, check_seed
 from rlgen.optimizers import computes_in_float16, loss_scaled
 from rlgen.runs import CONFIG, Run, atomic_path, load_model, merge_json, read_json, write_csv
 from rlgen.supervised import models
@@ -202,7 +202,7 @@ class Trainer:
         config = config or default_config(task)
         if not isinstance(config, CONFIGS[task]):
             raise TypeError(f"{task} needs a {CONFIGS[task].__name__}, got {type(config).__name__}")
-        self.task, self.config, self.seed = task, config, seed
+        self.task, self.config, self.seed = task, config, check_seed(seed)
         self.model: keras.Model | None = None
         self.history: dict[str, list[float]] = {}
         self._data: Splits | None = None

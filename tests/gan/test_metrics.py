@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rlgen.errors import UsageError
 from rlgen.gan import metrics
 
 
@@ -113,3 +114,34 @@ def test_cas_real_scores_the_digits_the_gan_learnt_from(reference, monkeypatch):
     on_few = SimpleNamespace(training_indices=lambda y: datasets.subset(y, 100, seed=0))
     few = metrics.real_digits_score(on_few, reference)
     assert 0.3 < few < reference.info["test_accuracy"] - 0.05  # 100 digits teach less
+
+
+def test_the_statistics_refuse_too_few_points(rng):
+    # scipy's "Internal error in sqrtm", a NaN with a RuntimeWarning, an IndexError before
+    one, many = rng.standard_normal((1, 4)), rng.standard_normal((50, 4))
+    with pytest.raises(UsageError, match="at least 2 points in each, got 1 and 50"):
+        metrics.frechet_distance(one, many)
+    with pytest.raises(UsageError, match="at least 2 points"):
+        metrics.kernel_inception_distance(many, one)
+    with pytest.raises(UsageError, match="need more than 5 points on each side, got 50 and 5"):
+        metrics.recall_coverage(many, many[:5])
+
+
+def test_evaluate_checks_n_first_and_says_when_the_gan_learnt_from_other_digits(
+    reference, capsys, monkeypatch
+):
+    from rlgen import datasets
+
+    from .helpers import digits, tiny_gan
+
+    gan = tiny_gan()
+    with pytest.raises(UsageError, match="at least 10 images"):
+        metrics.evaluate(gan, n=5)  # before, a reference CNN was trained first (30 s)
+    x, y = digits(32, seed=7)  # not the config's training digits (all 4,000)
+    gan.train(x, y, epochs=1, verbose=0)
+    monkeypatch.setattr(datasets, "_WARNED", set())  # once per process: this test sees it
+    figures = metrics.evaluate(gan, n=50, cas=False, reference=reference)
+    assert figures["n"] == 50
+    assert "trained on other images than the training digits its config names" in (
+        capsys.readouterr().err
+    )

@@ -113,6 +113,16 @@ def assert_finite_model(path):
     assert weights and all(np.isfinite(w).all() for w in weights)
 
 
+def test_seeds_are_checked_by_rlgen_not_by_numpy_or_keras():
+    from rlgen.gan.dcgan import GAN
+
+    for bad in (1.5, -1, 2**32):
+        with pytest.raises(UsageError, match="--seed must be a whole number"):
+            Trainer("iris", seed=bad)
+        with pytest.raises(UsageError, match="--seed must be a whole number"):
+            GAN(seed=bad)
+
+
 def test_unknown_task_and_wrong_config_type():
     with pytest.raises(UsageError, match="unknown model"):
         Trainer("transformer")
