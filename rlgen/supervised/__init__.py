@@ -26,10 +26,12 @@ __all__ = [
     "build_iris",
     "build_mlp",
     "build_rnn",
+    "default_config",
 ]
 
 _LAZY = {
     "Trainer": "rlgen.supervised.training",
+    "default_config": "rlgen.supervised.training",
     "build_mlp": "rlgen.supervised.models",
     "build_cnn": "rlgen.supervised.models",
     "build_rnn": "rlgen.supervised.models",
