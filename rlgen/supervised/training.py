@@ -408,9 +408,10 @@ class Trainer:
         if verbose:
             print(self.summary_text())
         callbacks = [_EpochLog(self, run), *(callbacks or [])]
+        done = len(self.history.get("epoch", []))  # a further fit() goes on counting
         if verbose:
             steps = math.ceil(len(d.x_train) / self.config.batch_size)
-            callbacks.append(_ProgressBar(self.config.epochs, steps))
+            callbacks.append(_ProgressBar(self.config.epochs, steps, first=done))
         if run is not None:
             run.write_text("model_summary.txt", self.summary_text())
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.file("tensorboard"))))
@@ -420,7 +421,8 @@ class Trainer:
             self.model.fit(
                 self._dataset(d.x_train, d.y_train, True),
                 validation_data=val,
-                epochs=self.config.epochs,
+                initial_epoch=done,
+                epochs=done + self.config.epochs,
                 shuffle=False,  # the tf.data pipeline shuffles
                 verbose=0,
                 callbacks=callbacks,
@@ -630,9 +632,9 @@ class Trainer:
 class _ProgressBar(keras.callbacks.Callback):
     """One tqdm bar over every batch of every epoch, showing the last epoch's figures."""
 
-    def __init__(self, epochs: int, steps_per_epoch: int) -> None:
+    def __init__(self, epochs: int, steps_per_epoch: int, first: int = 0) -> None:
         super().__init__()
-        self.epochs, self.steps = epochs, steps_per_epoch
+        self.epochs, self.steps, self.first = epochs, steps_per_epoch, first
         self.bar = None
         self.epoch = 0
 
@@ -644,12 +646,12 @@ class _ProgressBar(keras.callbacks.Callback):
             unit="batch",
             mininterval=0.5,
             dynamic_ncols=True,
-            desc="epoch 1",
+            desc=f"epoch {self.first + 1}",
         )
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch = epoch
-        self.bar.set_description(f"epoch {epoch + 1}/{self.epochs}")
+        self.bar.set_description(f"epoch {epoch + 1}/{self.first + self.epochs}")
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.bar.update(1)
@@ -658,7 +660,7 @@ class _ProgressBar(keras.callbacks.Callback):
         shown = {k.replace("accuracy", "acc"): f"{float(v):.4g}" for k, v in (logs or {}).items()}
         self.bar.set_postfix(shown, refresh=False)
         # Keep the bar's count exact even if an epoch had fewer batches than estimated.
-        self.bar.n = (epoch + 1) * self.steps
+        self.bar.n = (epoch + 1 - self.first) * self.steps
         self.bar.refresh()
 
     def on_train_end(self, logs: dict | None = None) -> None:

@@ -113,6 +113,16 @@ def assert_finite_model(path):
     assert weights and all(np.isfinite(w).all() for w in weights)
 
 
+def test_a_second_fit_goes_on_counting_epochs():
+    # the history read [1, 2, 1, 2], as if training had started again
+    trainer = Trainer("iris", default_config("iris", epochs=2))
+    trainer.fit(verbose=0)
+    first = trainer.model.get_weights()
+    history = trainer.fit(verbose=1)
+    assert history["epoch"] == [1, 2, 3, 4] and len(history["loss"]) == 4
+    assert any(not np.array_equal(a, b) for a, b in zip(first, trainer.model.get_weights()))
+
+
 def test_seeds_are_checked_by_rlgen_not_by_numpy_or_keras():
     from rlgen.gan.dcgan import GAN
 
