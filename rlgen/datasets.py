@@ -176,15 +176,15 @@ def _arrays_from_npz(path: Path) -> dict[str, np.ndarray]:
         raise UsageError(f"{path} is not a readable .npz file ({err}); write it again") from None
 
 
-def unit_pixels(x: Any, what: str) -> np.ndarray:
-    """``x`` as float32 pixels in [0, 1]. A resize's overshoot (0.01 either side) is clipped;
-    NaN, inf and any other range are refused with the likely fix (0-255, or [-1, 1])."""
+def unit_pixels(x: Any, what: str, slack: float = 0.01) -> np.ndarray:
+    """``x`` as float32 pixels in [0, 1]. A resize's overshoot (``slack`` either side) is
+    clipped; NaN, inf and any other range are refused with the likely fix (0-255, [-1, 1])."""
     x = np.asarray(x, np.float32)
     if not np.isfinite(x).all():
         raise UsageError(f"{what} hold NaN or inf pixels; give them in [0, 1]")
     if x.size:
         low, high = float(x.min()), float(x.max())
-        if not (-0.01 <= low and high <= 1.01):
+        if not (-slack <= low and high <= 1.0 + slack):
             if high > 1.5:
                 fix = "divide 0-255 pixels by 255"
             elif low < -0.5:
@@ -205,8 +205,10 @@ def digit_labels(y: Any, what: str) -> np.ndarray:
         raise UsageError(f"{what} are one-hot rows; give the digits themselves: y.argmax(axis=1)")
     if y.ndim == 2 and 1 in y.shape:  # a column or a row of labels
         y = y.reshape(-1)
-    if y.ndim != 1 or (y.size and not np.issubdtype(y.dtype, np.number)):
+    if y.ndim != 1:
         raise UsageError(f"{what} have shape {y.shape}; give one digit 0-9 per image, shape (N,)")
+    if y.size and (y.dtype == bool or not np.issubdtype(y.dtype, np.number)):
+        raise UsageError(f"{what} are of type {y.dtype}; give the digits 0-9 as integers")
     if y.size and not np.isin(y, np.arange(10)).all():
         bad = y[~np.isin(y, np.arange(10))][0].item()
         raise UsageError(f"{what} must be the digits 0-9, got {bad!r}")
@@ -236,9 +238,9 @@ def _to_image_data(arrays: dict[str, np.ndarray], name: str, source: str) -> Ima
         # 0-255 pixels are scaled; [0, 1] ones kept. Only integers, or floats clearly past 1:
         # one resize overshoot of 1.0001 had scaled a whole [0, 1] split to near black.
         high = float(x.max())
-        if high > 1.0 and (np.issubdtype(x.dtype, np.integer) or high > 1.5) and high <= 255:
-            x = x.astype(np.float32) / 255.0
-        x = unit_pixels(x, f"{source}: x_{split}")
+        if high > 1.0 and (np.issubdtype(x.dtype, np.integer) or high > 1.5) and high <= 257.5:
+            x = x.astype(np.float32) / 255.0  # 257.5: a resize's overshoot of 0-255 pixels
+        x = unit_pixels(x, f"{source}: x_{split}", slack=0.05)
         out[f"x_{split}"] = x[..., None]
         out[f"y_{split}"] = y.astype(np.int64)
     return ImageData(name=name, source=source, **out)

@@ -17,11 +17,17 @@ BENCHMARKS = sorted((Path(__file__).parents[1] / "benchmarks").glob("*.py"))
 
 
 def _rlgen_names(tree: ast.AST):
-    """(line, module, name) for every `from rlgen... import name` in the file, at any depth."""
+    """(line, module, name, local name) for every `from rlgen... import name` and every
+    `import rlgen.x as y` in the file, at any depth."""
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "rlgen":
             for alias in node.names:
                 yield node.lineno, node.module, alias.name, alias.asname or alias.name
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "rlgen" and "." in alias.name and alias.asname:
+                    parent, name = alias.name.rsplit(".", 1)
+                    yield node.lineno, parent, name, alias.asname
 
 
 def _resolve(module_name: str, name: str):

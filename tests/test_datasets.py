@@ -353,3 +353,17 @@ def test_labels_in_a_data_file_must_be_digits(tmp_path):
     loaded = datasets.load_images("mnist", tmp_path / "column.npz")  # whole floats, a column
     np.testing.assert_array_equal(loaded.y_train, arrays["y_train"])
     assert loaded.y_train.dtype == np.int64
+
+
+def test_a_resize_overshoot_in_a_data_file_is_clipped_and_label_types_are_named(tmp_path):
+    arrays = write_idx_set(tmp_path / "idx")
+    wide = arrays["x_train"].astype(np.float32)
+    wide[0, 0, 0] = 255.6  # bicubic overshoot of 0-255 pixels
+    unit = arrays["x_test"].astype(np.float32) / 255.0
+    unit[0, 0, 0] = -0.02  # and of [0, 1] ones
+    np.savez(tmp_path / "resized.npz", **{**arrays, "x_train": wide, "x_test": unit})
+    d = datasets.load_images("mnist", tmp_path / "resized.npz")
+    assert d.x_train.max() == 1.0 and d.x_test.min() == 0.0
+    np.savez(tmp_path / "words.npz", **{**arrays, "y_train": arrays["y_train"].astype(str)})
+    with pytest.raises(UsageError, match="y_train are of type <U.*give the digits 0-9 as integers"):
+        datasets.load_images("mnist", tmp_path / "words.npz")

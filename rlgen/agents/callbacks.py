@@ -9,6 +9,7 @@ step, return, length, epsilon, loss), ``on_update(agent, loss)`` after each trai
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections import deque
 from pathlib import Path
@@ -124,7 +125,9 @@ class EvalCallback(Callback):
         self.best_dir = Path(best_dir) if best_dir else None
         self.seed = check_seed(seed)
         if stop_at_reward is not None and not (
-            isinstance(stop_at_reward, (int, float)) and math.isfinite(stop_at_reward)
+            isinstance(stop_at_reward, numbers.Real)
+            and not isinstance(stop_at_reward, bool)
+            and math.isfinite(stop_at_reward)
         ):
             raise UsageError(f"stop_at_reward must be a finite number, got {stop_at_reward}")
         self.stop_at_reward = stop_at_reward

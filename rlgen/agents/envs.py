@@ -22,10 +22,20 @@ def episode_never_ended(env: Any) -> UsageError:
     """The error for an episode of ``env`` that passed :data:`MAX_EPISODE_STEPS` steps."""
     spec = getattr(env, "spec", None)
     name = spec.id if spec is not None else type(getattr(env, "unwrapped", env)).__name__
+    limit, layer = getattr(spec, "max_episode_steps", None), env
+    while isinstance(layer, gym.Wrapper):  # a TimeLimit the user wrapped it in
+        if isinstance(layer, gym.wrappers.TimeLimit):
+            limit = layer._max_episode_steps
+        layer = layer.env
+    fix = (
+        f"its time limit of {limit:,} steps is past what rlgen waits for; give it one of at "
+        f"most {MAX_EPISODE_STEPS:,}"
+        if limit
+        else "wrap the env in gymnasium.wrappers.TimeLimit(env, max_episode_steps=N)"
+    )
     return UsageError(
         f"an episode of {name} never ended (neither terminated nor truncated in "
-        f"{MAX_EPISODE_STEPS} steps); wrap the env in "
-        "gymnasium.wrappers.TimeLimit(env, max_episode_steps=N)"
+        f"{MAX_EPISODE_STEPS} steps); {fix}"
     )
 
 

@@ -40,7 +40,7 @@ import tensorflow as tf
 
 from rlgen import datasets, runtime
 from rlgen.datasets import ImageData
-from rlgen.errors import UsageError
+from rlgen.errors import SEED_LIMIT, UsageError
 from rlgen.runs import atomic_path, read_json, write_json
 from rlgen.supervised import models
 
@@ -353,7 +353,10 @@ def evaluate(
     d = reference.data
     n = int(min(n, len(d.x_test), len(d.x_train)))  # the floor needs as many real digits
     learnt = gan.training_indices(d.y_train)
-    if gan.trained_on not in (None, datasets.fingerprint(d.x_train[learnt], d.y_train[learnt])):
+    named = [datasets.fingerprint(d.x_train[learnt], d.y_train[learnt])]
+    if not gan.conditional:  # trained on the images alone, or given their labels anyway
+        named.append(datasets.fingerprint(d.x_train[learnt], np.zeros(len(learnt), np.int64)))
+    if gan.trained_on not in (None, *named):
         datasets.warn(
             "this GAN was trained on other images than the training digits its config names "
             "(from Python, say): the memorisation check and cas_real measure against those "
@@ -363,7 +366,7 @@ def evaluate(
     out = compare(x_gen, y_gen, reference, n=n, seed=seed, learnt_from=learnt)
     if cas and gan.conditional:
         steps = int(reference.info["steps"])
-        x_syn, y_syn = gan.sample(len(d.x_train), seed=seed + 1)
+        x_syn, y_syn = gan.sample(len(d.x_train), seed=(seed + 1) % SEED_LIMIT)
         out["cas"] = classifier_accuracy_score(x_syn, y_syn, d.x_test, d.y_test, steps)
         out["cas_real"] = real_digits_score(gan, reference)
         out["cas_steps"] = steps

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from rlgen.datasets import IMAGE_SHAPE
-from rlgen.errors import UsageError, check_seed
+from rlgen.errors import SEED_LIMIT, UsageError, check_seed
 from rlgen.runs import atomic_path, open_run
 
 GROUP = "gan"
@@ -167,7 +167,7 @@ def confident_samples(
     have = dict.fromkeys(share, 0)
     drawn = passed = 0
     for r in range(max_rounds):
-        x, y = gan.sample(2 * n, digits=pool, seed=seed * max_rounds + r)
+        x, y = gan.sample(2 * n, digits=pool, seed=(seed * max_rounds + r) % SEED_LIMIT)
         p = probabilities(x)[np.arange(len(y)), y]
         ok = p >= min_confidence
         drawn, passed = drawn + len(y), passed + int(ok.sum())

@@ -396,10 +396,16 @@ class Trainer:
         ``callbacks``: Keras callbacks of your own (``EarlyStopping``, say), run after rlgen's.
         """
         if not (run is None or isinstance(run, Run)):
+            if isinstance(run, (str, Path)):
+                fix = "make one with rlgen.runs.create_run(...), or save(path) after fit()"
+            else:
+                fix = (
+                    "it trains on the config's data set; for arrays of your own, save them "
+                    "with np.savez(path, x_train=, y_train=, x_test=, y_test=) and give the "
+                    "config data_dir=path"
+                )
             raise UsageError(
-                f"fit() takes a Run folder or nothing, not {type(run).__name__}: it trains on "
-                "the config's data set; for arrays of your own, save them with np.savez(path, "
-                "x_train=, y_train=, x_test=, y_test=) and give the config data_dir=path"
+                f"fit()'s first argument is a Run or None, not {type(run).__name__}: {fix}"
             )
         d = self.data  # first: drawing synthetic digits may train (and seed) another model
         runtime.seed_everything(self.seed)
@@ -532,6 +538,8 @@ class Trainer:
                 x = x.reshape(1, *shape)
             elif x.ndim >= 2 and x.shape[1:] in forms:
                 x = x.reshape(len(x), *shape)
+        elif shape == (1,) and x.ndim == 1:  # N values for a one-input model
+            x = x[:, None]
         elif fits(x.shape):
             x = x[None]
         if not fits(x.shape[1:]):
@@ -547,16 +555,6 @@ class Trainer:
         if not np.isfinite(x).all():
             raise UsageError("the inputs hold NaN or inf values")
         return x
-
-    def _standardised(self, model: keras.Model) -> keras.Model:
-        """An iris model saved before models standardised their own inputs (it was trained
-        on features standardised with the training split's statistics) taking cm again."""
-        features = self.real_data.x_train
-        inputs = keras.Input(shape=model.input_shape[1:], name="features")
-        norm = keras.layers.Normalization(
-            mean=features.mean(axis=0), variance=features.var(axis=0), name="standardise"
-        )
-        return keras.Model(inputs, model(norm(inputs)), name=model.name)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
@@ -575,12 +573,6 @@ class Trainer:
                 f"{path} holds a {held.get('task') or held.get('group') or 'different'} model; "
                 "save this one to a new folder"
             )
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise UsageError(
-                f"cannot write to {path} ({err.strerror}); give another folder"
-            ) from None
         with atomic_path(path / MODEL_FILE) as tmp:
             self.model.save(tmp)
         meta = {
@@ -624,9 +616,21 @@ class Trainer:
         with runtime.active().strategy.scope():
             model = trainer.model = load_model(run.file(MODEL_FILE))
             if task == "iris" and "standardise" not in [layer.name for layer in model.layers]:
-                model = trainer.model = trainer._standardised(model)
+                model = trainer.model = _standardised(model)
+                trainer.tested_on = None  # its fingerprint was of the standardised test split
             model.compile(trainer._optimizer(model), trainer._loss(), metrics=trainer._metrics())
         return trainer
+
+
+def _standardised(model: keras.Model) -> keras.Model:
+    """An iris model saved before models standardised their own inputs, taking cm again: it
+    was trained on features standardised with all 120 training flowers' statistics."""
+    flowers = datasets.load_iris().x_train
+    inputs = keras.Input(shape=model.input_shape[1:], name="features")
+    norm = keras.layers.Normalization(
+        mean=flowers.mean(axis=0), variance=flowers.var(axis=0), name="standardise"
+    )
+    return keras.Model(inputs, model(norm(inputs)), name=model.name)
 
 
 class _ProgressBar(keras.callbacks.Callback):

@@ -383,3 +383,13 @@ def test_evaluation_closes_the_copies_it_makes_and_only_those():
         assert closed == []
     finally:
         gym.registry.pop("rlgen-test/Counted-v0", None)
+
+
+def test_numpy_rewards_are_numbers_and_a_long_time_limit_is_named(monkeypatch):
+    from rlgen.agents import envs
+
+    assert EvalCallback("CartPole-v1", stop_at_reward=np.float32(475)).stop_at_reward == 475
+    monkeypatch.setattr(envs, "MAX_EPISODE_STEPS", 100)
+    agent = ReinforceAgent(TimeLimit(Endless(), 150), ReinforceConfig(hidden_sizes=(8,)))
+    with pytest.raises(UsageError, match="time limit of 150 steps is past what rlgen waits"):
+        agent.learn(episodes=1, progress=False)

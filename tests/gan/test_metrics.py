@@ -145,3 +145,18 @@ def test_evaluate_checks_n_first_and_says_when_the_gan_learnt_from_other_digits(
     assert "trained on other images than the training digits its config names" in (
         capsys.readouterr().err
     )
+
+
+def test_an_unconditional_gan_trained_on_its_own_digits_gets_no_warning(
+    reference, capsys, monkeypatch
+):
+    from rlgen import datasets
+
+    from .helpers import tiny_gan
+
+    monkeypatch.setattr(datasets, "_WARNED", set())
+    gan = tiny_gan(unconditional=True, train_size=100)
+    x, _ = gan.load_data()
+    gan.train(x, epochs=1, verbose=0)  # the images alone: fingerprinted with zero labels
+    metrics.evaluate(gan, n=20, cas=False, reference=reference)
+    assert "trained on other images" not in capsys.readouterr().err

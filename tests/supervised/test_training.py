@@ -277,7 +277,7 @@ def test_save_refuses_a_keras_file_name_and_another_models_folder(tmp_path):
         trainer.save(tmp_path / "mine.keras")
     assert not (tmp_path / "mine.keras").exists()
     (tmp_path / "file").write_text("x")
-    with pytest.raises(UsageError, match="cannot write to"):
+    with pytest.raises(UsageError, match="cannot write .*give a folder you can write to"):
         trainer.save(tmp_path / "file" / "model")
     mlp = Trainer("mlp", default_config("mlp", train_size=100, epochs=1))
     mlp.fit(verbose=0)
@@ -318,18 +318,28 @@ def test_an_iris_run_saved_before_the_model_standardised_reads_cm_too(tmp_path):
     from rlgen import datasets
     from rlgen.supervised import models
 
-    trainer = Trainer("iris", default_config("iris", epochs=1))
-    cm = trainer.real_data.x_train
+    trainer = Trainer("iris", default_config("iris", epochs=1, validation_split=0.3))
+    cm = datasets.load_iris().x_train  # all 120 flowers: what load_iris standardised with
     mean, std = cm.mean(axis=0), cm.std(axis=0)
     old = models.build_iris()  # no standardise layer, as saved before
     old.compile("adam", "sparse_categorical_crossentropy")
-    old.fit((cm - mean) / std, trainer.real_data.y_train, epochs=20, verbose=0)
+    old.fit((cm - mean) / std, datasets.load_iris().y_train, epochs=20, verbose=0)
     trainer.model = old
-    trainer.save(tmp_path / "old")
+    trainer.save(tmp_path / "old", extra={"test_fingerprint": "of-the-standardised-split"})
     loaded = Trainer.load(tmp_path / "old")
+    assert loaded.tested_on is None  # no "not the test split" warning on eval
     flowers = load_iris().data.astype(np.float32)
     np.testing.assert_allclose(
         loaded.predict(flowers), old.predict((flowers - mean) / std, verbose=0), atol=1e-5
     )
     assert isinstance(loaded.model, keras.Model) and loaded.evaluate()["test_examples"] == 30
     assert datasets.load_iris().x_train.shape == (120, 4)
+
+
+def test_predict_takes_n_values_for_a_one_input_model_and_fit_names_a_path_mistake():
+    trainer, _ = train("regression", degree=1, epochs=2)
+    xs = np.linspace(-1, 1, 5)
+    assert trainer.predict(xs).shape == (5, 1)  # Keras took (N,) for (N, 1); so does rlgen
+    np.testing.assert_allclose(trainer.predict(xs), trainer.predict(xs[:, None]), atol=1e-6)
+    with pytest.raises(UsageError, match=r"create_run\(...\), or save\(path\) after fit"):
+        trainer.fit("runs/mine")
