@@ -425,13 +425,18 @@ class Ledger:
     where it stopped; and claims, one file per run being computed in the folder ``locks``
     (named after the run, holding its process id), so that several processes started with
     the same command and ``--reuse`` share the work instead of repeating it. Without ``read``
-    (no ``--reuse``: the GANs are trained afresh) the old ledger and claims are emptied,
-    since their runs belong to the GANs being replaced."""
+    (no ``--reuse``: the GANs are trained afresh) the old ledger is set aside as
+    ``<ledger>.<time>.old`` and the claims are emptied, since their runs belong to the GANs
+    being replaced (a forgotten ``--reuse`` had deleted a committed ledger)."""
 
     def __init__(self, path: Path, read: bool, locks: Path | None = None) -> None:
         self.path, self.locks, self.done = path, locks or path.parent / "locks", {}
         self.ran = False  # whether the last try_run computed its value here
         if not read:
+            if path.is_file() and path.stat().st_size:
+                aside = path.with_name(f"{path.name}.{time.strftime('%Y%m%d-%H%M%S')}.old")
+                path.rename(aside)
+                print(f"the old ledger is kept as {aside} (--reuse reads it instead)")
             path.unlink(missing_ok=True)
             shutil.rmtree(self.locks, ignore_errors=True)
         self.refresh()
