@@ -103,11 +103,23 @@ def training_callbacks(
     return CallbackList(callbacks)
 
 
+def _one_of(ours: str, value: Any, default: Any, sb3: str, alias: Any) -> Any:
+    """``value``, or Stable-Baselines3's spelling of it when that was given instead."""
+    if alias is None:
+        return value
+    if value != default:
+        raise UsageError(f"give {ours} or {sb3} (the same thing), not both")
+    return alias
+
+
 class EvalCallback(Callback):
     """Every ``eval_every`` steps, the greedy mean return over ``episodes`` fresh episodes;
     the best model so far is saved to ``best_dir`` (like SB3's EvalCallback), and training
     stops once the mean reaches ``stop_at_reward`` (if given). ``env_id`` is an env id or
-    ``gymnasium.Env`` to evaluate on; by default, copies of the agent's own env."""
+    ``gymnasium.Env`` to evaluate on; by default, copies of the agent's own env.
+
+    Stable-Baselines3's names work too: ``eval_env``, ``eval_freq``, ``n_eval_episodes`` and
+    ``best_model_save_path`` for ``env_id``, ``eval_every``, ``episodes`` and ``best_dir``."""
 
     def __init__(
         self,
@@ -118,7 +130,16 @@ class EvalCallback(Callback):
         seed: int = 10_000,
         stop_at_reward: float | None = None,
         unit: str = "step",
+        *,
+        eval_env: Any = None,
+        eval_freq: int | None = None,
+        n_eval_episodes: int | None = None,
+        best_model_save_path: str | Path | None = None,
     ) -> None:
+        env_id = _one_of("env_id", env_id, None, "eval_env", eval_env)
+        eval_every = _one_of("eval_every", eval_every, 5_000, "eval_freq", eval_freq)
+        episodes = _one_of("episodes", episodes, 10, "n_eval_episodes", n_eval_episodes)
+        best_dir = _one_of("best_dir", best_dir, None, "best_model_save_path", best_model_save_path)
         self.env_id = env_id
         self.eval_every = check_count("--eval-every", eval_every)
         self.episodes = check_count("--eval-episodes", episodes)

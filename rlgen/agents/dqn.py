@@ -259,10 +259,11 @@ class DQNAgent(BaseAgent):
         episodes: int | None = None,
         total_timesteps: int | None = None,
         callback: Callback | list[Callback] | None = None,
+        progress_bar: bool | None = None,
     ) -> DQNAgent:
         """Train for ``total_steps`` more env steps (``total_timesteps``, Stable-Baselines3's
-        name, is the same), or ``episodes`` more episodes. ``callback`` (SB3's name) is the
-        same as ``callbacks``.
+        name, is the same), or ``episodes`` more episodes. ``callback`` and
+        ``progress_bar`` (SB3's names) are the same as ``callbacks`` and ``progress``.
 
         The epsilon schedule spans this budget (in its unit), unless ``reset_schedule=False``
         continues the schedule of an earlier call (resuming). With several env copies the
@@ -273,6 +274,7 @@ class DQNAgent(BaseAgent):
         cfg = self.config
         envs = self.side_by_side_envs(cfg.n_envs)
         k = len(envs)
+        progress = progress if progress_bar is None else bool(progress_bar)
         cb = training_callbacks(callbacks, progress, amount, unit, callback)
 
         def count() -> int:

@@ -132,9 +132,22 @@ def check_fits(agent: Any, env: Any, env_id: str | None) -> None:
 
 
 def evaluate(
-    agent: Any, env_or_id: Any = None, episodes: int = 100, seed: int = 0
+    agent: Any,
+    env_or_id: Any = None,
+    episodes: int = 100,
+    seed: int = 0,
+    *,
+    n_eval_episodes: int | None = None,
+    deterministic: bool = True,
 ) -> tuple[float, float]:
-    """Mean and standard deviation of the greedy return over ``episodes`` fresh episodes."""
+    """Mean and standard deviation of the greedy return over ``episodes`` fresh episodes
+    (``n_eval_episodes``, as Stable-Baselines3's ``evaluate_policy`` says, is the same)."""
+    if n_eval_episodes is not None:
+        if episodes != 100:
+            raise UsageError("give episodes or n_eval_episodes (the same thing), not both")
+        episodes = n_eval_episodes
+    if not deterministic:
+        raise UsageError("evaluate() plays the greedy policy only; drop deterministic=False")
     returns = episode_returns(agent, env_or_id, episodes, seed)
     return float(np.mean(returns)), float(np.std(returns))
 

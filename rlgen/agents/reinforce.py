@@ -219,10 +219,12 @@ class ReinforceAgent(BaseAgent):
         episodes: int | None = None,
         total_timesteps: int | None = None,
         callback: Callback | list[Callback] | None = None,
+        *,
+        progress_bar: bool | None = None,
     ) -> ReinforceAgent:
         """Train until ``episodes`` more episodes (or ``total_steps`` more env steps, also
-        spelt ``total_timesteps`` as in Stable-Baselines3) are done. ``callback`` (SB3's
-        name) is the same as ``callbacks``.
+        spelt ``total_timesteps`` as in Stable-Baselines3) are done. ``callback`` and
+        ``progress_bar`` (SB3's names) are the same as ``callbacks`` and ``progress``.
         An episode budget is met exactly (the last batch is cut to fit); updates use whole
         episodes, so the last batch of a step budget may go past it."""
         import tensorflow as tf
@@ -230,6 +232,7 @@ class ReinforceAgent(BaseAgent):
         unit, amount = check_budget(total_steps, episodes, total_timesteps)
         self._check_can_learn()
         end = (self.num_timesteps if unit == "step" else self.num_episodes) + amount
+        progress = progress if progress_bar is None else bool(progress_bar)
         cb = training_callbacks(callbacks, progress, amount, unit, callback)
         self._mirror.refresh()  # the weights may have been set from outside since the last call
         t0 = time.perf_counter()

@@ -393,3 +393,28 @@ def test_numpy_rewards_are_numbers_and_a_long_time_limit_is_named(monkeypatch):
     agent = ReinforceAgent(TimeLimit(Endless(), 150), ReinforceConfig(hidden_sizes=(8,)))
     with pytest.raises(UsageError, match="time limit of 150 steps is past what rlgen waits"):
         agent.learn(episodes=1, progress=False)
+
+
+def test_stable_baselines3_spellings_of_progress_bar_eval_callback_and_evaluate(tmp_path, capsys):
+    # SB3 users' learn(progress_bar=), EvalCallback(eval_freq=, n_eval_episodes=,
+    # best_model_save_path=) and evaluate_policy's n_eval_episodes= were TypeErrors
+    agent = DQNAgent("CartPole-v1", DQNConfig(**SMALL))
+    capsys.readouterr()
+    cb = EvalCallback(
+        eval_env="CartPole-v1",
+        eval_freq=100,
+        n_eval_episodes=2,
+        best_model_save_path=tmp_path / "best",
+    )
+    assert (cb.env_id, cb.eval_every, cb.episodes) == ("CartPole-v1", 100, 2)
+    agent.learn(total_timesteps=200, callback=cb, progress_bar=False)
+    assert "step/s" not in capsys.readouterr().err and len(cb.history) == 2
+    assert (tmp_path / "best" / "agent.json").is_file()
+    ReinforceAgent("CartPole-v1").learn(episodes=4, progress_bar=True)
+    assert "episode" in capsys.readouterr().err  # the bar, on when asked
+    mean, _ = evaluate(agent, "CartPole-v1", n_eval_episodes=3, deterministic=True)
+    assert mean > 0
+    with pytest.raises(UsageError, match="greedy policy only"):
+        evaluate(agent, "CartPole-v1", deterministic=False)
+    with pytest.raises(UsageError, match="give eval_every or eval_freq"):
+        EvalCallback(eval_every=50, eval_freq=100)
