@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from rlgen import config as cfgmod
+from rlgen.agents.callbacks import one_of
 from rlgen.agents.envs import check_spaces, env_source, make_copy, resolve_env
 from rlgen.agents.saving import AGENT_FILE, agent_from_file, write_agent_file
 from rlgen.errors import UsageError, check_count, check_seed
@@ -114,10 +115,7 @@ class NumpyMirror:
 def check_budget(total_steps: Any, episodes: Any, total_timesteps: Any = None) -> tuple[str, int]:
     """("step" or "episode", amount) of a ``learn`` call; exactly one must be given, > 0.
     ``total_timesteps`` is Stable-Baselines3's name for ``total_steps``."""
-    if total_timesteps is not None:
-        if total_steps is not None:
-            raise UsageError("give total_steps or total_timesteps (the same budget), not both")
-        total_steps = total_timesteps
+    total_steps = one_of("total_steps", total_steps, None, "total_timesteps", total_timesteps)
     if (total_steps is None) == (episodes is None):
         raise UsageError("give exactly one training budget: --steps N or --episodes N")
     name, value = ("steps", total_steps) if total_steps is not None else ("episodes", episodes)

@@ -84,10 +84,7 @@ def training_callbacks(
     """The callbacks of one ``learn`` call: one callback, a list of them or None (as
     Stable-Baselines3 takes them, also under its name ``callback``), and the progress bar
     when ``progress``."""
-    if callback is not None:
-        if callbacks is not None:
-            raise UsageError("give callbacks or callback (the same thing), not both")
-        callbacks = callback
+    callbacks = one_of("callbacks", callbacks, None, "callback", callback)
     if callbacks is None:
         callbacks = []
     elif not isinstance(callbacks, (list, tuple)):
@@ -103,8 +100,9 @@ def training_callbacks(
     return CallbackList(callbacks)
 
 
-def _one_of(ours: str, value: Any, default: Any, sb3: str, alias: Any) -> Any:
-    """``value``, or Stable-Baselines3's spelling of it when that was given instead."""
+def one_of(ours: str, value: Any, default: Any, sb3: str, alias: Any) -> Any:
+    """``value``, or Stable-Baselines3's spelling of it when that was given instead (both
+    given is an error)."""
     if alias is None:
         return value
     if value != default:
@@ -136,10 +134,10 @@ class EvalCallback(Callback):
         n_eval_episodes: int | None = None,
         best_model_save_path: str | Path | None = None,
     ) -> None:
-        env_id = _one_of("env_id", env_id, None, "eval_env", eval_env)
-        eval_every = _one_of("eval_every", eval_every, 5_000, "eval_freq", eval_freq)
-        episodes = _one_of("episodes", episodes, 10, "n_eval_episodes", n_eval_episodes)
-        best_dir = _one_of("best_dir", best_dir, None, "best_model_save_path", best_model_save_path)
+        env_id = one_of("env_id", env_id, None, "eval_env", eval_env)
+        eval_every = one_of("eval_every", eval_every, 5_000, "eval_freq", eval_freq)
+        episodes = one_of("episodes", episodes, 10, "n_eval_episodes", n_eval_episodes)
+        best_dir = one_of("best_dir", best_dir, None, "best_model_save_path", best_model_save_path)
         self.env_id = env_id
         self.eval_every = check_count("--eval-every", eval_every)
         self.episodes = check_count("--eval-episodes", episodes)

@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 from rlgen.agents import envs as _envs
+from rlgen.agents.callbacks import one_of
 from rlgen.agents.envs import check_spaces, make_copy, make_env, resolve_env
 from rlgen.errors import UsageError, check_count, check_seed
 
@@ -142,10 +143,7 @@ def evaluate(
 ) -> tuple[float, float]:
     """Mean and standard deviation of the greedy return over ``episodes`` fresh episodes
     (``n_eval_episodes``, as Stable-Baselines3's ``evaluate_policy`` says, is the same)."""
-    if n_eval_episodes is not None:
-        if episodes != 100:
-            raise UsageError("give episodes or n_eval_episodes (the same thing), not both")
-        episodes = n_eval_episodes
+    episodes = one_of("episodes", episodes, 100, "n_eval_episodes", n_eval_episodes)
     if not deterministic:
         raise UsageError("evaluate() plays the greedy policy only; drop deterministic=False")
     returns = episode_returns(agent, env_or_id, episodes, seed)

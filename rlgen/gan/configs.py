@@ -193,6 +193,22 @@ class GANConfig:
             return datasets.subset(y_train, self.train_size, seed=0)
         return np.arange(len(y_train))
 
+    def learnt_as_named(self, fingerprint: str | None, x_train: Any, y_train: Any) -> bool:
+        """Whether a GAN whose training data had ``fingerprint`` (``datasets.fingerprint``
+        of what ``train`` got; None when not recorded) learnt from the training digits this
+        config names. An unconditional GAN may have been given the images alone."""
+        import numpy as np
+
+        from rlgen import datasets
+
+        if fingerprint is None:
+            return True
+        keep = self.training_indices(y_train)
+        if fingerprint == datasets.fingerprint(x_train[keep], y_train[keep]):
+            return True
+        labels = np.zeros(len(keep), np.int64)
+        return not self.conditional and fingerprint == datasets.fingerprint(x_train[keep], labels)
+
     @property
     def policies(self) -> tuple[str, ...]:
         return tuple(p for p in self.diffaugment.replace(" ", "").split(",") if p)

@@ -353,10 +353,7 @@ def evaluate(
     d = reference.data
     n = int(min(n, len(d.x_test), len(d.x_train)))  # the floor needs as many real digits
     learnt = gan.training_indices(d.y_train)
-    named = [datasets.fingerprint(d.x_train[learnt], d.y_train[learnt])]
-    if not gan.conditional:  # trained on the images alone, or given their labels anyway
-        named.append(datasets.fingerprint(d.x_train[learnt], np.zeros(len(learnt), np.int64)))
-    if gan.trained_on not in (None, *named):
+    if not gan.config.learnt_as_named(gan.trained_on, d.x_train, d.y_train):
         datasets.warn(
             "this GAN was trained on other images than the training digits its config names "
             "(from Python, say): the memorisation check and cas_real measure against those "

@@ -136,11 +136,9 @@ def gan_training_digits(gan_run: str | Path) -> np.ndarray | None:
         d = datasets.load_images(config.dataset, config.data_dir)
     except UsageError:
         return None
-    keep = config.training_indices(d.y_train)
-    recorded = meta.get("train_fingerprint")
-    if recorded is not None and recorded != datasets.fingerprint(d.x_train[keep], d.y_train[keep]):
+    if not config.learnt_as_named(meta.get("train_fingerprint"), d.x_train, d.y_train):
         return None
-    return d.x_train[keep]
+    return d.x_train[config.training_indices(d.y_train)]
 
 
 def _image_keys(x: np.ndarray, chunk: int = 4_096) -> np.ndarray:
