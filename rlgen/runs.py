@@ -179,6 +179,20 @@ def check_out(out: str | Path) -> Path:
     return path
 
 
+def check_run(run: Any, call: str, fix: str | None = None) -> None:
+    """A UsageError unless ``run`` (the argument of ``call``, e.g. "fit()") is a :class:`Run`
+    or None; a path is named as one (it is not a run: create_run makes one); ``fix`` is the
+    advice for anything else."""
+    if run is None or isinstance(run, Run):
+        return
+    if isinstance(run, (str, Path)):
+        fix = f"make one with rlgen.runs.create_run(...), or save(path) after {call}"
+    raise UsageError(
+        f"{call}'s run is a Run or None, not {type(run).__name__}: "
+        f"{fix or 'make one with rlgen.runs.create_run(...)'}"
+    )
+
+
 def create_run(
     group: str, task: str, out: str | Path | None = None, root: str | Path = "runs"
 ) -> Run:

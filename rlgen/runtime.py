@@ -42,7 +42,7 @@ class RuntimeConfig:
         metadata={"help": "tf.distribute strategy; auto = mirrored when more than one GPU"},
     )
     deterministic: bool = field(
-        default=False, metadata={"help": "deterministic TensorFlow ops (slower, reproducible)"}
+        default=False, metadata={"help": "deterministic TensorFlow ops (slower): GPU runs repeat"}
     )
     logical_cpus: int = field(
         default=0,

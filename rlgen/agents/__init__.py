@@ -17,6 +17,7 @@ _EXPORTS = {
     "reinforce_config_for": "rlgen.agents.configs",
     "ReplayBuffer": "rlgen.agents.replay",
     "DQNAgent": "rlgen.agents.dqn",
+    "DQN": "rlgen.agents.dqn",
     "TrainingDiverged": "rlgen.errors",
     "ReinforceAgent": "rlgen.agents.reinforce",
     "evaluate": "rlgen.agents.evaluation",

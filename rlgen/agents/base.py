@@ -10,6 +10,8 @@ inside a loop; the public ``act`` still reads the Keras model.
 
 from __future__ import annotations
 
+import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from rlgen import config as cfgmod
-from rlgen.agents.callbacks import one_of
+from rlgen.agents.callbacks import CallbackList, one_of, training_callbacks
 from rlgen.agents.envs import check_spaces, env_source, make_copy, resolve_env
 from rlgen.agents.saving import AGENT_FILE, agent_from_file, write_agent_file
 from rlgen.errors import UsageError, check_count, check_seed
@@ -133,7 +135,13 @@ class BaseAgent:
     config_cls: type = object
 
     def __init__(
-        self, env_or_id: Any, config: Any, seed: int, *, spaces: tuple[int, int] | None
+        self,
+        env_or_id: Any,
+        config: Any,
+        seed: int,
+        *,
+        spaces: tuple[int, int] | None,
+        tensorboard_log: str | os.PathLike | None = None,
     ) -> None:
         name = type(self).__name__
         if env_or_id is None:
@@ -168,6 +176,21 @@ class BaseAgent:
         self.last_eval: dict[str, float] | None = None
         self.episode_log: list[dict[str, Any]] = []
         self._envs: list[Any] | None = None
+        self.tensorboard_log = tensorboard_log
+
+    @property
+    def tensorboard_log(self) -> Path | None:
+        """Stable-Baselines3's ``tensorboard_log``: a folder under which each ``learn`` call
+        writes TensorBoard events into ``<tb_log_name>_<n>`` (None: no events)."""
+        return self._tensorboard_log
+
+    @tensorboard_log.setter
+    def tensorboard_log(self, folder: str | os.PathLike | None) -> None:
+        if folder is not None and not isinstance(folder, (str, os.PathLike)):
+            raise UsageError(
+                f"tensorboard_log is a folder path (or None), not {type(folder).__name__}"
+            )
+        self._tensorboard_log = None if folder is None else Path(folder).expanduser()
 
     @classmethod
     def default_config(cls, env_id: str | None) -> Any:
@@ -176,6 +199,11 @@ class BaseAgent:
     def saved_networks(self) -> dict[str, Any]:
         """{file name: Keras model} that :meth:`save` writes and :meth:`load` reads."""
         raise NotImplementedError
+
+    def other_losses(self) -> dict[str, float]:
+        """Figures of the last update beside ``last_loss``, under Stable-Baselines3's
+        TensorBoard names (REINFORCE: its value loss and entropy)."""
+        return {}
 
     def _after_load(self) -> None:
         """Anything derived from the loaded weights (DQN: its target network)."""
@@ -215,9 +243,12 @@ class BaseAgent:
         return path
 
     @classmethod
-    def load(cls, path: str | Path, env: Any = None) -> Any:
+    def load(
+        cls, path: str | Path, env: Any = None, tensorboard_log: str | os.PathLike | None = None
+    ) -> Any:
         """An agent saved by :meth:`save`; its env is remade from the saved one (id, wrappers
-        and ``max_episode_steps``) unless given."""
+        and ``max_episode_steps``) unless given. ``tensorboard_log`` as for the constructor
+        (it is not saved with the agent)."""
         path = Path(path).expanduser()
         if not path.is_dir():
             what = "not a folder" if path.exists() else "missing"
@@ -234,6 +265,7 @@ class BaseAgent:
                     f"model file {path / name} does not fit {AGENT_FILE}: {err}"
                 ) from None
         agent._after_load()
+        agent.tensorboard_log = tensorboard_log
         return agent
 
     # ---- bookkeeping -----------------------------------------------------------------------
@@ -253,6 +285,54 @@ class BaseAgent:
         }
         self.episode_log.append(episode)
         callbacks.on_episode_end(self, episode)
+
+    def _learn_callbacks(
+        self,
+        callbacks: Any,
+        callback: Any,
+        progress: bool,
+        progress_bar: bool | None,
+        amount: int,
+        unit: str,
+        tb_log_name: str | None,
+        new_log: bool,
+    ) -> CallbackList:
+        """The callbacks of one ``learn`` call (see :func:`training_callbacks`), with
+        TensorBoard logging when the agent has a ``tensorboard_log`` folder."""
+        progress = progress if progress_bar is None else bool(progress_bar)
+        folder = self._tensorboard_folder(tb_log_name, new_log)
+        return training_callbacks(callbacks, progress, amount, unit, callback, folder)
+
+    def _tensorboard_folder(self, tb_log_name: str | None, new_log: bool) -> Path | None:
+        """``tensorboard_log/<tb_log_name>_<n>`` as Stable-Baselines3 numbers them: the next
+        number for a new log, the latest for one that continues (reset_num_timesteps=False)."""
+        root = self.tensorboard_log
+        if root is None:
+            if tb_log_name is not None:
+                raise UsageError(
+                    "tb_log_name names a folder under the agent's tensorboard_log, and it has "
+                    "none; give the agent tensorboard_log='a folder' first"
+                )
+            return None
+        name = self.algorithm.upper() if tb_log_name is None else tb_log_name
+        if not isinstance(name, str) or not name or Path(name).name != name:
+            raise UsageError(f"tb_log_name must be a plain folder name, got {name!r}")
+        pattern = re.compile(re.escape(name) + r"_(\d+)")
+        numbers = [
+            int(m.group(1))
+            for child in (root.iterdir() if root.is_dir() else ())
+            if (m := pattern.fullmatch(child.name)) and child.is_dir()
+        ]
+        latest = max(numbers, default=0)
+        folder = root / f"{name}_{latest + 1 if new_log or not latest else latest}"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UsageError(
+                f"cannot write TensorBoard events to {folder} ({err.strerror or err}); give "
+                "tensorboard_log a folder you can write to"
+            ) from None
+        return folder
 
     def _check_can_learn(self) -> None:
         if self.env is None:

@@ -79,11 +79,17 @@ class CallbackList(Callback):
 
 
 def training_callbacks(
-    callbacks: Any, progress: bool, amount: int, unit: str, callback: Any = None
+    callbacks: Any,
+    progress: bool,
+    amount: int,
+    unit: str,
+    callback: Any = None,
+    tensorboard: Path | None = None,
 ) -> CallbackList:
     """The callbacks of one ``learn`` call: one callback, a list of them or None (as
-    Stable-Baselines3 takes them, also under its name ``callback``), and the progress bar
-    when ``progress``."""
+    Stable-Baselines3 takes them, also under its name ``callback``), TensorBoard logging into
+    folder ``tensorboard`` if given (with the first EvalCallback's results), and the progress
+    bar when ``progress``."""
     callbacks = one_of("callbacks", callbacks, None, "callback", callback)
     if callbacks is None:
         callbacks = []
@@ -95,6 +101,9 @@ def training_callbacks(
             raise UsageError(
                 f"callbacks must be rlgen.agents.Callback objects, got {type(c).__name__}"
             )
+    if tensorboard is not None:
+        evaluator = next((c for c in callbacks if isinstance(c, EvalCallback)), None)
+        callbacks.append(TensorBoardCallback(tensorboard, evaluator))
     if progress:
         callbacks.append(ProgressBarCallback(amount, unit=unit))
     return CallbackList(callbacks)
@@ -297,6 +306,7 @@ class ProgressBarCallback(Callback):
         from tqdm.auto import tqdm
 
         self._start = self._last = self._counter(agent)
+        self.returns.extend(e["return"] for e in agent.episode_log[-self.returns.maxlen :])
         self.bar = tqdm(total=self.total, unit=self.unit, dynamic_ncols=True, mininterval=0.5)
 
     def on_episode_end(self, agent: Any, episode: dict[str, Any]) -> None:
@@ -341,6 +351,11 @@ class TensorBoardCallback(Callback):
         import tensorflow as tf
 
         self.writer = tf.summary.create_file_writer(self.logdir)
+        # A resumed run (or a further learn) goes on averaging the episodes before it: the
+        # curve does not jump where it restarted.
+        for episode in agent.episode_log[-self.returns.maxlen :]:
+            self.returns.append(episode["return"])
+            self.lengths.append(episode["length"])
         if self.eval_callback is not None:  # a resumed run: earlier evaluations are logged
             self._evals_written = len(self.eval_callback.history)
         self._t0, self._n0 = time.perf_counter(), agent.num_timesteps
@@ -367,7 +382,7 @@ class TensorBoardCallback(Callback):
         self._scalars(agent.num_timesteps, values)
 
     def on_update(self, agent: Any, loss: float) -> None:
-        self._scalars(agent.num_timesteps, {"train/loss": loss})
+        self._scalars(agent.num_timesteps, {"train/loss": loss, **agent.other_losses()})
 
     def on_step(self, agent: Any) -> bool:
         ev = self.eval_callback

@@ -11,6 +11,7 @@ BENCHMARKS.md. :meth:`DQNAgent.act` reads the Keras model itself.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import numpy as np
 from rlgen.agents import envs as _envs
 from rlgen.agents.base import BaseAgent, NumpyMirror, build_mlp, check_budget, flat_weights
 from rlgen.agents.base import tensorflow as _tf
-from rlgen.agents.callbacks import Callback, training_callbacks
+from rlgen.agents.callbacks import Callback, one_of
 from rlgen.agents.configs import DQNConfig, dqn_config_for
 from rlgen.agents.replay import ReplayBuffer
 from rlgen.agents.saving import MODEL_FILE
@@ -48,8 +49,9 @@ class DQNAgent(BaseAgent):
         seed: int = 0,
         *,
         spaces: tuple[int, int] | None = None,
+        tensorboard_log: str | os.PathLike | None = None,
     ) -> None:
-        super().__init__(env_or_id, config, seed, spaces=spaces)
+        super().__init__(env_or_id, config, seed, spaces=spaces, tensorboard_log=tensorboard_log)
         self.exploration_rate = self.config.exploration_initial_eps
         self._replay: ReplayBuffer | None = None  # allocated when first needed (learning)
         # The step at which the warm-up of random actions ends and training begins: counted
@@ -260,22 +262,33 @@ class DQNAgent(BaseAgent):
         total_timesteps: int | None = None,
         callback: Callback | list[Callback] | None = None,
         progress_bar: bool | None = None,
+        tb_log_name: str | None = None,
+        reset_num_timesteps: bool | None = None,
     ) -> DQNAgent:
         """Train for ``total_steps`` more env steps (``total_timesteps``, Stable-Baselines3's
         name, is the same), or ``episodes`` more episodes. ``callback`` and
         ``progress_bar`` (SB3's names) are the same as ``callbacks`` and ``progress``.
 
         The epsilon schedule spans this budget (in its unit), unless ``reset_schedule=False``
-        continues the schedule of an earlier call (resuming). With several env copies the
-        last round may go up to ``n_envs - 1`` steps past a step budget.
+        continues the schedule of an earlier call (resuming); SB3's
+        ``reset_num_timesteps=False`` is the same, and also goes on writing the latest
+        TensorBoard folder (``tb_log_name``, under the agent's ``tensorboard_log``).
+        ``num_timesteps`` always goes on counting. With several env copies the last round
+        may go up to ``n_envs - 1`` steps past a step budget.
         """
         unit, amount = check_budget(total_steps, episodes, total_timesteps)
+        reset_schedule = bool(
+            one_of(
+                "reset_schedule", reset_schedule, True, "reset_num_timesteps", reset_num_timesteps
+            )
+        )
         self._check_can_learn()
         cfg = self.config
         envs = self.side_by_side_envs(cfg.n_envs)
         k = len(envs)
-        progress = progress if progress_bar is None else bool(progress_bar)
-        cb = training_callbacks(callbacks, progress, amount, unit, callback)
+        cb = self._learn_callbacks(
+            callbacks, callback, progress, progress_bar, amount, unit, tb_log_name, reset_schedule
+        )
 
         def count() -> int:
             return self.num_timesteps if unit == "step" else self.num_episodes
@@ -455,3 +468,6 @@ class DQNAgent(BaseAgent):
             raise ckpt.corrupt(path, "state.json fields") from None
         agent.checkpoint_extra = state.get("extra", {})
         return agent
+
+
+DQN = DQNAgent  # Stable-Baselines3's name: ``from rlgen.agents import DQN``

@@ -7,6 +7,7 @@ returns-to-go, and makes one compiled update of the policy and the baseline.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import numpy as np
 from rlgen.agents import envs as _envs
 from rlgen.agents.base import BaseAgent, NumpyMirror, build_mlp, check_budget, flat_weights
 from rlgen.agents.base import tensorflow as _tf
-from rlgen.agents.callbacks import Callback, training_callbacks
+from rlgen.agents.callbacks import Callback
 from rlgen.agents.configs import ReinforceConfig, reinforce_config_for
 from rlgen.agents.saving import MODEL_FILE
 from rlgen.errors import TrainingDiverged
@@ -55,9 +56,11 @@ class ReinforceAgent(BaseAgent):
         seed: int = 0,
         *,
         spaces: tuple[int, int] | None = None,
+        tensorboard_log: str | os.PathLike | None = None,
     ) -> None:
-        super().__init__(env_or_id, config, seed, spaces=spaces)
+        super().__init__(env_or_id, config, seed, spaces=spaces, tensorboard_log=tensorboard_log)
         self.last_value_loss: float | None = None
+        self.last_entropy: float | None = None
         self._build()
 
     @classmethod
@@ -221,19 +224,33 @@ class ReinforceAgent(BaseAgent):
         callback: Callback | list[Callback] | None = None,
         *,
         progress_bar: bool | None = None,
+        tb_log_name: str | None = None,
+        reset_num_timesteps: bool = True,
     ) -> ReinforceAgent:
         """Train until ``episodes`` more episodes (or ``total_steps`` more env steps, also
         spelt ``total_timesteps`` as in Stable-Baselines3) are done. ``callback`` and
         ``progress_bar`` (SB3's names) are the same as ``callbacks`` and ``progress``.
         An episode budget is met exactly (the last batch is cut to fit); updates use whole
-        episodes, so the last batch of a step budget may go past it."""
+        episodes, so the last batch of a step budget may go past it.
+
+        With the agent's ``tensorboard_log``, events go to ``<tb_log_name>_<n>`` under it: a
+        new folder per call, or the latest with ``reset_num_timesteps=False`` (as in SB3;
+        ``num_timesteps`` always goes on counting)."""
         import tensorflow as tf
 
         unit, amount = check_budget(total_steps, episodes, total_timesteps)
         self._check_can_learn()
         end = (self.num_timesteps if unit == "step" else self.num_episodes) + amount
-        progress = progress if progress_bar is None else bool(progress_bar)
-        cb = training_callbacks(callbacks, progress, amount, unit, callback)
+        cb = self._learn_callbacks(
+            callbacks,
+            callback,
+            progress,
+            progress_bar,
+            amount,
+            unit,
+            tb_log_name,
+            bool(reset_num_timesteps),
+        )
         self._mirror.refresh()  # the weights may have been set from outside since the last call
         t0 = time.perf_counter()
         cb.on_training_start(self)
@@ -246,7 +263,7 @@ class ReinforceAgent(BaseAgent):
                 obs = np.concatenate([b[0] for b in batch]).astype(np.float32)
                 actions = np.concatenate([b[1] for b in batch])
                 returns = self._returns(batch)
-                p_loss, v_loss, _, ok, flat = self._update(
+                p_loss, v_loss, entropy, ok, flat = self._update(
                     tf.constant(obs), tf.constant(actions), tf.constant(returns)
                 )
                 self._mirror.refresh(flat.numpy())
@@ -258,6 +275,7 @@ class ReinforceAgent(BaseAgent):
                     )
                 self.last_loss = float(p_loss)
                 self.last_value_loss = float(v_loss)
+                self.last_entropy = float(entropy)
                 for _, _, rewards, _ in batch:
                     self.num_timesteps += len(rewards)
                     self._record_episode(float(np.sum(rewards)), len(rewards), None, t0, cb)
@@ -267,6 +285,12 @@ class ReinforceAgent(BaseAgent):
         finally:
             cb.on_training_end(self)
         return self
+
+    def other_losses(self) -> dict[str, float]:
+        if self.last_value_loss is None or self.last_entropy is None:
+            return {}
+        # SB3's policy-gradient agents log the entropy term as a loss: its negative
+        return {"train/value_loss": self.last_value_loss, "train/entropy_loss": -self.last_entropy}
 
     # ---- saving --------------------------------------------------------------------------
     def saved_networks(self) -> dict[str, Any]:

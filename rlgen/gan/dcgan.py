@@ -39,6 +39,7 @@ from rlgen.runs import (
     CONFIG,
     Run,
     atomic_path,
+    check_run,
     load_model,
     merge_json,
     open_run,
@@ -667,6 +668,7 @@ class GAN:
         checkpoints written on the way; a further ``train`` in the same process continues
         from the training weights, one on a loaded GAN from the average it saved.
         """
+        check_run(run, "train()")
         if x is None:
             x, y = self.load_data()
         if y is None and self.conditional:

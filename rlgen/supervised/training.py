@@ -23,7 +23,16 @@ from rlgen import config as cfgmod
 from rlgen import datasets, plots, runtime
 from rlgen.errors import TrainingDiverged, UsageError, check_seed
 from rlgen.optimizers import computes_in_float16, loss_scaled
-from rlgen.runs import CONFIG, Run, atomic_path, load_model, merge_json, read_json, write_csv
+from rlgen.runs import (
+    CONFIG,
+    Run,
+    atomic_path,
+    check_run,
+    load_model,
+    merge_json,
+    read_json,
+    write_csv,
+)
 from rlgen.supervised import models
 from rlgen.supervised.configs import CONFIGS, RNN_PRESETS, TrainConfig
 
@@ -393,18 +402,13 @@ class Trainer:
         TensorBoard events, history.png. A NaN/inf loss stops training with TrainingDiverged.
         ``callbacks``: Keras callbacks of your own (``EarlyStopping``, say), run after rlgen's.
         """
-        if not (run is None or isinstance(run, Run)):
-            if isinstance(run, (str, Path)):
-                fix = "make one with rlgen.runs.create_run(...), or save(path) after fit()"
-            else:
-                fix = (
-                    "it trains on the config's data set; for arrays of your own, save them "
-                    "with np.savez(path, x_train=, y_train=, x_test=, y_test=) and give the "
-                    "config data_dir=path"
-                )
-            raise UsageError(
-                f"fit()'s first argument is a Run or None, not {type(run).__name__}: {fix}"
-            )
+        check_run(
+            run,
+            "fit()",
+            "it trains on the config's data set; for arrays of your own, save them with "
+            "np.savez(path, x_train=, y_train=, x_test=, y_test=) and give the config "
+            "data_dir=path",
+        )
         d = self.data  # first: drawing synthetic digits may train (and seed) another model
         runtime.seed_everything(self.seed)
         if self.model is None:

@@ -121,6 +121,8 @@ def test_train_writes_grids_checkpoint_gif_and_stops_on_nan(tmp_path):
         gan.train(2 * x - 1, y, epochs=1, verbose=0)
     with pytest.raises(UsageError, match="clip them"):
         gan.train(x * 1.2, y, epochs=1, verbose=0)
+    with pytest.raises(UsageError, match=r"not str: make one with rlgen.runs.create_run"):
+        gan.train(x, y, epochs=1, run=str(tmp_path / "mine"), verbose=0)  # AttributeError
     # the label embedding wrapped -1 to digit 9 and truncated 2.5 in silence; 10 and one-hot
     # rows were TensorFlow tracebacks
     for bad, message in ((-1, "got -1"), (2.5, "got 2.5"), (10, "got 10")):
