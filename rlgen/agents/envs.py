@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import warnings
 from typing import Any
 
 import gymnasium as gym
@@ -132,6 +133,9 @@ def resolve_env(env_or_id: Any) -> tuple[gym.Env, str | None]:
     )
 
 
+IMAGE_LIKE = 256  # observations of 2 or more axes and this many values: a picture, say
+
+
 def check_spaces(env: gym.Env, env_id: str | None, algorithm: str) -> tuple[int, int]:
     """(flattened observation size, number of actions); other spaces get a clear UsageError."""
     name = env_id or type(env).__name__
@@ -151,7 +155,15 @@ def check_spaces(env: gym.Env, env_id: str | None, algorithm: str) -> tuple[int,
             f"{algorithm} needs a Box (vector) observation space but {name} has "
             f"{type(obs).__name__}; flatten it with gymnasium.wrappers.FlattenObservation"
         )
-    return int(np.prod(obs.shape)), int(act.n)
+    size = int(np.prod(obs.shape))
+    if len(obs.shape) >= 2 and size >= IMAGE_LIKE:
+        warnings.warn(
+            f"{name}'s observations have shape {obs.shape}: {algorithm} flattens them into "
+            f"{size} inputs of an MLP (rlgen's agents have no convolutional network), which "
+            "learns slowly from images; give it the env's state variables if it has them",
+            stacklevel=4,  # the caller of DQNAgent(...) or ReinforceAgent(...)
+        )
+    return size, int(act.n)
 
 
 def check_env(env_id: str, algorithm: str) -> None:

@@ -4,6 +4,7 @@ agents make (evaluation, side-by-side copies, a saved agent), and clear errors o
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import gymnasium as gym
@@ -418,3 +419,17 @@ def test_stable_baselines3_spellings_of_progress_bar_eval_callback_and_evaluate(
         evaluate(agent, "CartPole-v1", deterministic=False)
     with pytest.raises(UsageError, match="give eval_every or eval_freq"):
         EvalCallback(eval_every=50, eval_freq=100)
+
+
+class Pictures(Walk):
+    observation_space = spaces.Box(0, 255, (16, 16, 3), np.uint8)
+
+
+def test_image_observations_warn_that_the_mlp_flattens_them():
+    with pytest.warns(UserWarning, match=r"\(16, 16, 3\): DQN flattens them into 768 inputs") as w:
+        agent = DQNAgent(Pictures(), SMALL)
+    assert w[0].filename == __file__  # points at the line that built the agent
+    assert agent.obs_dim == 768
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        DQNAgent(Walk(), SMALL)  # a small (2, 2) observation is no picture
