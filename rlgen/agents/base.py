@@ -301,7 +301,16 @@ class BaseAgent:
         TensorBoard logging when the agent has a ``tensorboard_log`` folder."""
         progress = progress if progress_bar is None else bool(progress_bar)
         folder = self._tensorboard_folder(tb_log_name, new_log)
-        return training_callbacks(callbacks, progress, amount, unit, callback, folder)
+        listed = training_callbacks(callbacks, progress, amount, unit, callback, folder)
+        if folder is not None:  # once every argument is checked: no empty folder is left
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise UsageError(
+                    f"cannot write TensorBoard events to {folder} ({err.strerror or err}); "
+                    "give tensorboard_log a folder you can write to"
+                ) from None
+        return listed
 
     def _tensorboard_folder(self, tb_log_name: str | None, new_log: bool) -> Path | None:
         """``tensorboard_log/<tb_log_name>_<n>`` as Stable-Baselines3 numbers them: the next
@@ -324,15 +333,7 @@ class BaseAgent:
             if (m := pattern.fullmatch(child.name)) and child.is_dir()
         ]
         latest = max(numbers, default=0)
-        folder = root / f"{name}_{latest + 1 if new_log or not latest else latest}"
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise UsageError(
-                f"cannot write TensorBoard events to {folder} ({err.strerror or err}); give "
-                "tensorboard_log a folder you can write to"
-            ) from None
-        return folder
+        return root / f"{name}_{latest + 1 if new_log or not latest else latest}"
 
     def _check_can_learn(self) -> None:
         if self.env is None:

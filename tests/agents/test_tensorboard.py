@@ -76,6 +76,9 @@ def test_tensorboard_log_bad_values(tmp_path):
     agent = _dqn(tmp_path)
     with pytest.raises(UsageError, match="plain folder name"):
         agent.learn(10, progress=False, tb_log_name="a/b")
+    with pytest.raises(UsageError, match="callbacks must be"):
+        agent.learn(10, progress=False, callback=print)
+    assert not (tmp_path / "tb").exists()  # no empty DQN_1 for a call that never ran
     (tmp_path / "file").write_text("")
     agent.tensorboard_log = tmp_path / "file" / "tb"
     with pytest.raises(UsageError, match="cannot write TensorBoard events"):

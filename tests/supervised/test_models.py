@@ -62,8 +62,8 @@ def test_every_accepted_activation_trains_in_a_dense_layer():
 
     x = np.random.default_rng(0).random((16, 4), dtype=np.float32)
     y = np.arange(16) % 3
-    for name in typing.get_args(Activation):  # glu and threshold failed here, so are refused
+    for name in typing.get_args(Activation):  # glu and threshold failed (eagerly too): refused
         model = models.build_iris(hidden=(4,), activation=name)
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", run_eagerly=True)  # (both fail eagerly too)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", run_eagerly=True)
         loss = model.fit(x, y, epochs=1, batch_size=16, verbose=0).history["loss"][0]
         assert np.isfinite(loss), name
