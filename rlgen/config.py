@@ -283,7 +283,7 @@ def check_fields(cfg: Any) -> None:
             )
         try:
             setattr(cfg, f.name, coerce(f.name, tp, value, where))
-        except UsageError as err:  # a Python caller gets ValueError, as for a bad range
+        except UsageError as err:  # plain ValueError, as the range checks raise
             raise ValueError(str(err)) from None
 
 

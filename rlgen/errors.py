@@ -4,8 +4,10 @@ the checks every command shares."""
 from typing import Any
 
 
-class UsageError(Exception):
-    """A bad input from the user: the message names the problem and the fix."""
+class UsageError(ValueError):
+    """A bad input from the user: the message names the problem and the fix. A ValueError,
+    as Keras' and Stable-Baselines3's errors for bad arguments are, so ``except ValueError``
+    catches rlgen's too."""
 
 
 class TrainingDiverged(UsageError):

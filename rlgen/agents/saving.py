@@ -68,6 +68,8 @@ def agent_from_file(cls: type, config_cls: type, path: str | Path, env: Any = No
     try:
         config = cfgmod.build(config_cls, meta["config"], where=str(path / AGENT_FILE))
         spaces = (int(meta["obs_dim"]), int(meta["n_actions"]))
+    except UsageError:  # the config's own message: an unknown key, a value out of range
+        raise
     except (KeyError, TypeError, ValueError):
         raise UsageError(f"agent file {path / AGENT_FILE} is corrupt (fields missing)") from None
     if env is None:

@@ -3,6 +3,7 @@ agents make (evaluation, side-by-side copies, a saved agent), and clear errors o
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 from pathlib import Path
@@ -433,3 +434,14 @@ def test_image_observations_warn_that_the_mlp_flattens_them():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         DQNAgent(Walk(), SMALL)  # a small (2, 2) observation is no picture
+
+
+def test_errors_are_value_errors_and_a_bad_agent_file_is_named_precisely(tmp_path):
+    with pytest.raises(ValueError, match="--seed must be"):  # as Keras' and SB3's
+        DQNAgent(Walk(), SMALL, seed=-1)
+    path = DQNAgent(Walk(), SMALL).save(tmp_path / "agent")
+    meta = json.loads((path / "agent.json").read_text())
+    meta["config"]["hiden_sizes"] = [8]  # edited by hand
+    (path / "agent.json").write_text(json.dumps(meta))
+    with pytest.raises(UsageError, match="unknown key 'hiden_sizes'"):  # not "corrupt"
+        DQNAgent.load(path, env=Walk())
