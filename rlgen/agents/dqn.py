@@ -237,7 +237,7 @@ class DQNAgent(BaseAgent):
             actions = np.where(
                 explore, self.rng.integers(self.n_actions, size=len(actions)), actions
             )
-        return int(actions[0]) if single else actions
+        return int(actions[0]) if single else actions.astype(np.int64)
 
     def _epsilon(self, progress: float) -> float:
         """Linear decay from the initial to the final epsilon over ``exploration_fraction`` of

@@ -79,10 +79,12 @@ def test_act_single_and_batch():
     obs = np.random.default_rng(0).normal(size=(7, 4)).astype(np.float32)
     batch = agent.act(obs)
     assert batch.shape == (7,) and set(batch.tolist()) <= {0, 1}
+    assert batch.dtype == np.int64  # as REINFORCE's, greedy or not (it was int32 greedy)
     assert [agent.act(o) for o in obs] == batch.tolist()
     assert isinstance(agent.act(obs[0]), int)
     agent.exploration_rate = 1.0
     assert agent.act(obs, greedy=False).shape == (7,)
+    assert agent.act(obs, greedy=False).dtype == np.int64
 
 
 def test_presets_and_general_defaults():
