@@ -18,6 +18,7 @@ DIFFAUGMENT_POLICIES = ("translation", "cutout")
 # (BENCHMARKS.md): 1,860 steps (30 epochs) give label fidelity 89 %, CAS 76 %, Fréchet 6.7x
 # the floor; 9,300 steps (150 epochs) give 97 %, 91 %, 1.7x.
 AUTO_STEPS = 9_300
+FEW_STEPS = 1_000  # the default recipe's label fidelity at 1,000 steps on 500 digits: 57 %
 MAX_GRIDS = 200  # a grid every epoch, unless the run is longer than this
 # The discriminator recipe of SNGAN and BigGAN (Miyato et al. 2018): GANConfig(**SNGAN), or
 # the flags --loss hinge --conditioning projection --spectral-norm.

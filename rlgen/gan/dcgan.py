@@ -20,6 +20,7 @@ import contextlib
 import math
 import time
 import types
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -600,6 +601,7 @@ class GAN:
         self.seconds = 0.0
         self.trained_on: str | None = None  # datasets.fingerprint of the last train()'s data
         self.data_source = ""
+        self.generator_steps: int | None = 0  # None: a run saved before rlgen counted them
 
     @property
     def generator(self) -> keras.Model:
@@ -681,8 +683,8 @@ class GAN:
                 "give (N, 28, 28, 1) images in [0, 1] and N labels"
             )
         x = datasets.unit_pixels(x, "training images")
-        if epochs is not None and epochs <= 0:
-            raise UsageError(f"epochs must be > 0, got {epochs}")
+        if epochs is not None:
+            epochs = check_count("epochs", epochs)
         self.trained_on = datasets.fingerprint(x, y)  # --augment-from compares its data
         epochs = epochs or self.config.epochs_for(len(x))
         steps = len(x) // self.batch_for(len(x))
@@ -714,6 +716,8 @@ class GAN:
                 ) from None
             raise
         self.seconds += time.perf_counter() - start
+        if self.generator_steps is not None:  # one generator update per full batch
+            self.generator_steps += (len(self.history.get("epoch", [])) - done) * steps
         if monitor.diverged:
             where = ""
             if run is not None and (run.file("checkpoint") / GENERATOR_FILE).is_file():
@@ -736,6 +740,20 @@ class GAN:
         self, n: int, digits: int | Sequence[int] | None = None, seed: int = 0
     ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         """Yield ``(x, y)`` chunks of at most :data:`CHUNK` images (bounded memory for any n)."""
+        self._warn_if_untrained()
+        yield from self._chunks(n, digits, seed)
+
+    def _warn_if_untrained(self) -> None:
+        if self.generator_steps == 0:
+            warnings.warn(
+                "this GAN has not been trained: its images are noise; call train() first, or "
+                "GAN.load a trained run",
+                stacklevel=3,  # the caller of sample() or iter_samples()
+            )
+
+    def _chunks(
+        self, n: int, digits: int | Sequence[int] | None, seed: int
+    ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         n = check_count("-n", n)
         check_seed(seed)
         if digits is not None and not self.conditional:
@@ -767,7 +785,8 @@ class GAN:
                 f"-n {n} images would take {n * 784 * 4 / 1e9:.1f} GB of memory; "
                 "write them to an .npz (rlgen gan sample RUN -n N --out FILE.npz streams them)"
             )
-        parts = list(self.iter_samples(n, digits, seed))
+        self._warn_if_untrained()
+        parts = list(self._chunks(n, digits, seed))
         x = np.concatenate([p[0] for p in parts])
         y = np.concatenate([p[1] for p in parts]) if self.conditional else None
         return x, y
@@ -800,6 +819,8 @@ class GAN:
         gan.config, gan.seed = config, int(meta.get("seed", 0))
         gan.history, gan.seconds = {}, 0.0
         gan.trained_on = meta.get("train_fingerprint")
+        steps = meta.get("generator_steps")
+        gan.generator_steps = steps if isinstance(steps, int) else None
         gan.data_source = meta.get("data", {}).get("source", "")
         # Under the active strategy: make_dcgan builds the optimizers there, and a
         # MirroredStrategy refuses slots for variables created outside its scope.
@@ -827,6 +848,7 @@ def run_meta(gan: GAN) -> dict[str, Any]:
         "num_classes": NUM_CLASSES,
         "config": cfgmod.to_dict(gan.config),
         "train_fingerprint": gan.trained_on,
+        "generator_steps": gan.generator_steps,
         "versions": runtime.versions(),
     }
 

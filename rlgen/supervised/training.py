@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import time
@@ -93,9 +94,6 @@ def geometric_augmentation(seed: int = 0) -> keras.Sequential:
     )
 
 
-FEW_GAN_STEPS = 1_000  # the default recipe's label fidelity at 1,000 steps on 500 digits: 57 %
-
-
 def synthetic_digits(
     gan_run: str | Path,
     n: int,
@@ -106,7 +104,8 @@ def synthetic_digits(
     """``n`` labelled digits drawn from a conditional GAN run (the one supervised -> gan link),
     optionally only those the reference classifier is confident about. With ``dataset``, the
     GAN must have been trained on that data set (Fashion-MNIST images are MNIST-shaped too)."""
-    from rlgen.gan.sampling import image_shape, run_meta, sample_labelled
+    from rlgen.gan.configs import FEW_STEPS
+    from rlgen.gan.sampling import check_request, image_shape, run_meta, sample_labelled
 
     shape = image_shape(gan_run)  # checked from config.json before the generator loads
     if shape != datasets.IMAGE_SHAPE:
@@ -120,13 +119,15 @@ def synthetic_digits(
             f"--augment-from {gan_run} was trained on {trained_on}, not {dataset}; give a GAN "
             f"trained with 'rlgen gan train --dataset {dataset}'"
         )
+    check_request(gan_run, n, labels_needed=True, seed=seed)  # before any warning below
     steps = generator_steps(gan_run)
-    if steps is not None and steps < FEW_GAN_STEPS:
+    if steps is not None and steps < FEW_STEPS:
+        or_filter = "" if min_confidence else " or add --min-confidence 0.9"
         datasets.warn(
             f"--augment-from {gan_run} trained only {steps:,} generator steps (the default is "
             "about 9,300): its digits may be poor and lower accuracy (a 300-step GAN's digits "
-            f"cost 1.6 points in BENCHMARKS.md); check them with 'rlgen gan eval {gan_run}' or "
-            "add --min-confidence 0.9"
+            f"cost 1.6 points in BENCHMARKS.md); check them with 'rlgen gan eval {gan_run}'"
+            f"{or_filter}"
         )
     x, y = sample_labelled(gan_run, n, seed=seed, min_confidence=min_confidence)
     return x.astype(np.float32), y.astype(np.int64)
@@ -150,13 +151,18 @@ def gan_training_digits(gan_run: str | Path) -> np.ndarray | None:
     return d.x_train[config.training_indices(d.y_train)]
 
 
-def _image_keys(x: np.ndarray, chunk: int = 4_096) -> np.ndarray:
-    """One float64 per image, equal for equal images (a fixed random projection): set
-    membership for 60,000 digits without a copy of them (a chunk at a time in float64)."""
-    flat = np.asarray(x, np.float32).reshape(len(x), -1)
-    direction = np.random.default_rng(0).standard_normal(flat.shape[1])
-    keys = [flat[i : i + chunk].astype(np.float64) @ direction for i in range(0, len(flat), chunk)]
-    return np.concatenate(keys) if keys else np.zeros(0)
+def _image_keys(x: np.ndarray) -> np.ndarray:
+    """One 64-bit hash per image, equal for byte-identical images: set membership for
+    60,000 digits without a copy of them. (A float projection, used before, gave the same
+    image keys one unit apart in the last place depending on its row in the batch.)"""
+    x = np.asarray(x, np.float32)
+    keys = [
+        int.from_bytes(
+            hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=8).digest(), "little"
+        )
+        for image in x
+    ]
+    return np.array(keys, dtype=np.uint64)
 
 
 def warn_if_gan_saw_more(gan_run: str | Path, d: Splits) -> None:
@@ -173,22 +179,25 @@ def warn_if_gan_saw_more(gan_run: str | Path, d: Splits) -> None:
     validation = int(np.isin(keys[unseen], _image_keys(d.x_val)).sum())
     among = f" ({validation:,} of them its validation digits)" if validation else ""
     optimistic = " and validation accuracy is optimistic" if validation else ""
+    no_split = " and give the classifier --validation-split 0" if len(d.x_val) else ""
     datasets.warn(
         f"--augment-from {gan_run} learnt from {len(learnt):,} real digits, "
         f"{int(unseen.sum()):,} of which this classifier does not train on{among}: its "
         "synthetic digits pass on what those teach, so a gain over real-only training is not "
         f"the GAN's alone{optimistic}. For a fair comparison train the GAN with the "
-        "classifier's --train-size and give the classifier --validation-split 0, as "
-        "benchmarks/augmentation_study.py does"
+        f"classifier's --train-size{no_split}, as benchmarks/augmentation_study.py does"
     )
 
 
 def generator_steps(gan_run: str | Path) -> int | None:
-    """How many generator steps a ``rlgen gan train`` run took (its summary.json's epochs
-    times the full batches per epoch), or None when it does not say (a GAN saved from
-    Python)."""
+    """How many generator steps a GAN run took (config.json's count, or for runs written
+    before it kept one, summary.json's epochs times the full batches per epoch), or None
+    when it does not say."""
     from rlgen.gan.sampling import run_meta
 
+    counted = run_meta(gan_run).get("generator_steps")
+    if isinstance(counted, int) and not isinstance(counted, bool):
+        return counted
     summary_file = Path(gan_run) / "summary.json"
     if not summary_file.is_file():
         return None

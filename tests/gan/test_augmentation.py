@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 
@@ -35,6 +36,12 @@ def test_no_warning_when_the_gan_learnt_only_from_the_classifiers_digits(gan_run
     cfg = default_config("cnn", validation_split=0.0, augment_from=str(gan_run), synthetic=10)
     assert len(Trainer("cnn", cfg, seed=0).data.x_train) == 4_000 + 10
     assert "learnt from" not in capsys.readouterr().err
+    # the fair setting (no validation split) with fewer digits than the GAN's: a traceback
+    cfg = replace(cfg, train_size=200)
+    assert len(Trainer("cnn", cfg, seed=0).data.x_train) == 200 + 10
+    warned = capsys.readouterr().err
+    assert "of which this classifier does not train on:" in warned, warned
+    assert "validation" not in warned
     # a GAN trained from Python on images of its own: what it learnt from cannot be told
     from tests.gan.helpers import digits, tiny_gan
 
@@ -127,22 +134,38 @@ def test_min_confidence_flag_checks(cli, gan_run):
 
 def test_augmenting_from_a_briefly_trained_gan_warns(gan_run, tmp_path, capsys):
     """A GAN of a few hundred steps draws poor digits (the study's 300-step control cost 1.6
-    points): --augment-from says so and how to check; one saved from Python (no summary.json)
-    gives no figure to judge and no warning."""
+    points): --augment-from says so and how to check, also for a GAN saved from Python (it
+    writes no summary.json; config.json counts its steps)."""
     from rlgen.supervised.training import generator_steps, synthetic_digits
 
-    assert generator_steps(gan_run) is None  # GAN.save from Python: no summary.json
+    steps = 10 * (1000 // 32)  # the fixture: 10 epochs of 1,000 digits in batches of 32
+    assert generator_steps(gan_run) == steps < 1000
     synthetic_digits(gan_run, 10, seed=0)
-    assert "warning" not in capsys.readouterr().err
-    run = tmp_path / "short"
+    err = capsys.readouterr().err
+    assert f"--augment-from {gan_run} trained only {steps:,} generator steps" in err
+    assert f"rlgen gan eval {gan_run}' or add --min-confidence 0.9" in err
+    synthetic_digits(gan_run, 10, seed=0, min_confidence=0.01)
+    assert "or add --min-confidence" not in capsys.readouterr().err  # it is there already
+    # a run written before config.json counted steps: its summary.json's epochs
+    run = tmp_path / "older"
     shutil.copytree(gan_run, run)
     config = json.loads((run / "config.json").read_text())
-    (run / "summary.json").write_text(json.dumps({"epochs": 10, "train_examples": 1000}))
-    steps = 10 * (1000 // config["config"]["batch_size"])  # 310 at the fixture's batch 32
-    assert generator_steps(run) == steps < 1000
-    synthetic_digits(run, 10, seed=0)
-    err = capsys.readouterr().err
-    assert f"--augment-from {run} trained only {steps:,} generator steps" in err
-    assert f"rlgen gan eval {run}" in err
+    del config["generator_steps"]
+    (run / "config.json").write_text(json.dumps(config))
+    assert generator_steps(run) is None
+    (run / "summary.json").write_text(json.dumps({"epochs": 40, "train_examples": 1000}))
+    assert generator_steps(run) == 40 * 31
     (run / "summary.json").write_text("{garbled")
     assert generator_steps(run) is None  # loses the warning, not the digits
+
+
+def test_image_keys_find_the_same_digits_wherever_they_sit():
+    from rlgen.supervised.training import _image_keys
+
+    x = load_images("mnist").x_train
+    rng = np.random.default_rng(1)
+    for n in (1000, 900, 101):  # a float projection counted 2 of the 900 as unseen
+        picked = np.sort(rng.choice(len(x), n, replace=False))
+        found = np.isin(_image_keys(x[picked]), _image_keys(x[:3000]))
+        np.testing.assert_array_equal(found, picked < 3000)
+    assert _image_keys(x[:0]).shape == (0,)

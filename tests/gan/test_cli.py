@@ -38,6 +38,7 @@ def test_train_writes_a_complete_run(cli, tmp_path):
     assert r.code == 0, r
     assert "run written to" in r.out
     assert f"the digits: {out / 'samples' / 'epoch_002.png'} (last epoch)" in r.out
+    assert "this GAN trained only 4 generator steps" in r.err  # said before anyone samples
     assert f"next: rlgen gan sample {out} -n 64 --out digits.png" in r.out
     for name in (
         "config.json",

@@ -3,6 +3,8 @@ save -> load in a fresh process."""
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -62,6 +64,22 @@ def test_conditional_sampling_honours_labels_and_seed(trained):
     # (the tiny model's fidelity is near chance, so images, not a classifier, are compared)
     three, _ = trained.sample(30, digits=3, seed=3)
     assert np.abs(three - x).mean() > 1e-3
+
+
+def test_steps_are_counted_and_saved_and_an_untrained_gan_warns(trained, gan_run):
+    assert trained.generator_steps == 10 * (1000 // 32)
+    assert GAN.load(gan_run).generator_steps == trained.generator_steps
+    fresh = tiny_gan()
+    with pytest.warns(UserWarning, match="not been trained: its images are noise") as caught:
+        fresh.sample(4)
+    assert caught[0].filename == __file__  # the line that asked for the samples
+    with pytest.warns(UserWarning, match="not been trained"):
+        next(fresh.iter_samples(4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        trained.sample(4)
+    with pytest.raises(UsageError, match="epochs must be a whole number"):
+        fresh.train(*digits(32), epochs=2.5, verbose=0)  # a TypeError from range() before
 
 
 def test_labels_are_balanced_and_reject_bad_digits():
