@@ -173,11 +173,16 @@ def eval_command(args: argparse.Namespace) -> int:
     common.check_data_still_there(args, gan.config.data_dir)
     from rlgen.gan import metrics
 
+    slow = " and training a CNN on them for CAS (about a minute on a CPU)" if args.cas else ""
+    print(f"rlgen: scoring {args.n} digits against real test digits{slow}", flush=True)
     figures = metrics.evaluate(gan, n=args.n, seed=args.seed, cas=args.cas)
     print(f"gan run {args.run}: {figures['n']} digits against real test digits")
     if figures["n"] < args.n:
         print(f"note: -n {args.n} lowered to {figures['n']}: no more real digits to compare with")
-    common.print_figures(figures)
+    common.print_figures({k: v for k, v in figures.items() if k not in metrics.INTERNAL})
+    print("what they say:")
+    for line in metrics.explain(figures):
+        print(f"  {line}")
     fidelity = figures.get("label_fidelity")
     if fidelity is not None and fidelity < 0.3:  # chance is 0.1
         print(

@@ -11,8 +11,10 @@ __all__ = [
     "GANConfig",
     "build_discriminator",
     "build_generator",
+    "compare",
     "evaluate",
     "image_shape",
+    "reference_classifier",
     "sample_labelled",
 ]
 
@@ -22,6 +24,8 @@ _LAZY = {
     "build_generator": "rlgen.gan.dcgan",
     "build_discriminator": "rlgen.gan.dcgan",
     "evaluate": "rlgen.gan.metrics",
+    "compare": "rlgen.gan.metrics",
+    "reference_classifier": "rlgen.gan.metrics",
     "sample_labelled": "rlgen.gan.sampling",
     "image_shape": "rlgen.gan.sampling",
 }

@@ -287,6 +287,25 @@ def _enough(n: int) -> int:
     return int(n)
 
 
+def _generated(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """Generated images as (N, 28, 28, 1) float32 in [0, 1] and their labels as N digits,
+    checked: images in another range had scored *better* (recall 1.0 for 0-255 pixels)."""
+    x = np.asarray(x, np.float32)
+    if x.ndim == 3 and x.shape[1:] == datasets.IMAGE_SHAPE[:2]:
+        x = x[..., None]  # (N, 28, 28): the channel axis added
+    if x.ndim != 4 or x.shape[1:] != datasets.IMAGE_SHAPE:
+        raise UsageError(
+            f"generated images have shape {x.shape}; give (N, 28, 28, 1) images in [0, 1]"
+        )
+    x = datasets.unit_pixels(x, "generated images")
+    if y is None:
+        return x, None
+    y = datasets.digit_labels(y, "labels")
+    if len(y) != len(x):
+        raise UsageError(f"{len(x)} generated images but {len(y)} labels; give one per image")
+    return x, y
+
+
 def compare(
     x_gen: np.ndarray,
     y_gen: np.ndarray | None,
@@ -301,6 +320,7 @@ def compare(
     at the same N, drawn with ``seed``. The memorisation check measures distances to the
     training digits the generator learnt from (indices ``learnt_from``; default all): against
     a larger pool, near-copies of a small training set would look less suspicious."""
+    x_gen, y_gen = _generated(x_gen, y_gen)
     d = reference.data
     n = _enough(min(n, len(x_gen), len(d.x_test), len(d.x_train)))
     rng = np.random.default_rng(seed)
@@ -338,6 +358,59 @@ def compare(
     out["memorisation_ratio"] = float(gen_nn / max(test_nn, 1e-12))
     out["predicted_class_histogram"] = class_histogram(pred)
     return out
+
+
+GOOD_FIDELITY, GOOD_CAS, GOOD_FRECHET_RATIO = 0.90, 0.90, 3.0  # the quality bars
+INTERNAL = ("cas_steps", "reference_version", "data_source")  # in eval.json, not figures
+
+
+def explain(figures: dict[str, Any]) -> list[str]:
+    """What :func:`evaluate`'s figures say, one line each, with the real-data figure or the
+    target beside them: the table ``rlgen gan eval`` prints under the numbers."""
+    f, lines = figures, []
+    if "label_fidelity" in f:
+        lf = f["label_fidelity"]
+        verdict = "good" if lf >= GOOD_FIDELITY else "below the 90 % of a good GAN"
+        lines.append(
+            f"label fidelity {100 * lf:.1f} %: the share of digits the reference CNN reads as "
+            f"the digit asked for (chance 10 %; {verdict})"
+        )
+    ratio = f["frechet_ratio"]
+    verdict = "good" if ratio <= GOOD_FRECHET_RATIO else "a good GAN is within 3x"
+    lines.append(
+        f"Fréchet distance {f['frechet_distance']:.2f} is {ratio:.2f}x the floor "
+        f"{f['frechet_floor']:.2f} (real training digits against the same real test digits): "
+        f"lower is better ({verdict})"
+    )
+    lines.append(
+        f"KID {f['kid']:.4f}, floor {f['kid_floor']:.4f}: 0 means indistinguishable from real "
+        "digits (an unbiased estimate, so it can dip below 0); lower is better"
+    )
+    lines.append(
+        f"recall {f['recall']:.2f} and coverage {f['coverage']:.2f} (real digits: "
+        f"{f['recall_floor']:.2f} and {f['coverage_floor']:.2f}): how much of the real digits' "
+        "variety the samples reach; higher is better"
+    )
+    if "cas" in f:
+        verdict = "good" if f["cas"] >= GOOD_CAS else "below the 90 % of a good GAN"
+        lines.append(
+            f"CAS {100 * f['cas']:.1f} %: a CNN trained on these digits alone, tested on real "
+            f"ones ({verdict}); the same CNN trained on the real digits the GAN learnt from: "
+            f"{100 * f['cas_real']:.1f} %"
+        )
+    lines.append(
+        f"memorisation ratio {f['memorisation_ratio']:.2f}: the samples' distance to their "
+        "nearest training digit over that of unseen real digits; about 1 for new digits, well "
+        "below 1 for copies"
+    )
+    hist = f["predicted_class_histogram"]
+    top = int(np.argmax(hist))
+    if hist[top] > 0.5 * sum(hist):
+        lines.append(
+            f"{100 * hist[top] / sum(hist):.0f} % of the digits read as {top}: the generator "
+            "draws one kind of digit (mode collapse, or not trained long enough)"
+        )
+    return lines
 
 
 def evaluate(

@@ -90,6 +90,10 @@ def test_eval_prints_a_table_and_writes_json(cli, gan_run, reference, tmp_path):
     assert figures["n"] == 200
     assert "cas" not in figures
     assert ("near chance" in r.out) == (figures["label_fidelity"] < 0.3)
+    # each figure read with its real-data level or target; bookkeeping stays in the JSON
+    assert f"label fidelity {100 * figures['label_fidelity']:.1f} %" in r.out
+    assert f"the floor {figures['frechet_floor']:.2f}" in r.out and "lower is better" in r.out
+    assert "reference_version" in figures and "reference_version" not in r.out
 
 
 def test_eval_notes_a_label_fidelity_near_chance(cli, reference, tmp_path):

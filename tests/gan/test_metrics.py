@@ -51,6 +51,11 @@ def test_real_digits_sit_at_the_floor_and_noise_far_above(reference, rng):
 
     noise = rng.uniform(0, 1, (500, 28, 28, 1)).astype(np.float32)
     bad = metrics.compare(noise, np.zeros(500, np.int64), reference, n=500, seed=1)
+    said, bad_said = " ".join(metrics.explain(real)), " ".join(metrics.explain(bad))
+    assert "(chance 10 %; good)" in said and "lower is better (good)" in said
+    assert "a good GAN is within 3x" in bad_said and "below the 90 %" in bad_said
+    assert ("read as" in bad_said) == (max(bad["predicted_class_histogram"]) > 250)
+    assert "read as" not in said  # ten digits, no collapse
     assert bad["frechet_distance"] > 10 * bad["frechet_floor"], bad
     assert bad["kid"] > 20 * max(bad["kid_floor"], 0.01)
     assert bad["coverage"] < 0.2 and bad["recall"] < 0.2
@@ -58,6 +63,25 @@ def test_real_digits_sit_at_the_floor_and_noise_far_above(reference, rng):
 
     held_out = metrics.compare(d.x_test, d.y_test, reference, n=500, seed=1)
     assert 0.6 < held_out["memorisation_ratio"] < 1.5  # unseen digits: the real-test level
+
+
+def test_compare_checks_the_images_and_labels_it_is_given(reference):
+    from rlgen.gan import compare  # exported for scoring samples of your own
+
+    d = reference.data
+    x, y = d.x_test[:300], d.y_test[:300]
+    with pytest.raises(UsageError, match=r"\(x \+ 1\) / 2"):
+        compare(2 * x - 1, y, reference, n=300)  # had scored recall 0.82 against 0.49
+    with pytest.raises(UsageError, match="divide 0-255 pixels by 255"):
+        compare(np.round(x * 255), y, reference, n=300)  # recall 1.0
+    with pytest.raises(UsageError, match=r"one-hot rows; give the digits themselves"):
+        compare(x, np.eye(10)[y], reference, n=300)
+    with pytest.raises(UsageError, match="300 generated images but 299 labels"):
+        compare(x, y[:-1], reference, n=300)
+    with pytest.raises(UsageError, match=r"shape \(300, 784\)"):
+        compare(x.reshape(300, -1), y, reference, n=300)
+    same = compare(x[..., 0], y, reference, n=300)  # (N, 28, 28) is taken as it is meant
+    assert same == compare(x, y, reference, n=300)
 
 
 def test_memorisation_is_judged_against_the_digits_the_gan_learnt_from(reference, rng):
