@@ -3,6 +3,7 @@ defaults. TensorFlow-free, so the command line can list every flag without impor
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -81,6 +82,13 @@ class ImageConfig(TrainConfig):
     )
 
     def __post_init__(self) -> None:
+        if isinstance(self.augment_from, os.PathLike):
+            self.augment_from = os.fspath(self.augment_from)
+        elif self.augment_from is not None and not isinstance(self.augment_from, str):
+            raise ValueError(
+                f"--augment-from is a GAN run folder, not a {type(self.augment_from).__name__}: "
+                "save the GAN with gan.save('runs/my-gan') and give augment_from='runs/my-gan'"
+            )
         super().__post_init__()
         if self.train_size < 0:
             raise ValueError(f"--train-size must be >= 0, got {self.train_size}")

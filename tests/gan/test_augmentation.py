@@ -5,6 +5,7 @@ import shutil
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from rlgen.datasets import load_images
 from rlgen.supervised.training import Trainer, default_config
@@ -169,3 +170,13 @@ def test_image_keys_find_the_same_digits_wherever_they_sit():
         found = np.isin(_image_keys(x[picked]), _image_keys(x[:3000]))
         np.testing.assert_array_equal(found, picked < 3000)
     assert _image_keys(x[:0]).shape == (0,)
+
+
+def test_augment_from_names_a_folder_not_a_gan_object(tmp_path):
+    from rlgen.supervised import CNNConfig
+
+    with pytest.raises(ValueError, match=r"save the GAN with gan.save\('runs/my-gan'\)"):
+        CNNConfig(augment_from=object(), synthetic=10)  # "must be str, got <GAN ...>" before
+    assert CNNConfig(augment_from=tmp_path / "gan", synthetic=10).augment_from == str(
+        tmp_path / "gan"
+    )  # a Path is a folder name too
