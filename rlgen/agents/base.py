@@ -20,7 +20,14 @@ import numpy as np
 
 from rlgen import config as cfgmod
 from rlgen.agents.callbacks import CallbackList, one_of, training_callbacks
-from rlgen.agents.envs import check_spaces, env_source, make_copy, resolve_env
+from rlgen.agents.envs import (
+    LOADING,
+    check_spaces,
+    env_source,
+    make_copy,
+    resolve_env,
+    warn_if_pictures,
+)
 from rlgen.agents.saving import AGENT_FILE, agent_from_file, write_agent_file
 from rlgen.errors import UsageError, check_count, check_seed
 from rlgen.runs import atomic_path, load_model
@@ -154,6 +161,8 @@ class BaseAgent:
             self.obs_dim, self.n_actions = check_spaces(
                 self.env, self.env_id, self.algorithm.upper()
             )
+            if not LOADING.get():  # said when the agent was built, not again at each load
+                warn_if_pictures(self.env, self.env_id, self.algorithm.upper(), stacklevel=3)
         shape = getattr(getattr(self.env, "observation_space", None), "shape", None)
         self.obs_shape: tuple[int, ...] = tuple(shape) if shape else (self.obs_dim,)
         # Copies (evaluation, --n-envs) come from here, so they keep the env's own

@@ -111,7 +111,7 @@ def training_callbacks(
 
 def one_of(ours: str, value: Any, default: Any, sb3: str, alias: Any) -> Any:
     """``value``, or Stable-Baselines3's spelling of it when that was given instead (both
-    given is an error)."""
+    given is an error, even with one value: one name says it)."""
     if alias is None:
         return value
     if value != default:
@@ -306,6 +306,7 @@ class ProgressBarCallback(Callback):
         from tqdm.auto import tqdm
 
         self._start = self._last = self._counter(agent)
+        self.returns.clear()  # a callback used again in a further learn() starts afresh
         self.returns.extend(e["return"] for e in agent.episode_log[-self.returns.maxlen :])
         self.bar = tqdm(total=self.total, unit=self.unit, dynamic_ncols=True, mininterval=0.5)
 
@@ -353,6 +354,8 @@ class TensorBoardCallback(Callback):
         self.writer = tf.summary.create_file_writer(self.logdir)
         # A resumed run (or a further learn) goes on averaging the episodes before it: the
         # curve does not jump where it restarted.
+        self.returns.clear()
+        self.lengths.clear()
         for episode in agent.episode_log[-self.returns.maxlen :]:
             self.returns.append(episode["return"])
             self.lengths.append(episode["length"])

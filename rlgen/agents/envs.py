@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import difflib
 import warnings
@@ -133,6 +134,7 @@ def resolve_env(env_or_id: Any) -> tuple[gym.Env, str | None]:
     )
 
 
+LOADING = contextvars.ContextVar("rlgen_agent_loading", default=False)  # load() is building
 IMAGE_LIKE = 256  # observations of 2 or more axes and this many values: a picture, say
 
 
@@ -155,15 +157,21 @@ def check_spaces(env: gym.Env, env_id: str | None, algorithm: str) -> tuple[int,
             f"{algorithm} needs a Box (vector) observation space but {name} has "
             f"{type(obs).__name__}; flatten it with gymnasium.wrappers.FlattenObservation"
         )
-    size = int(np.prod(obs.shape))
-    if len(obs.shape) >= 2 and size >= IMAGE_LIKE:
+    return int(np.prod(obs.shape)), int(act.n)
+
+
+def warn_if_pictures(env: gym.Env, env_id: str | None, algorithm: str, stacklevel: int) -> None:
+    """A warning when the observations look like pictures (2+ axes, IMAGE_LIKE+ values)."""
+    shape = env.observation_space.shape
+    size = int(np.prod(shape))
+    if len(shape) >= 2 and size >= IMAGE_LIKE:
         warnings.warn(
-            f"{name}'s observations have shape {obs.shape}: {algorithm} flattens them into "
-            f"{size} inputs of an MLP (rlgen's agents have no convolutional network), which "
-            "learns slowly from images; give it the env's state variables if it has them",
-            stacklevel=4,  # the caller of DQNAgent(...) or ReinforceAgent(...)
+            f"{env_id or type(env).__name__}'s observations have shape {shape}: {algorithm} "
+            f"flattens them into {size} inputs of an MLP (rlgen's agents have no convolutional "
+            "network), which learns slowly from images; give it the env's state variables if "
+            "it has them",
+            stacklevel=stacklevel + 1,
         )
-    return size, int(act.n)
 
 
 def check_env(env_id: str, algorithm: str) -> None:

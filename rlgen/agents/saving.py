@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rlgen import config as cfgmod
-from rlgen.agents.envs import make_copy, make_env, spec_json
+from rlgen.agents.envs import LOADING, make_copy, make_env, spec_json
 from rlgen.errors import UsageError
 from rlgen.runs import atomic_path, read_json
 
@@ -49,6 +49,8 @@ def write_agent_file(agent: Any, path: str | Path) -> Path:
         )
     if getattr(agent, "exploration_rate", None) is not None:  # DQN: predict() explores at it
         meta["exploration_rate"] = float(agent.exploration_rate)
+    if getattr(agent, "_schedule", None) is not None:  # DQN: learn(reset_schedule=False) after load
+        meta["epsilon_schedule"] = list(agent._schedule)
     with atomic_path(Path(path) / AGENT_FILE) as tmp:
         tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return Path(path)
@@ -74,7 +76,11 @@ def agent_from_file(cls: type, config_cls: type, path: str | Path, env: Any = No
         raise UsageError(f"agent file {path / AGENT_FILE} is corrupt (fields missing)") from None
     if env is None:
         env = _saved_env(meta)
-    agent = cls(env, config, int(meta.get("seed", 0)), spaces=spaces)
+    loading = LOADING.set(True)
+    try:
+        agent = cls(env, config, int(meta.get("seed", 0)), spaces=spaces)
+    finally:
+        LOADING.reset(loading)
     if (agent.obs_dim, agent.n_actions) != spaces:
         given = agent.env_id or type(agent.env.unwrapped).__name__
         raise UsageError(
@@ -88,6 +94,10 @@ def agent_from_file(cls: type, config_cls: type, path: str | Path, env: Any = No
     agent.num_episodes = int(meta.get("num_episodes", 0))
     if "exploration_rate" in meta:
         agent.exploration_rate = float(meta["exploration_rate"])
+    schedule = meta.get("epsilon_schedule")
+    if hasattr(agent, "_schedule") and isinstance(schedule, list) and len(schedule) == 3:
+        unit, first, span = schedule
+        agent._schedule = (str(unit), int(first), int(span))
     return agent
 
 

@@ -715,9 +715,10 @@ class GAN:
                     f"{run.file('checkpoint')}"
                 ) from None
             raise
+        finally:  # interrupted too: the epochs that finished are in the history
+            if self.generator_steps is not None:  # one generator update per full batch
+                self.generator_steps += (len(self.history.get("epoch", [])) - done) * steps
         self.seconds += time.perf_counter() - start
-        if self.generator_steps is not None:  # one generator update per full batch
-            self.generator_steps += (len(self.history.get("epoch", [])) - done) * steps
         if monitor.diverged:
             where = ""
             if run is not None and (run.file("checkpoint") / GENERATOR_FILE).is_file():

@@ -425,15 +425,26 @@ def test_stable_baselines3_spellings_of_progress_bar_eval_callback_and_evaluate(
 class Pictures(Walk):
     observation_space = spaces.Box(0, 255, (16, 16, 3), np.uint8)
 
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros((16, 16, 3), np.uint8), {}
 
-def test_image_observations_warn_that_the_mlp_flattens_them():
+    def step(self, action):
+        _, reward, terminated, truncated, info = super().step(action)
+        return np.full((16, 16, 3), action, np.uint8), reward, terminated, truncated, info
+
+
+def test_image_observations_warn_that_the_mlp_flattens_them(tmp_path):
     with pytest.warns(UserWarning, match=r"\(16, 16, 3\): DQN flattens them into 768 inputs") as w:
         agent = DQNAgent(Pictures(), SMALL)
     assert w[0].filename == __file__  # points at the line that built the agent
     assert agent.obs_dim == 768
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.filterwarnings("error", message=".*flattens them")
         DQNAgent(Walk(), SMALL)  # a small (2, 2) observation is no picture
+        # said once, where the agent was built: not again at each load or evaluation
+        DQNAgent.load(agent.save(tmp_path / "pictures"), env=Pictures())
+        evaluate(agent, Pictures(), episodes=1)
 
 
 def test_errors_are_value_errors_and_a_bad_agent_file_is_named_precisely(tmp_path):

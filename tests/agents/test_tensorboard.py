@@ -6,7 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rlgen.agents import DQN, DQNAgent, EvalCallback, ReinforceAgent
+from rlgen.agents import (
+    DQN,
+    Callback,
+    DQNAgent,
+    EvalCallback,
+    ReinforceAgent,
+    TensorBoardCallback,
+)
 from rlgen.agents.configs import dqn_config_for, reinforce_config_for
 from rlgen.errors import UsageError
 
@@ -23,6 +30,18 @@ def _scalars(folder) -> dict[str, list[tuple[int, float]]]:
     return out
 
 
+class FirstEpsilon(Callback):
+    """The exploration rate at the first step of a learn call."""
+
+    def on_training_start(self, agent):
+        self.seen = None
+
+    def on_step(self, agent):
+        if self.seen is None:
+            self.seen = agent.exploration_rate
+        return True
+
+
 def _dqn(tmp_path, **kwargs):
     cfg = dqn_config_for("CartPole-v1", learning_starts=100, train_freq=16, buffer_size=2_000)
     return DQN("CartPole-v1", cfg, seed=0, tensorboard_log=tmp_path / "tb", **kwargs)
@@ -34,9 +53,9 @@ def test_each_learn_writes_a_numbered_folder_and_reset_num_timesteps_false_conti
     agent.learn(400, progress=False)
     ev = EvalCallback("CartPole-v1", eval_every=200, episodes=2)
     agent.learn(400, progress=False, tb_log_name="mine", callback=ev)
-    eps_before = agent.exploration_rate
-    agent.learn(400, progress=False, tb_log_name="mine", reset_num_timesteps=False)
-    assert agent.exploration_rate <= eps_before  # the schedule went on, not from the start
+    first = FirstEpsilon()
+    agent.learn(400, progress=False, tb_log_name="mine", reset_num_timesteps=False, callback=first)
+    assert first.seen == pytest.approx(agent.config.exploration_final_eps)  # 1.0: restarted
     end = agent.num_timesteps
     agent.learn(300, progress=False)
     tb = tmp_path / "tb"
@@ -88,10 +107,25 @@ def test_tensorboard_log_bad_values(tmp_path):
     assert agent.num_timesteps == 0  # nothing ran
 
 
-def test_load_takes_a_tensorboard_folder(tmp_path):
+def test_load_takes_a_tensorboard_folder_and_the_schedule_goes_on_after_it(tmp_path):
     agent = _dqn(tmp_path)
+    agent.learn(300, progress=False)  # the schedule spans these 300 steps
     saved = agent.save(tmp_path / "agent")
     loaded = DQNAgent.load(saved, tensorboard_log=tmp_path / "later")
     assert DQNAgent.load(saved).tensorboard_log is None  # not saved with the agent
-    loaded.learn(150, progress=False)
+    first = FirstEpsilon()
+    loaded.learn(150, progress=False, reset_num_timesteps=False, callback=first)
+    assert first.seen == pytest.approx(agent.config.exploration_final_eps)  # not 1.0 again
     assert (tmp_path / "later" / "DQN_1").is_dir()
+    loaded.learn(150, progress=False, callback=first)
+    assert first.seen == agent.config.exploration_initial_eps  # a new schedule
+
+
+def test_a_callback_used_again_averages_each_episode_once(tmp_path):
+    agent = DQNAgent("CartPole-v1")
+    agent.episode_log = [{"return": float(r), "length": 10} for r in range(60)]
+    tb = TensorBoardCallback(tmp_path / "tb")
+    tb.on_training_start(agent)
+    tb.on_training_end(agent)
+    tb.on_training_start(agent)  # the same callback in a second learn()
+    assert list(tb.returns) == [float(r) for r in range(60)]  # not 120 values

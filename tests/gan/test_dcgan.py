@@ -82,6 +82,24 @@ def test_steps_are_counted_and_saved_and_an_untrained_gan_warns(trained, gan_run
         fresh.train(*digits(32), epochs=2.5, verbose=0)  # a TypeError from range() before
 
 
+def test_an_interrupted_training_counts_the_epochs_it_finished(monkeypatch):
+    from rlgen.gan import dcgan
+
+    finish = dcgan._Monitor.on_epoch_end
+
+    def stop_after_two(self, epoch, logs=None):  # Ctrl-C in a notebook, after epoch 2
+        finish(self, epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(dcgan._Monitor, "on_epoch_end", stop_after_two)
+    gan = tiny_gan()
+    with pytest.raises(KeyboardInterrupt):
+        gan.train(*digits(64), epochs=5, verbose=0)
+    assert len(gan.history["epoch"]) == 2
+    assert gan.generator_steps == 2 * (64 // 16)  # 0 before: "not trained" at the next sample
+
+
 def test_labels_are_balanced_and_reject_bad_digits():
     y = sample_labels(1000, None, seed=0)
     assert np.bincount(y).tolist() == [100] * 10
