@@ -35,6 +35,7 @@ from rlgen import datasets, runtime
 from rlgen.datasets import IMAGE_SHAPE
 from rlgen.errors import TrainingDiverged, UsageError, check_count, check_seed
 from rlgen.gan.configs import GANConfig
+from rlgen.gan.sampling import generator_steps
 from rlgen.optimizers import computes_in_float16, loss_scaled
 from rlgen.runs import (
     CONFIG,
@@ -820,8 +821,7 @@ class GAN:
         gan.config, gan.seed = config, int(meta.get("seed", 0))
         gan.history, gan.seconds = {}, 0.0
         gan.trained_on = meta.get("train_fingerprint")
-        steps = meta.get("generator_steps")
-        gan.generator_steps = steps if isinstance(steps, int) else None
+        gan.generator_steps = generator_steps(run.path, meta)  # None: it does not say
         gan.data_source = meta.get("data", {}).get("source", "")
         # Under the active strategy: make_dcgan builds the optimizers there, and a
         # MirroredStrategy refuses slots for variables created outside its scope.

@@ -19,7 +19,7 @@ import numpy as np
 
 from rlgen.datasets import IMAGE_SHAPE
 from rlgen.errors import SEED_LIMIT, UsageError, check_seed
-from rlgen.runs import atomic_path, open_run
+from rlgen.runs import atomic_path, open_run, read_json
 
 GROUP = "gan"
 GENERATOR_FILE = "generator.keras"
@@ -50,6 +50,25 @@ def image_shape(run_path: str | Path) -> tuple[int, ...]:
     if not isinstance(shape, list) or len(shape) != 3:
         raise UsageError(f"{run_path}/config.json has no valid image_shape; it is corrupt")
     return tuple(int(s) for s in shape)
+
+
+def generator_steps(run_path: str | Path, meta: dict[str, Any] | None = None) -> int | None:
+    """How many generator steps a GAN run took (config.json's count, or for runs written
+    before it kept one, summary.json's epochs times the full batches per epoch), or None
+    when it does not say. ``meta``: its config.json, if already read."""
+    meta = run_meta(run_path) if meta is None else meta
+    counted = meta.get("generator_steps")
+    if isinstance(counted, int) and not isinstance(counted, bool):
+        return counted
+    summary_file = Path(run_path) / "summary.json"
+    if not summary_file.is_file():
+        return None
+    try:  # a summary that cannot be read only loses the count, not the run
+        summary = read_json(summary_file, what="GAN summary")
+        batch = meta["config"].get("batch_size")
+        return int(summary["epochs"]) * max(int(summary["train_examples"]) // int(batch), 1)
+    except (UsageError, KeyError, TypeError, ValueError):
+        return None
 
 
 def is_conditional(run_path: str | Path) -> bool:

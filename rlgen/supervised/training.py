@@ -105,7 +105,13 @@ def synthetic_digits(
     optionally only those the reference classifier is confident about. With ``dataset``, the
     GAN must have been trained on that data set (Fashion-MNIST images are MNIST-shaped too)."""
     from rlgen.gan.configs import FEW_STEPS
-    from rlgen.gan.sampling import check_request, image_shape, run_meta, sample_labelled
+    from rlgen.gan.sampling import (
+        check_request,
+        generator_steps,
+        image_shape,
+        run_meta,
+        sample_labelled,
+    )
 
     shape = image_shape(gan_run)  # checked from config.json before the generator loads
     if shape != datasets.IMAGE_SHAPE:
@@ -187,26 +193,6 @@ def warn_if_gan_saw_more(gan_run: str | Path, d: Splits) -> None:
         f"the GAN's alone{optimistic}. For a fair comparison train the GAN with the "
         f"classifier's --train-size{no_split}, as benchmarks/augmentation_study.py does"
     )
-
-
-def generator_steps(gan_run: str | Path) -> int | None:
-    """How many generator steps a GAN run took (config.json's count, or for runs written
-    before it kept one, summary.json's epochs times the full batches per epoch), or None
-    when it does not say."""
-    from rlgen.gan.sampling import run_meta
-
-    counted = run_meta(gan_run).get("generator_steps")
-    if isinstance(counted, int) and not isinstance(counted, bool):
-        return counted
-    summary_file = Path(gan_run) / "summary.json"
-    if not summary_file.is_file():
-        return None
-    try:  # a summary that cannot be read only loses the warning, not the digits
-        summary = read_json(summary_file, what="GAN summary")
-        batch = run_meta(gan_run)["config"].get("batch_size")
-        return int(summary["epochs"]) * max(int(summary["train_examples"]) // int(batch), 1)
-    except (UsageError, KeyError, TypeError, ValueError):
-        return None
 
 
 class Trainer:

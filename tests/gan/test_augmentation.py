@@ -137,7 +137,8 @@ def test_augmenting_from_a_briefly_trained_gan_warns(gan_run, tmp_path, capsys):
     """A GAN of a few hundred steps draws poor digits (the study's 300-step control cost 1.6
     points): --augment-from says so and how to check, also for a GAN saved from Python (it
     writes no summary.json; config.json counts its steps)."""
-    from rlgen.supervised.training import generator_steps, synthetic_digits
+    from rlgen.gan.sampling import generator_steps
+    from rlgen.supervised.training import synthetic_digits
 
     steps = 10 * (1000 // 32)  # the fixture: 10 epochs of 1,000 digits in batches of 32
     assert generator_steps(gan_run) == steps < 1000
@@ -156,6 +157,9 @@ def test_augmenting_from_a_briefly_trained_gan_warns(gan_run, tmp_path, capsys):
     assert generator_steps(run) is None
     (run / "summary.json").write_text(json.dumps({"epochs": 40, "train_examples": 1000}))
     assert generator_steps(run) == 40 * 31
+    from rlgen.gan import GAN
+
+    assert GAN.load(run).generator_steps == 40 * 31  # and it goes on counting from there
     (run / "summary.json").write_text("{garbled")
     assert generator_steps(run) is None  # loses the warning, not the digits
 
