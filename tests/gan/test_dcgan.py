@@ -120,6 +120,7 @@ def test_bad_sample_requests_are_usage_errors(trained):
             trained.sample(5, seed=seed)
 
 
+@pytest.mark.filterwarnings("ignore:this GAN has not been trained")
 def test_unconditional_gan_has_no_labels():
     gan = tiny_gan(unconditional=True)
     x, y = gan.sample(12, seed=0)
