@@ -209,6 +209,13 @@ class BaseAgent:
         """{file name: Keras model} that :meth:`save` writes and :meth:`load` reads."""
         raise NotImplementedError
 
+    def agent_file_fields(self) -> dict[str, Any]:
+        """What this algorithm adds to agent.json beside the fields every agent has."""
+        return {}
+
+    def restore_agent_file_fields(self, meta: dict[str, Any]) -> None:
+        """Take back what :meth:`agent_file_fields` wrote (``meta``: the whole agent.json)."""
+
     def other_losses(self) -> dict[str, float]:
         """Figures of the last update beside ``last_loss``, under Stable-Baselines3's
         TensorBoard names (REINFORCE: its value loss and entropy)."""

@@ -392,6 +392,25 @@ class DQNAgent(BaseAgent):
         self._learning_starts_at = self.num_timesteps + self.config.learning_starts
 
     # ---- checkpoints (resume) ------------------------------------------------------------
+    def agent_file_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {"exploration_rate": float(self.exploration_rate)}  # predict()
+        if self._schedule is not None:  # learn(reset_schedule=False) after load goes on
+            fields["epsilon_schedule"] = list(self._schedule)
+        return fields
+
+    def restore_agent_file_fields(self, meta: dict[str, Any]) -> None:
+        if "exploration_rate" in meta:
+            self.exploration_rate = float(meta["exploration_rate"])
+        schedule = meta.get("epsilon_schedule")
+        if isinstance(schedule, list) and len(schedule) == 3:  # else: a new schedule
+            self._restore_schedule(schedule)
+
+    def _restore_schedule(self, schedule: Any) -> None:
+        """The epsilon schedule (unit, start, span) as agent.json or a checkpoint kept it."""
+        if schedule is not None:
+            unit, first, span = schedule
+            self._schedule = (str(unit), int(first), int(span))
+
     def save_checkpoint(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
         """Everything needed to continue training exactly: weights, target net, optimizer,
         replay buffer, epsilon schedule, counters, RNG state and the env copies mid-episode."""
@@ -445,10 +464,7 @@ class DQNAgent(BaseAgent):
             raise UsageError(f"{err}; {ckpt.RESUME_FIX}") from None
         try:
             ckpt.restore_rng(agent.rng, state["rng"])
-            schedule = state["schedule"]
-            if schedule is not None:
-                unit, first, span = schedule
-                agent._schedule = (str(unit), int(first), int(span))
+            agent._restore_schedule(state["schedule"])
             agent._pending_target_updates = int(state["pending_target_updates"])
             # the buffer came back with it; checkpoints before this field began at step 0
             agent._learning_starts_at = int(

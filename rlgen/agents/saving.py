@@ -47,10 +47,7 @@ def write_agent_file(agent: Any, path: str | Path) -> Path:
             "use the same env",
             stacklevel=3,
         )
-    if getattr(agent, "exploration_rate", None) is not None:  # DQN: predict() explores at it
-        meta["exploration_rate"] = float(agent.exploration_rate)
-    if getattr(agent, "_schedule", None) is not None:  # DQN: learn(reset_schedule=False) after load
-        meta["epsilon_schedule"] = list(agent._schedule)
+    meta.update(agent.agent_file_fields())
     with atomic_path(Path(path) / AGENT_FILE) as tmp:
         tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return Path(path)
@@ -92,12 +89,7 @@ def agent_from_file(cls: type, config_cls: type, path: str | Path, env: Any = No
         agent.obs_shape = tuple(int(n) for n in meta["obs_shape"])
     agent.num_timesteps = int(meta.get("num_timesteps", 0))
     agent.num_episodes = int(meta.get("num_episodes", 0))
-    if "exploration_rate" in meta:
-        agent.exploration_rate = float(meta["exploration_rate"])
-    schedule = meta.get("epsilon_schedule")
-    if hasattr(agent, "_schedule") and isinstance(schedule, list) and len(schedule) == 3:
-        unit, first, span = schedule
-        agent._schedule = (str(unit), int(first), int(span))
+    agent.restore_agent_file_fields(meta)
     return agent
 
 
