@@ -20,7 +20,7 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
-from rlgen.errors import UsageError
+from rlgen.errors import UsageError, pythonic
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -191,7 +191,9 @@ def build(cls: type[C], values: dict[str, Any] | None = None, where: str = "conf
     try:
         return cls(**kwargs)
     except (ValueError, TypeError) as err:
-        raise UsageError(f"{where}: {err}") from None
+        # a file's values are named by their keys, the command line's by their flags
+        said = str(err) if where == "command line" else pythonic(str(err))
+        raise UsageError(f"{where}: {said}") from None
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -277,18 +279,15 @@ def check_fields(cfg: Any) -> None:
     for f in dataclasses.fields(cfg):
         tp, value = hints[f.name], getattr(cfg, f.name)
         if get_origin(tp) is Literal and value not in get_args(tp):
-            raise ValueError(
+            raise UsageError(
                 f"--{f.name.replace('_', '-')} must be one of {', '.join(get_args(tp))}, "
                 f"got {value!r}"
             )
-        try:
-            setattr(cfg, f.name, coerce(f.name, tp, value, where))
-        except UsageError as err:  # plain ValueError, as the range checks raise
-            raise ValueError(str(err)) from None
+        setattr(cfg, f.name, coerce(f.name, tp, value, where))
 
 
 def check_positive(cfg: Any, *names: str) -> None:
-    """Raise ValueError naming the first field of ``names`` that is not a finite number > 0
+    """Raise UsageError naming the first field of ``names`` that is not a finite number > 0
     (NaN compares False with everything, so ``nan <= 0`` alone let it through)."""
     for name in names:
         value = getattr(cfg, name)
@@ -296,13 +295,13 @@ def check_positive(cfg: Any, *names: str) -> None:
             continue
         flag = "--" + name.replace("_", "-")
         if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"{flag} must be a finite number > 0, got {value}")
+            raise UsageError(f"{flag} must be a finite number > 0, got {value}")
         if value <= 0:
-            raise ValueError(f"{flag} must be > 0, got {value}")
+            raise UsageError(f"{flag} must be > 0, got {value}")
 
 
 def check_fraction(cfg: Any, name: str, low_open: bool = False) -> None:
-    """Raise ValueError unless field ``name`` lies in [0, 1)."""
+    """Raise UsageError unless field ``name`` lies in [0, 1)."""
     value = getattr(cfg, name)
     if not (0.0 <= value < 1.0) or (low_open and value == 0.0):
-        raise ValueError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")
+        raise UsageError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")

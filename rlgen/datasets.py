@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from rlgen.errors import UsageError
+from rlgen.errors import UsageError, for_caller
 
 IMAGE_SHAPE = (28, 28, 1)  # every image model's input: MNIST and Fashion-MNIST
 
@@ -354,7 +354,7 @@ def warn(message: str) -> None:
     if message in _WARNED:
         return
     _WARNED.add(message)
-    print(f"rlgen: warning: {message}", file=sys.stderr, flush=True)
+    print(f"rlgen: warning: {for_caller(message)}", file=sys.stderr, flush=True)
 
 
 def load_images(

@@ -1,13 +1,112 @@
 """The one exception type the command line turns into a single line and exit status 2, and
-the checks every command shares."""
+the checks every command shares.
 
+Messages are written once, in the command line's words (``--learning-rate``, ``-n``). Raised
+from Python, outside :func:`command_line`, they speak Python instead: ``--learning-rate``
+becomes ``learning_rate``, ``--unconditional`` ``unconditional=True`` and ``--loss hinge``
+``loss='hinge'``, while a quoted ``rlgen ...`` command stays a command. Where a Python name
+is not the flag's own, a message says both through :func:`option`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import re
+from collections.abc import Iterator
 from typing import Any
+
+_COMMAND_LINE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "rlgen_command_line", default=False
+)
+
+
+@contextlib.contextmanager
+def command_line() -> Iterator[None]:
+    """While it lasts, messages name command-line flags (``rlgen``'s ``main`` runs in it)."""
+    token = _COMMAND_LINE.set(True)
+    try:
+        yield
+    finally:
+        _COMMAND_LINE.reset(token)
+
+
+def option(flag: str, python: str) -> str:
+    """``flag`` on the command line, ``python`` (the argument's name there) from Python."""
+    return flag if _COMMAND_LINE.get() else python
+
+
+@functools.cache
+def _field_kinds() -> tuple[frozenset[str], dict[str, tuple[str, ...]]]:
+    """Boolean fields and the choices of Literal fields, over every config class."""
+    import dataclasses
+    import typing
+
+    from rlgen import runtime
+    from rlgen.agents import configs as agents
+    from rlgen.gan import configs as gan
+    from rlgen.supervised import configs as supervised
+
+    flags, choices = set(), {}
+    for module in (runtime, agents, gan, supervised):
+        for cls in vars(module).values():
+            if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+                continue
+            for name, tp in typing.get_type_hints(cls).items():
+                if tp is bool:
+                    flags.add(name)
+                elif typing.get_origin(tp) is typing.Literal:
+                    choices[name] = tuple(map(str, typing.get_args(tp)))
+    return frozenset(flags), choices
+
+
+# a flag (and the word after it), unless it is inside a quoted or bracketed rlgen command
+_QUOTED_COMMAND = r"(?P<command>'rlgen [^']*'|\(rlgen [^)]*\)|`rlgen [^`]*`)"
+_FLAG = r"(?<![\w-])(?P<flag>--(?P<no>no-)?[a-z][a-z0-9]*(?:-[a-z0-9]+)*|-n\b)(?P<next> \S+)?"
+_MESSAGE = re.compile(f"{_QUOTED_COMMAND}|{_FLAG}")
+_NUMBER = re.compile(r"-?[\d,]*\.?\d+(?:e-?\d+)?")
+
+
+def _pythonic(match: re.Match[str]) -> str:
+    if match["command"]:
+        return match["command"]
+    name = match["flag"].lstrip("-").replace("-", "_")
+    nxt = match["next"] or ""
+    word = nxt.strip().rstrip(",;:.)")
+    flags, choices = _field_kinds()
+    if match["no"] and name[3:] in flags:
+        return f"{name[3:]}=False{nxt}"
+    if name in flags:
+        return f"{name}=True{nxt}"
+    if name in choices and word in choices[name]:
+        return f"{name}={word!r}{nxt.strip()[len(word) :]}"
+    if _NUMBER.fullmatch(word):
+        return f"{name}={nxt.strip()}"
+    return name + nxt
+
+
+def pythonic(message: str) -> str:
+    """``message`` with its command-line flags as the Python arguments they set."""
+    return _MESSAGE.sub(_pythonic, message)
+
+
+def for_caller(message: str) -> str:
+    """``message`` as the command line says it inside :func:`command_line`, else
+    :func:`pythonic`: what errors and warnings show."""
+    return message if _COMMAND_LINE.get() else pythonic(message)
 
 
 class UsageError(ValueError):
     """A bad input from the user: the message names the problem and the fix. A ValueError,
     as Keras' and Stable-Baselines3's errors for bad arguments are, so ``except ValueError``
-    catches rlgen's too."""
+    catches rlgen's too. Raised outside :func:`command_line`, its flags read as Python
+    arguments (:func:`pythonic`)."""
+
+    def __init__(self, message: Any = "", *args: Any) -> None:
+        if isinstance(message, str):
+            message = for_caller(message)
+        super().__init__(message, *args)
 
 
 class TrainingDiverged(UsageError):

@@ -55,9 +55,9 @@ class RuntimeConfig:
     def __post_init__(self) -> None:
         check_fields(self)
         if self.threads < 0:
-            raise ValueError(f"--threads must be >= 0, got {self.threads}")
+            raise UsageError(f"--threads must be >= 0, got {self.threads}")
         if self.logical_cpus < 0:
-            raise ValueError(f"--logical-cpus must be >= 0, got {self.logical_cpus}")
+            raise UsageError(f"--logical-cpus must be >= 0, got {self.logical_cpus}")
         check_seed(self.seed)
 
 

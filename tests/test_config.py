@@ -4,7 +4,7 @@ import json
 import pytest
 
 from rlgen import config as cfgmod
-from rlgen.errors import UsageError
+from rlgen.errors import UsageError, command_line, option, pythonic
 from rlgen.runtime import RuntimeConfig
 from rlgen.supervised.configs import CONFIGS, CNNConfig, MLPConfig, RNNConfig
 
@@ -65,23 +65,48 @@ def test_wrong_type_is_named():
 
 @pytest.mark.parametrize("field,value", [("epochs", 0), ("batch_size", -1), ("learning_rate", 0.0)])
 def test_non_positive_values_rejected(field, value):
-    with pytest.raises(UsageError, match=field.replace("_", "-")):
+    # a file's values are named by their keys, the command line's by their flags
+    with pytest.raises(UsageError, match=f"^config: {field} must be > 0"):
         cfgmod.build(CNNConfig, {field: value})
+    with (
+        command_line(),
+        pytest.raises(UsageError, match=f"^command line: --{field.replace('_', '-')} "),
+    ):
+        cfgmod.build(CNNConfig, {field: value}, "command line")
+
+
+def test_messages_name_flags_on_the_command_line_and_arguments_in_python():
+    from rlgen.gan.configs import GANConfig
+
+    said = "--loss hinge and --unconditional, not --no-geometric; lower --learning-rate or -n 5"
+    assert pythonic(said) == (
+        "loss='hinge' and unconditional=True, not geometric=False; lower learning_rate or n=5"
+    )
+    # a command to type stays one, and values that are not flags stay as they are
+    for kept in ("run 'rlgen agent train dqn --resume runs/x'", "got -inf; real-data level"):
+        assert pythonic(kept) == kept
+    with pytest.raises(ValueError, match=r"^conditioning='projection' needs labels; drop unc"):
+        GANConfig(conditioning="projection", unconditional=True)
+    with command_line(), pytest.raises(ValueError, match="^--conditioning projection needs"):
+        GANConfig(conditioning="projection", unconditional=True)
+    assert option("--steps", "total_timesteps") == "total_timesteps"
+    with command_line():
+        assert option("--steps", "total_timesteps") == "--steps"
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
 def test_non_finite_values_rejected(value):
     # "nan <= 0" is False: --learning-rate nan trained on NaN weights
-    with pytest.raises(UsageError, match="--learning-rate must be a finite number > 0, got"):
+    with pytest.raises(UsageError, match="learning_rate must be a finite number > 0, got"):
         cfgmod.build(CNNConfig, {"learning_rate": float(value)})
-    with pytest.raises(UsageError, match="--learning-rate must be a finite number"):
+    with pytest.raises(UsageError, match="learning_rate must be a finite number"):
         cfgmod.build(CNNConfig, parse(CNNConfig, [f"--learning-rate={value}"]))
 
 
 @pytest.mark.parametrize("seed", [-1, 2**32, 2**57])
 def test_seeds_outside_numpys_range_are_refused(seed):
     # 2**32 passed and failed in np.random.seed, 2**57 inside TensorFlow
-    with pytest.raises(UsageError, match="--seed must be a whole number >= 0 and < 2\\*\\*32"):
+    with pytest.raises(UsageError, match="seed must be a whole number >= 0 and < 2\\*\\*32"):
         cfgmod.build(RuntimeConfig, {"seed": seed})
     assert cfgmod.build(RuntimeConfig, {"seed": 2**32 - 1}).seed == 2**32 - 1
 
@@ -121,9 +146,9 @@ def test_activations_are_kerass_own_and_checked_in_python_too():
 
     known = set(keras.src.activations.ALL_OBJECTS_DICT) - set(NOT_IN_A_DENSE_LAYER)
     assert set(typing.get_args(Activation)) == known
-    with pytest.raises(ValueError, match="--activation must be one of relu, tanh"):
+    with pytest.raises(ValueError, match="^activation must be one of relu, tanh"):
         MLPConfig(activation="relux")  # the Python API, which parses no flags
-    with pytest.raises(ValueError, match="--optimizer must be one of"):
+    with pytest.raises(ValueError, match="^optimizer must be one of"):
         IrisConfig(optimizer="adamw")
 
 
@@ -159,7 +184,7 @@ def test_nan_where_a_number_is_compared_is_refused():
 
     with pytest.raises(UsageError, match="stop_at_reward must be a finite number"):
         EvalCallback("CartPole-v1", stop_at_reward=float("nan"))
-    with pytest.raises(ValueError, match="--noise must be >= 0, got nan"):
+    with pytest.raises(ValueError, match="^noise must be >= 0, got nan"):
         RegressionConfig(noise=float("nan"))
-    with pytest.raises(ValueError, match="--leaky-slope must be >= 0, got nan"):
+    with pytest.raises(ValueError, match="^leaky_slope must be >= 0, got nan"):
         GANConfig(leaky_slope=float("nan"))

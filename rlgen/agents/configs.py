@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlgen.config import check_fields, check_fraction, check_positive
+from rlgen.errors import UsageError
 
 
 def _check_unit(cfg: Any, name: str) -> None:
     value = getattr(cfg, name)
     if not (0.0 <= value <= 1.0):
-        raise ValueError(f"--{name.replace('_', '-')} must be in [0, 1], got {value}")
+        raise UsageError(f"--{name.replace('_', '-')} must be in [0, 1], got {value}")
 
 
 @dataclass
@@ -88,15 +89,15 @@ class DQNConfig:
             "n_envs",
         )
         if self.learning_starts < 0:
-            raise ValueError(f"--learning-starts must be >= 0, got {self.learning_starts}")
+            raise UsageError(f"--learning-starts must be >= 0, got {self.learning_starts}")
         check_fraction(self, "gamma")
         for name in ("tau", "exploration_fraction", "exploration_initial_eps"):
             _check_unit(self, name)
         _check_unit(self, "exploration_final_eps")
         if self.tau == 0.0:
-            raise ValueError("--tau must be in (0, 1], got 0.0")
+            raise UsageError("--tau must be in (0, 1], got 0.0")
         if any(h <= 0 for h in self.hidden_sizes):
-            raise ValueError(f"--hidden-sizes must all be > 0, got {self.hidden_sizes}")
+            raise UsageError(f"--hidden-sizes must all be > 0, got {self.hidden_sizes}")
 
 
 # rl-zoo's tuned DQN hyper-parameters (github.com/DLR-RM/rl-baselines3-zoo, hyperparams/dqn.yml),
@@ -204,13 +205,13 @@ class ReinforceConfig:
         # gamma = 1 is the textbook REINFORCE on episodes that end (undiscounted returns);
         # DQN's bootstrapped targets need gamma < 1.
         if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"--gamma must be in [0, 1], got {self.gamma}")
+            raise UsageError(f"--gamma must be in [0, 1], got {self.gamma}")
         if not 0.0 <= self.entropy_coef < math.inf:  # NaN and inf too
-            raise ValueError(
+            raise UsageError(
                 f"--entropy-coef must be a finite number >= 0, got {self.entropy_coef}"
             )
         if any(h <= 0 for h in self.hidden_sizes):
-            raise ValueError(f"--hidden-sizes must all be > 0, got {self.hidden_sizes}")
+            raise UsageError(f"--hidden-sizes must all be > 0, got {self.hidden_sizes}")
 
 
 REINFORCE_PRESETS: dict[str, dict[str, Any]] = {

@@ -11,7 +11,7 @@ import numpy as np
 from rlgen.agents import envs as _envs
 from rlgen.agents.callbacks import one_of
 from rlgen.agents.envs import check_spaces, make_copy, make_env, resolve_env
-from rlgen.errors import UsageError, check_count, check_seed
+from rlgen.errors import UsageError, check_count, check_seed, option
 
 
 def episode_returns(
@@ -154,8 +154,8 @@ def rendering_env(env_id: str) -> Any:
     """``env_id`` drawing off-screen RGB frames, checked by drawing one (pygame, from the
     ``render`` extra, is loaded only then); one clear error when it cannot."""
     hint = (
-        "--gif needs rendering support: pip install 'gymnasium[classic-control]' "
-        "(rlgen's render extra)"
+        f"{option('--gif', 'a GIF')} needs rendering support: "
+        "pip install 'gymnasium[classic-control]' (rlgen's render extra)"
     )
     # Off-screen frames need no display: keep SDL from looking for one (and warning).
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -184,7 +184,7 @@ def record_gif(agent: Any, env_id: str, path: Any, seed: int = 0, fps: int = 30)
 
     path = Path(path)
     if path.suffix.lower() != ".gif":
-        raise UsageError(f"--gif {path}: give a file name ending in .gif")
+        raise UsageError(f"{option('--gif', 'record_gif')} {path}: give a file name ending in .gif")
     env = rendering_env(env_id)
     obs, _ = env.reset(seed=seed)
     frames = [env.render()]

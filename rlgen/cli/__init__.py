@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from rlgen import __version__
-from rlgen.errors import UsageError
+from rlgen.errors import UsageError, command_line
 
 
 class Parser(argparse.ArgumentParser):
@@ -94,6 +94,11 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Nam
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 bad input, 1 failure)."""
+    with command_line():  # messages name flags, not Python arguments
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = _parse(parser, sys.argv[1:] if argv is None else list(argv))
     try:

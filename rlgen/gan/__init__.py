@@ -16,6 +16,7 @@ __all__ = [
     "image_shape",
     "reference_classifier",
     "sample_labelled",
+    "write_samples",
 ]
 
 _LAZY = {
@@ -28,6 +29,7 @@ _LAZY = {
     "reference_classifier": "rlgen.gan.metrics",
     "sample_labelled": "rlgen.gan.sampling",
     "image_shape": "rlgen.gan.sampling",
+    "write_samples": "rlgen.gan.sampling",
 }
 
 

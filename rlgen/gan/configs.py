@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from rlgen.config import check_fields, check_fraction, check_positive
+from rlgen.errors import UsageError
 
 Dataset = Literal["mnist", "fashion_mnist"]
 DIFFAUGMENT_POLICIES = ("translation", "cutout")
@@ -148,26 +149,26 @@ class GANConfig:
         check_positive(self, "epochs", "batch_size", "latent_dim", "embedding_dim", "log_every")
         check_positive(self, "generator_learning_rate", "discriminator_learning_rate")
         if self.train_size < 0:
-            raise ValueError(f"--train-size must be >= 0, got {self.train_size}")
+            raise UsageError(f"--train-size must be >= 0, got {self.train_size}")
         if len(self.generator_filters) != 2 or min(self.generator_filters) <= 0:
-            raise ValueError("--generator-filters takes two positive widths, e.g. 128,64")
+            raise UsageError("--generator-filters takes two positive widths, e.g. 128,64")
         if len(self.discriminator_filters) != 2 or min(self.discriminator_filters) <= 0:
-            raise ValueError("--discriminator-filters takes two positive widths, e.g. 64,128")
+            raise UsageError("--discriminator-filters takes two positive widths, e.g. 64,128")
         check_fraction(self, "dropout")
         check_fraction(self, "label_smoothing")
         check_fraction(self, "beta_1")
         check_fraction(self, "ema")
         if not 0.0 <= self.lecam < math.inf:
-            raise ValueError(f"--lecam must be a weight >= 0, got {self.lecam}")
+            raise UsageError(f"--lecam must be a weight >= 0, got {self.lecam}")
         if not self.leaky_slope >= 0:  # NaN too
-            raise ValueError(f"--leaky-slope must be >= 0, got {self.leaky_slope}")
+            raise UsageError(f"--leaky-slope must be >= 0, got {self.leaky_slope}")
         if self.loss == "hinge" and self.label_smoothing:
-            raise ValueError("--label-smoothing applies to the bce loss only, not to --loss hinge")
+            raise UsageError("--label-smoothing applies to the bce loss only, not to --loss hinge")
         if self.conditioning == "projection" and self.unconditional:
-            raise ValueError("--conditioning projection needs labels; drop --unconditional")
+            raise UsageError("--conditioning projection needs labels; drop --unconditional")
         unknown = [p for p in self.policies if p not in DIFFAUGMENT_POLICIES]
         if unknown:
-            raise ValueError(
+            raise UsageError(
                 f"--diffaugment: unknown policy {unknown[0]!r}; "
                 f"use a comma list of {', '.join(DIFFAUGMENT_POLICIES)}"
             )

@@ -33,7 +33,7 @@ from keras import layers, ops
 from rlgen import config as cfgmod
 from rlgen import datasets, runtime
 from rlgen.datasets import IMAGE_SHAPE
-from rlgen.errors import TrainingDiverged, UsageError, check_count, check_seed
+from rlgen.errors import TrainingDiverged, UsageError, check_count, check_seed, option
 from rlgen.gan.configs import GANConfig
 from rlgen.gan.sampling import generator_steps
 from rlgen.optimizers import computes_in_float16, loss_scaled
@@ -578,7 +578,9 @@ def check_digits(digits: Any) -> None:
     """Raise UsageError unless every digit lies in 0-9."""
     arr = np.atleast_1d(np.asarray(digits))
     if arr.size == 0 or not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() > 9:
-        raise UsageError(f"--digit must be an integer from 0 to 9, got {digits!r}")
+        raise UsageError(
+            f"{option('--digit', 'digits')} must be an integer from 0 to 9, got {digits!r}"
+        )
 
 
 def to_unit(images: Any) -> np.ndarray:
@@ -759,9 +761,10 @@ class GAN:
         n = check_count("-n", n)
         check_seed(seed)
         if digits is not None and not self.conditional:
+            digit = option("--digit", "digits")
             raise UsageError(
-                "--digit needs a conditional GAN, but this one was trained --unconditional; "
-                "drop --digit or train without --unconditional"
+                f"{digit} needs a conditional GAN, but this one was trained --unconditional; "
+                f"drop {digit} or train without --unconditional"
             )
         pool = np.arange(NUM_CLASSES) if digits is None else np.atleast_1d(digits)
         check_digits(pool)
@@ -785,7 +788,11 @@ class GAN:
         if n > MAX_IN_MEMORY:
             raise UsageError(
                 f"-n {n} images would take {n * 784 * 4 / 1e9:.1f} GB of memory; "
-                "write them to an .npz (rlgen gan sample RUN -n N --out FILE.npz streams them)"
+                "write them to an .npz, which streams them: "
+                + option(
+                    "rlgen gan sample RUN -n N --out FILE.npz",
+                    "rlgen.gan.write_samples(gan, 'FILE.npz', n)",
+                )
             )
         self._warn_if_untrained()
         parts = list(self._chunks(n, digits, seed))

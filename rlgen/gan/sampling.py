@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from rlgen.datasets import IMAGE_SHAPE
-from rlgen.errors import SEED_LIMIT, UsageError, check_seed
+from rlgen.errors import SEED_LIMIT, UsageError, check_seed, option
 from rlgen.runs import atomic_path, open_run, read_json
 
 GROUP = "gan"
@@ -96,14 +96,15 @@ def check_request(
             "train one without --unconditional to augment a classifier"
         )
     if digits is not None:
+        digit = option("--digit", "digits")
         if not conditional:
             raise UsageError(
-                f"--digit needs a conditional GAN, but {run_path} was trained --unconditional; "
-                "drop --digit or train without --unconditional"
+                f"{digit} needs a conditional GAN, but {run_path} was trained --unconditional; "
+                f"drop {digit} or train without --unconditional"
             )
         arr = np.atleast_1d(np.asarray(digits))
         if not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() > 9:
-            raise UsageError(f"--digit must be an integer from 0 to 9, got {digits!r}")
+            raise UsageError(f"{digit} must be an integer from 0 to 9, got {digits!r}")
     if out is not None:
         check_output(out, n, tuple(meta.get("image_shape", IMAGE_SHAPE)))
     return meta

@@ -9,6 +9,7 @@ from typing import Literal
 
 from rlgen.config import check_fields, check_fraction, check_positive
 from rlgen.datasets import IMAGE_SHAPE, distinct_addition_pairs
+from rlgen.errors import UsageError
 
 Optimizer = Literal["sgd", "rmsprop", "adadelta", "adam", "adagrad"]
 Dataset = Literal["mnist", "fashion_mnist"]
@@ -85,28 +86,28 @@ class ImageConfig(TrainConfig):
         if isinstance(self.augment_from, os.PathLike):
             self.augment_from = os.fspath(self.augment_from)
         elif self.augment_from is not None and not isinstance(self.augment_from, str):
-            raise ValueError(
+            raise UsageError(
                 f"--augment-from is a GAN run folder, not a {type(self.augment_from).__name__}: "
                 "save the GAN with gan.save('runs/my-gan') and give augment_from='runs/my-gan'"
             )
         super().__post_init__()
         if self.train_size < 0:
-            raise ValueError(f"--train-size must be >= 0, got {self.train_size}")
+            raise UsageError(f"--train-size must be >= 0, got {self.train_size}")
         if self.synthetic < 0:
-            raise ValueError(f"--synthetic must be >= 0, got {self.synthetic}")
+            raise UsageError(f"--synthetic must be >= 0, got {self.synthetic}")
         if self.synthetic > MAX_SYNTHETIC:
-            raise ValueError(
+            raise UsageError(
                 f"--synthetic must be at most {MAX_SYNTHETIC:,} (the digits join the training "
                 f"set in memory, 1.6 GB per 500,000), got {self.synthetic:,}"
             )
         if self.synthetic and not self.augment_from:
-            raise ValueError("--synthetic needs --augment-from GAN_RUN (the digits' source)")
+            raise UsageError("--synthetic needs --augment-from GAN_RUN (the digits' source)")
         if self.augment_from and not self.synthetic:
-            raise ValueError("--augment-from needs --synthetic N (how many digits to add)")
+            raise UsageError("--augment-from needs --synthetic N (how many digits to add)")
         if not 0.0 <= self.min_confidence < 1.0:
-            raise ValueError(f"--min-confidence must be in [0, 1), got {self.min_confidence}")
+            raise UsageError(f"--min-confidence must be in [0, 1), got {self.min_confidence}")
         if self.min_confidence and not self.augment_from:
-            raise ValueError("--min-confidence filters --augment-from digits; give a GAN run")
+            raise UsageError("--min-confidence filters --augment-from digits; give a GAN run")
 
 
 @dataclass
@@ -124,7 +125,7 @@ class MLPConfig(ImageConfig):
         super().__post_init__()
         check_fraction(self, "dropout")
         if not self.hidden or min(self.hidden) <= 0:
-            raise ValueError(f"--hidden needs positive widths, got {self.hidden}")
+            raise UsageError(f"--hidden needs positive widths, got {self.hidden}")
 
 
 @dataclass
@@ -146,12 +147,12 @@ class CNNConfig(ImageConfig):
         check_fraction(self, "conv_dropout")
         check_fraction(self, "dense_dropout")
         if not self.filters or min(self.filters) <= 0:
-            raise ValueError(f"--filters needs positive counts, got {self.filters}")
+            raise UsageError(f"--filters needs positive counts, got {self.filters}")
         # Each unpadded conv trims kernel_size - 1 pixels and the 2x2 pooling needs 2 left.
         side = IMAGE_SHAPE[0]
         largest = (side - 2) // len(self.filters) + 1
         if self.kernel_size > largest:
-            raise ValueError(
+            raise UsageError(
                 f"--kernel-size {self.kernel_size} leaves nothing of a {side}x{side} "
                 f"image after {len(self.filters)} conv layers; give at most {largest}"
             )
@@ -194,7 +195,7 @@ class RNNConfig(ImageConfig):
         for name in ("dataset", "data_dir", "train_size", "geometric", "augment_from",
                      "synthetic", "min_confidence"):  # fmt: skip
             if getattr(self, name) != getattr(defaults, name):
-                raise ValueError(
+                raise UsageError(
                     f"--{name.replace('_', '-')} is for images; it needs --task mnist, not addition"
                 )
 
@@ -202,7 +203,7 @@ class RNNConfig(ImageConfig):
         """Widths the int64 sums hold, and enough distinct operand pairs for the flags."""
         for name in ("bits", "test_bits"):
             if not 2 <= getattr(self, name) <= MAX_BITS:
-                raise ValueError(
+                raise UsageError(
                     f"--{name.replace('_', '-')} must be in 2..{MAX_BITS} (the sums are 64-bit "
                     f"integers), got {getattr(self, name)}"
                 )
@@ -213,7 +214,7 @@ class RNNConfig(ImageConfig):
         ):
             exist = distinct_addition_pairs(bits)
             if wanted > exist:
-                raise ValueError(
+                raise UsageError(
                     f"{name} {bits} gives only {exist:,} distinct operand pairs but {flags} "
                     f"asks for {wanted:,}; raise {name} or lower {flags.replace(' + ', '/')}"
                 )
@@ -240,7 +241,7 @@ class IrisConfig(TrainConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.hidden or min(self.hidden) <= 0:
-            raise ValueError(f"--hidden needs positive widths, got {self.hidden}")
+            raise UsageError(f"--hidden needs positive widths, got {self.hidden}")
 
 
 @dataclass
@@ -259,7 +260,7 @@ class PerceptronConfig(TrainConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.hidden < 0:
-            raise ValueError(f"--hidden must be >= 0, got {self.hidden}")
+            raise UsageError(f"--hidden must be >= 0, got {self.hidden}")
 
 
 @dataclass
@@ -279,7 +280,7 @@ class RegressionConfig(TrainConfig):
         super().__post_init__()
         check_positive(self, "degree", "samples")
         if not self.noise >= 0:  # NaN too
-            raise ValueError(f"--noise must be >= 0, got {self.noise}")
+            raise UsageError(f"--noise must be >= 0, got {self.noise}")
 
 
 CONFIGS: dict[str, type[TrainConfig]] = {

@@ -105,7 +105,7 @@ def test_env_copies_need_an_env_gymnasium_can_remake():
     agent = DQNAgent(Custom(), _small_dqn(n_envs=2), seed=0)
     with pytest.raises(UsageError, match="gymnasium cannot remake this one"):
         agent.learn(100, progress=False)
-    with pytest.raises(ValueError, match="--n-envs must be > 0"):
+    with pytest.raises(ValueError, match="n_envs must be > 0"):
         _small_dqn(n_envs=0)
 
 

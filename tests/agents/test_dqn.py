@@ -91,7 +91,7 @@ def test_presets_and_general_defaults():
     assert dqn_config_for("CartPole-v1").train_freq == DQN_PRESETS["CartPole-v1"]["train_freq"]
     general = dqn_config_for("NoPreset-v0")
     assert general == DQNConfig() and general.target_update_interval != 10
-    with pytest.raises(ValueError, match="--gamma"):
+    with pytest.raises(ValueError, match="gamma"):
         DQNConfig(gamma=1.5)
 
 
@@ -143,7 +143,7 @@ def test_evaluating_on_another_env_is_refused():
 
 @pytest.mark.parametrize("steps", [0, -5])
 def test_non_positive_steps(steps):
-    with pytest.raises(UsageError, match="--steps must be > 0"):
+    with pytest.raises(UsageError, match="total_timesteps must be > 0"):
         DQNAgent("CartPole-v1").learn(steps, progress=False)
 
 
@@ -224,7 +224,7 @@ def test_a_buffer_too_big_for_memory_stops_learning_not_acting(tmp_path):
     agent.save(tmp_path / "big")  # a model trained elsewhere, on a machine with more memory
     back = DQNAgent.load(tmp_path / "big")
     assert isinstance(back.act(np.zeros(4, np.float32)), int)
-    with pytest.raises(UsageError, match="--buffer-size .* GiB"):
+    with pytest.raises(UsageError, match="buffer_size=.* GiB"):
         back.learn(10, progress=False)
     assert back.num_timesteps == 0
 

@@ -108,7 +108,7 @@ def test_save_load_round_trip(tmp_path):
 def test_bad_inputs():
     with pytest.raises(UsageError, match="Discrete"):
         ReinforceAgent("Pendulum-v1")
-    with pytest.raises(UsageError, match="--episodes must be > 0"):
+    with pytest.raises(UsageError, match="^episodes must be > 0"):
         ReinforceAgent("CartPole-v1").learn(episodes=0, progress=False)
 
 

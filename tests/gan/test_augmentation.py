@@ -121,7 +121,7 @@ def test_confidence_filter_that_nothing_passes_is_a_usage_error():
     from rlgen.errors import UsageError
     from rlgen.gan.sampling import confident_samples
 
-    with pytest.raises(UsageError, match="lower --min-confidence"):
+    with pytest.raises(UsageError, match="lower min_confidence"):
         confident_samples(_FakeGAN(), 20, 0, lambda x: np.zeros((len(x), 10)), 0.5, max_rounds=3)
 
 
@@ -144,10 +144,10 @@ def test_augmenting_from_a_briefly_trained_gan_warns(gan_run, tmp_path, capsys):
     assert generator_steps(gan_run) == steps < 1000
     synthetic_digits(gan_run, 10, seed=0)
     err = capsys.readouterr().err
-    assert f"--augment-from {gan_run} trained only {steps:,} generator steps" in err
-    assert f"rlgen gan eval {gan_run}' or add --min-confidence 0.9" in err
+    assert f"augment_from {gan_run} trained only {steps:,} generator steps" in err  # Python's
+    assert f"rlgen gan eval {gan_run}' or add min_confidence=0.9" in err
     synthetic_digits(gan_run, 10, seed=0, min_confidence=0.01)
-    assert "or add --min-confidence" not in capsys.readouterr().err  # it is there already
+    assert "or add min_confidence" not in capsys.readouterr().err  # it is there already
     # a run written before config.json counted steps: its summary.json's epochs
     run = tmp_path / "older"
     shutil.copytree(gan_run, run)

@@ -104,19 +104,19 @@ def test_labels_are_balanced_and_reject_bad_digits():
     y = sample_labels(1000, None, seed=0)
     assert np.bincount(y).tolist() == [100] * 10
     for bad in (10, -1, [3, 12], 3.7):
-        with pytest.raises(UsageError, match="--digit"):
+        with pytest.raises(UsageError, match="^digits"):
             sample_labels(10, bad, seed=0)
 
 
 def test_bad_sample_requests_are_usage_errors(trained):
-    with pytest.raises(UsageError, match="-n"):
+    with pytest.raises(UsageError, match="^n must be > 0"):  # the argument, not the flag -n
         trained.sample(0)
-    with pytest.raises(UsageError, match="--digit"):
+    with pytest.raises(UsageError, match="^digits"):
         trained.sample(5, digits=10)
-    with pytest.raises(UsageError, match="npz"):
+    with pytest.raises(UsageError, match=r"^n=1000000000 .* rlgen.gan.write_samples\(gan, "):
         trained.sample(10**9)
     for seed in (-1, 1.5):  # 1.5 was NumPy's SeedSequence TypeError
-        with pytest.raises(UsageError, match="--seed must be a whole number >= 0"):
+        with pytest.raises(UsageError, match="^seed must be a whole number >= 0"):
             trained.sample(5, seed=seed)
 
 
@@ -358,7 +358,7 @@ def test_ema_generator_ends_as_the_moving_average_of_its_training_weights(tmp_pa
         np.testing.assert_array_equal(w.numpy(), v)
     assert tiny_gan().model.average.weights == []
     assert not tiny_gan(ema=0.5).model.use_average()  # nothing averaged before a step
-    with pytest.raises(ValueError, match="--ema"):
+    with pytest.raises(ValueError, match="ema"):
         GANConfig(ema=1.0)
 
 
@@ -408,7 +408,7 @@ def test_lecam_changes_training_and_is_off_by_default():
         not np.allclose(a, b)
         for a, b in zip(plain.generator.get_weights(), regularised.generator.get_weights())
     )
-    with pytest.raises(ValueError, match="--lecam"):
+    with pytest.raises(ValueError, match="lecam"):
         GANConfig(lecam=-1.0)
 
 
@@ -421,7 +421,7 @@ def test_default_training_length_is_a_step_budget():
     assert GANConfig(epochs=3).epochs_for(4_000) == 3
     assert cfg.grid_every(150) == 1 and cfg.grid_every(1_329) == 7
     assert GANConfig(log_every=7).grid_every(150) == 7
-    with pytest.raises(ValueError, match="--epochs"):
+    with pytest.raises(ValueError, match="epochs"):
         GANConfig(epochs=0)
 
 
@@ -529,7 +529,7 @@ def test_sngan_recipe_trains_saves_and_loads(tmp_path):
     np.testing.assert_array_equal(loaded.sample(8, seed=2)[0], gan.sample(8, seed=2)[0])
     probe = [x[:8] * 2 - 1, y[:8, None].astype(np.int32)]
     np.testing.assert_allclose(loaded.discriminator(probe), gan.discriminator(probe), atol=1e-5)
-    with pytest.raises(ValueError, match="--label-smoothing"):
+    with pytest.raises(ValueError, match="label_smoothing"):
         GANConfig(loss="hinge", label_smoothing=0.1)
-    with pytest.raises(ValueError, match="--unconditional"):
+    with pytest.raises(ValueError, match="unconditional=True"):
         GANConfig(conditioning="projection", unconditional=True)
