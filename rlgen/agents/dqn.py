@@ -299,14 +299,12 @@ class DQNAgent(BaseAgent):
         _, start, span = self._schedule
         if self._obs is None or len(self._obs) != k:
             self._obs = np.stack(
-                [
-                    np.asarray(env.reset(seed=self.seed + i)[0], np.float32).reshape(-1)
-                    for i, env in enumerate(envs)
-                ]
+                [_envs.reset(env, self.obs_dim, seed=self.seed + i) for i, env in enumerate(envs)]
             )
             self._ep_return, self._ep_len = [0.0] * k, [0] * k
         obs, ret, length = self._obs, self._ep_return, self._ep_len
         rng, buf, n_actions, mirror = self.rng, self.replay, self.n_actions, self._mirror
+        size = self.obs_dim
         train_freq, target_every = cfg.train_freq, cfg.target_update_interval
         # An episode budget waits for episodes to end: one that never does is refused.
         limit = _envs.MAX_EPISODE_STEPS if unit == "episode" else float("inf")
@@ -327,15 +325,14 @@ class DQNAgent(BaseAgent):
                 before = self.num_timesteps
                 for i in range(k):
                     action = int(actions[i])
-                    next_obs, reward, terminated, truncated, _ = envs[i].step(action)
-                    next_obs = np.asarray(next_obs, np.float32).reshape(-1)
+                    next_obs, reward, terminated, truncated = _envs.step(envs[i], action, size)
                     buf.add(obs[i], action, reward, next_obs, terminated)
                     self.num_timesteps += 1
-                    ret[i] += float(reward)
+                    ret[i] += reward
                     length[i] += 1
                     if terminated or truncated:
                         self._record_episode(ret[i], length[i], eps, t0, cb)
-                        next_obs = np.asarray(envs[i].reset()[0], np.float32).reshape(-1)
+                        next_obs = _envs.reset(envs[i], size)
                         ret[i], length[i] = 0.0, 0
                     elif length[i] >= limit:
                         raise _envs.episode_never_ended(envs[i])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import difflib
+import inspect
 import warnings
 from typing import Any
 
@@ -20,10 +21,74 @@ from rlgen.errors import UsageError
 MAX_EPISODE_STEPS = 100_000
 
 
+def env_name(env: Any) -> str:
+    """The registered id of ``env``, else its class name."""
+    spec = getattr(env, "spec", None)
+    return spec.id if spec is not None else type(getattr(env, "unwrapped", env)).__name__
+
+
+CHECK_ENV = "gymnasium.utils.env_checker.check_env(env) checks the whole API"
+
+
+def _observation(env: Any, obs: Any, size: int, call: str) -> np.ndarray:
+    try:
+        flat = np.asarray(obs, np.float32).reshape(-1)
+    except (TypeError, ValueError):
+        flat = None
+    if flat is None or flat.size != size:
+        got = f"{flat.size} values" if flat is not None else f"a {type(obs).__name__}"
+        raise UsageError(
+            f"{env_name(env)}.{call} returned an observation of {got}, but its "
+            f"observation_space {env.observation_space} holds {size}; make them agree "
+            f"({CHECK_ENV})"
+        )
+    return flat
+
+
+def reset(env: Any, size: int, seed: int | None = None) -> np.ndarray:
+    """``env.reset(seed=seed)``'s observation, flat float32 of ``size`` values; a one-line
+    UsageError for an env that does not keep gymnasium's API (the old gym's bare
+    observation, an observation of another size)."""
+    out = env.reset(seed=seed)
+    if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict)):
+        raise UsageError(
+            f"{env_name(env)}.reset() returned {_shape_of(out)}, not the pair (observation, "
+            f"info) of gymnasium's Env.reset: end it with 'return obs, {{}}' ({CHECK_ENV})"
+        )
+    return _observation(env, out[0], size, "reset()")
+
+
+def step(env: Any, action: int, size: int) -> tuple[np.ndarray, float, bool, bool]:
+    """``env.step(action)`` as (flat float32 observation, reward, terminated, truncated),
+    with the same one-line errors as :func:`reset` (the old gym's four values among them)."""
+    out = env.step(action)
+    if not (isinstance(out, tuple) and len(out) == 5):
+        raise UsageError(
+            f"{env_name(env)}.step() returned {_shape_of(out)}, not the five (observation, "
+            "reward, terminated, truncated, info) of gymnasium's Env.step: the old gym's "
+            "done is now terminated (the task ended) and truncated (a time limit cut it) "
+            f"({CHECK_ENV})"
+        )
+    obs, reward, terminated, truncated, _ = out
+    try:
+        reward = float(reward)
+    except (TypeError, ValueError):
+        raise UsageError(
+            f"{env_name(env)}.step() returned a reward of {reward!r}; it must be one number"
+        ) from None
+    return _observation(env, obs, size, "step()"), reward, bool(terminated), bool(truncated)
+
+
+def _shape_of(out: Any) -> str:
+    if isinstance(out, tuple):
+        return f"{len(out)} values"
+    return f"one {type(out).__name__}"
+
+
 def episode_never_ended(env: Any) -> UsageError:
     """The error for an episode of ``env`` that passed :data:`MAX_EPISODE_STEPS` steps."""
     spec = getattr(env, "spec", None)
-    name = spec.id if spec is not None else type(getattr(env, "unwrapped", env)).__name__
+    name = env_name(env)
     limit, layer = getattr(spec, "max_episode_steps", None), env
     while isinstance(layer, gym.Wrapper):  # a TimeLimit the user wrapped it in
         if isinstance(layer, gym.wrappers.TimeLimit):
@@ -157,7 +222,23 @@ def check_spaces(env: gym.Env, env_id: str | None, algorithm: str) -> tuple[int,
             f"{algorithm} needs a Box (vector) observation space but {name} has "
             f"{type(obs).__name__}; flatten it with gymnasium.wrappers.FlattenObservation"
         )
+    _check_reset_takes_a_seed(env, name)
     return int(np.prod(obs.shape)), int(act.n)
+
+
+def _check_reset_takes_a_seed(env: gym.Env, name: str) -> None:
+    """Seeds repeat runs only through ``reset(seed=...)``; the old gym's ``reset(self)``
+    would be a TypeError deep inside training."""
+    try:
+        params = inspect.signature(env.unwrapped.reset).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C method: nothing to read
+        return
+    if not any(p.name == "seed" or p.kind is p.VAR_KEYWORD for p in params):
+        raise UsageError(
+            f"{name}.reset takes no seed, as gymnasium's Env.reset does: define "
+            "'def reset(self, seed=None, options=None)' and call "
+            f"'super().reset(seed=seed)' first ({CHECK_ENV})"
+        )
 
 
 def warn_if_pictures(env: gym.Env, env_id: str | None, algorithm: str, stacklevel: int) -> None:

@@ -43,24 +43,23 @@ def _lock_step_returns(agent: Any, envs: list[Any], episodes: int, seed: int) ->
     next_episode = 0
     slots: list[tuple[int, Any]] = []  # (episode index, obs) per running env
     for env in envs:
-        obs, _ = env.reset(seed=seed + next_episode)
-        slots.append((next_episode, obs))
+        slots.append((next_episode, _envs.reset(env, agent.obs_dim, seed=seed + next_episode)))
         next_episode += 1
     lengths, limit = [0] * len(envs), _envs.MAX_EPISODE_STEPS
     active = list(range(len(envs)))
     while active:
-        obs = np.stack([np.asarray(slots[i][1], np.float32).reshape(-1) for i in active])
+        obs = np.stack([slots[i][1] for i in active])
         actions = agent.act(obs, greedy=True)
         actions = np.atleast_1d(actions)
         still = []
         for i, a in zip(active, actions):
             ep, _ = slots[i]
-            o, r, term, trunc, _ = envs[i].step(int(a))
-            returns[ep] += float(r)
+            o, r, term, trunc = _envs.step(envs[i], int(a), agent.obs_dim)
+            returns[ep] += r
             lengths[i] += 1
             if term or trunc:
                 if next_episode < episodes:
-                    o, _ = envs[i].reset(seed=seed + next_episode)
+                    o = _envs.reset(envs[i], agent.obs_dim, seed=seed + next_episode)
                     slots[i] = (next_episode, o)
                     next_episode += 1
                     lengths[i] = 0

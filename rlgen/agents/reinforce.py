@@ -171,8 +171,8 @@ class ReinforceAgent(BaseAgent):
             for env in group:
                 # Each episode's seed comes from the agent's RNG (kept by checkpoints): runs
                 # of different seeds share no start states, and resuming stays exact.
-                o, _ = env.reset(seed=int(self.rng.integers(2**31 - 1)))
-                obs.append(np.asarray(o, np.float32).reshape(-1))
+                seed = int(self.rng.integers(2**31 - 1))
+                obs.append(_envs.reset(env, self.obs_dim, seed=seed))
             trajs: list[dict[str, Any]] = [{"o": [], "a": [], "r": [], "cut": None} for _ in group]
             active = list(range(len(group)))
             steps, limit = 0, _envs.MAX_EPISODE_STEPS
@@ -184,11 +184,11 @@ class ReinforceAgent(BaseAgent):
                 actions = self._choose(self._mirror(batch), greedy=False)
                 still = []
                 for i, a in zip(active, actions):
-                    o, r, term, trunc, _ = group[i].step(int(a))
+                    o, r, term, trunc = _envs.step(group[i], int(a), self.obs_dim)
                     trajs[i]["o"].append(obs[i])
                     trajs[i]["a"].append(int(a))
-                    trajs[i]["r"].append(float(r))
-                    obs[i] = np.asarray(o, np.float32).reshape(-1)
+                    trajs[i]["r"].append(r)
+                    obs[i] = o
                     if not (term or trunc):
                         still.append(i)
                     elif trunc and not term:

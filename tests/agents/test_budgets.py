@@ -76,7 +76,7 @@ def test_reinforce_episode_budget_is_exact():
     [
         ({}, "exactly one training budget"),
         ({"total_steps": 100, "episodes": 3}, "exactly one training budget"),
-        ({"episodes": 0}, "--episodes must be > 0"),
+        ({"episodes": 0}, "^episodes must be > 0"),
         ({"total_steps": 2.5}, "whole number"),
     ],
 )

@@ -456,3 +456,45 @@ def test_errors_are_value_errors_and_a_bad_agent_file_is_named_precisely(tmp_pat
     (path / "agent.json").write_text(json.dumps(meta))
     with pytest.raises(UsageError, match="unknown key 'hiden_sizes'"):  # not "corrupt"
         DQNAgent.load(path, env=Walk())
+
+
+class OldGym(Walk):
+    """The old gym API that tutorials still teach: reset(self), a bare observation, four
+    values from step."""
+
+    def reset(self):
+        self.t = 0
+        return np.zeros((2, 2), np.float32)
+
+    def step(self, action):
+        self.t += 1
+        return np.zeros((2, 2), np.float32), 1.0, self.t >= 5, {}
+
+
+def test_a_custom_env_that_breaks_gymnasiums_api_is_named_in_one_line():
+    """Each was a NumPy or unpacking error from inside the training loop."""
+
+    def old(**methods):
+        return type("OldGym", (Walk,), methods)()
+
+    bare_reset = {"reset": lambda self, seed=None, options=None: OldGym.reset(self)}
+    cases = [
+        ({"reset": OldGym.reset}, r"^OldGym.reset takes no seed.*def reset\(self, seed=None"),
+        (bare_reset, r"^OldGym.reset\(\) returned one ndarray, not the pair \(observation, info"),
+        ({"step": OldGym.step}, r"^OldGym.step\(\) returned 4 values, not the five .* truncated"),
+        (
+            {"step": lambda self, a: (np.zeros(5), 1.0, False, False, {})},
+            r"^OldGym.step\(\) returned an observation of 5 values, but .* holds 4",
+        ),
+        (
+            {"step": lambda self, a: (np.zeros(4), None, False, False, {})},
+            r"^OldGym.step\(\) returned a reward of None; it must be one number",
+        ),
+    ]
+    for methods, message in cases:
+        with pytest.raises(UsageError, match=message):
+            DQNAgent(old(**methods), SMALL, seed=0).learn(total_timesteps=60)
+        with pytest.raises(UsageError, match=message):
+            ReinforceAgent(old(**methods), seed=0).learn(episodes=1)
+        with pytest.raises(UsageError, match=message):
+            evaluate(DQNAgent(Walk(), SMALL, seed=0), old(**methods), episodes=1)
