@@ -237,7 +237,14 @@ def _to_image_data(arrays: dict[str, np.ndarray], name: str, source: str) -> Ima
             raise UsageError(f"{source}: x_{split} holds NaN or inf pixels; the file is corrupt")
         # 0-255 pixels are scaled; [0, 1] ones kept. Only integers, or floats clearly past 1:
         # one resize overshoot of 1.0001 had scaled a whole [0, 1] split to near black.
-        high = float(x.max())
+        low, high = float(x.min()), float(x.max())
+        below = float(np.mean(x < 0))
+        if high > 1.5 and below > 0.01:  # not a resize's ringing: a background below 0
+            raise UsageError(
+                f"{source}: x_{split} holds values from {low:.3g} to {high:.3g}, below 0 in "
+                f"{below:.0%} of its pixels: standardised images, say; give the raw pixels "
+                "(0-255 or [0, 1]): rlgen scales them itself"
+            )
         if high > 1.0 and (np.issubdtype(x.dtype, np.integer) or high > 1.5) and high <= 257.5:
             x = x.astype(np.float32) / 255.0  # 257.5: a resize's overshoot of 0-255 pixels
         x = unit_pixels(x, f"{source}: x_{split}", slack=0.05)

@@ -195,6 +195,12 @@ def warn_if_gan_saw_more(gan_run: str | Path, d: Splits) -> None:
     )
 
 
+def powers(xs: np.ndarray, degree: int) -> np.ndarray:
+    """The regression's inputs: x, x^2, ..., x^degree of each value, (N, degree) float32."""
+    xs = np.asarray(xs, np.float32)
+    return np.stack([xs**k for k in range(1, degree + 1)], axis=1).astype(np.float32)
+
+
 class Trainer:
     """One supervised model of ``task`` (mlp, cnn, rnn, iris, perceptron, regression)."""
 
@@ -301,7 +307,7 @@ class Trainer:
         xs = rng.uniform(-2.0, 2.0, size=c.samples).astype(np.float32)
         ys = sum(a * xs**k for k, a in enumerate(TRUE_COEFFICIENTS))
         ys = (ys + rng.normal(0.0, c.noise, size=c.samples)).astype(np.float32)[:, None]
-        feats = np.stack([xs**k for k in range(1, c.degree + 1)], axis=1).astype(np.float32)
+        feats = powers(xs, c.degree)
         n_test = max(1, c.samples // 4)
         x, y, x_test, y_test = feats[n_test:], ys[n_test:], feats[:n_test], ys[:n_test]
         tr, va = _validation_split(x, y, c.validation_split, stratify=False)
@@ -512,7 +518,9 @@ class Trainer:
     def predict(self, x: Any) -> np.ndarray:
         """Model outputs (class probabilities, bit probabilities or values) for inputs ``x``:
         a batch, or one example (its outputs then still come as a batch of one). Images may
-        come as (28, 28, 1), (28, 28) or 784 pixels in [0, 1], alone or N of them."""
+        come as (28, 28, 1), (28, 28) or 784 pixels in [0, 1], alone or N of them. The
+        regression takes values of x (one, N, or a column of N), whose powers its model
+        reads, or those powers themselves, (N, degree) as in its data splits."""
         x = self._inputs(x)  # first: it names a missing model
         return self.model.predict(x, verbose=0)
 
@@ -525,6 +533,8 @@ class Trainer:
         except (TypeError, ValueError):
             raise UsageError(f"predict takes an array of numbers, not {type(x).__name__}") from None
         shape = tuple(self.model.input_shape[1:])  # (28, 28, 1), (4,), (None, 2) ...
+        if self.task == "regression" and (x.ndim < 2 or x.shape[1:] == (1,)):
+            x = powers(x.reshape(-1), shape[0])  # values of x: [0, 1, 2] is three of them
 
         def fits(dims: tuple) -> bool:
             return len(dims) == len(shape) and all(s in (None, d) for d, s in zip(dims, shape))
@@ -548,7 +558,16 @@ class Trainer:
         if not len(x):
             raise UsageError("no inputs to predict on (a batch of 0)")
         if self.is_image_task:
-            return datasets.unit_pixels(x, "the images")
+            x = datasets.unit_pixels(x, "the images")
+            light = float(np.mean(np.median(x.reshape(len(x), -1), axis=1) > 0.5))
+            if light > 0.5:  # a photo's dark ink on white paper: 1 % accuracy, said nothing
+                datasets.warn(
+                    f"{light:.0%} of these images are mostly light, dark digits on white "
+                    "paper, say; the model learnt light digits on black (as MNIST draws "
+                    "them): give 1 - x, or read a photo with "
+                    "rlgen.datasets.read_digit_image(path)"
+                )
+            return x
         if not np.isfinite(x).all():
             raise UsageError("the inputs hold NaN or inf values")
         return x

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from rlgen import datasets
 from rlgen.errors import UsageError
 from rlgen.runs import create_run
 from rlgen.supervised.training import Trainer, TrainingDiverged, default_config
@@ -57,9 +58,19 @@ def test_single_layer_perceptron_cannot_learn_xor_but_a_hidden_layer_can():
 
 def test_polynomial_beats_linear_on_a_cubic():
     _, linear = train("regression", degree=1)
-    _, cubic = train("regression", degree=3)
+    trainer, cubic = train("regression", degree=3)
     assert cubic["test_loss"] < 0.5 * linear["test_loss"]
     np.testing.assert_allclose(cubic["coefficients"], cubic["true_coefficients"], atol=0.25)
+    # predict takes values of x, whatever the degree: three values were read as one row of
+    # features (x, x^2, x^3) and gave one prediction
+    xs = np.array([-1.0, 0.5, 1.5], np.float32)
+    expected = np.polyval(cubic["true_coefficients"][::-1], xs)[:, None]
+    assert trainer.predict(xs).shape == (3, 1)
+    np.testing.assert_allclose(trainer.predict(xs), expected, atol=0.3)
+    np.testing.assert_allclose(trainer.predict(xs[:, None]), trainer.predict(xs), atol=1e-6)
+    features = np.stack([xs, xs**2, xs**3], axis=1)  # the splits' own form
+    np.testing.assert_allclose(trainer.predict(features), trainer.predict(xs), atol=1e-6)
+    assert trainer.predict(0.5).shape == (1, 1)
 
 
 def test_same_seed_same_weights():
@@ -236,7 +247,7 @@ def test_configs_take_paths_and_check_runtime_types(tmp_path):
         RuntimeConfig(device="tpu")
 
 
-def test_predict_takes_images_the_ways_students_hold_them_and_refuses_the_rest(tmp_path):
+def test_predict_takes_images_the_ways_students_hold_them_and_refuses_the_rest(tmp_path, capsys):
     trainer = Trainer("mlp", default_config("mlp", train_size=200, epochs=1), seed=0)
     with pytest.raises(UsageError, match="not trained yet"):
         trainer.predict(np.zeros((1, 28, 28, 1)))
@@ -253,6 +264,11 @@ def test_predict_takes_images_the_ways_students_hold_them_and_refuses_the_rest(t
     for one in (x[0], x[0, ..., 0], x[0].reshape(784)):
         np.testing.assert_allclose(trainer.predict(one), want[:1], atol=1e-6)
     np.testing.assert_allclose(trainer.predict(x), want, atol=1e-6)  # after other shapes
+    datasets._WARNED.clear()
+    trainer.predict(1 - x)  # dark ink on white, as a photo of paper is: said, not guessed
+    assert "mostly light, dark digits on white" in capsys.readouterr().err
+    trainer.predict(x)
+    assert "mostly light" not in capsys.readouterr().err
     # 0-255 pixels gave confident nonsense, NaN finite probabilities, an empty batch a crash
     with pytest.raises(UsageError, match="divide 0-255 pixels by 255"):
         trainer.predict(np.round(x * 255).astype(np.uint8))
@@ -315,7 +331,6 @@ def test_an_iris_run_saved_before_the_model_standardised_reads_cm_too(tmp_path):
     import keras
     from sklearn.datasets import load_iris
 
-    from rlgen import datasets
     from rlgen.supervised import models
 
     trainer = Trainer("iris", default_config("iris", epochs=1, validation_split=0.3))
