@@ -89,8 +89,7 @@ def train_command(args: argparse.Namespace) -> int:
     if not rt_cfg.quiet:
         print(f"rlgen: training {task} on {len(x)} images of {gan.data_source} -> {run.path}")
     start = time.perf_counter()
-    gan.train(x, y, run=run, verbose=0 if rt_cfg.quiet else 1)
-    gan.save(run.path)
+    gan.train(x, y, run=run, verbose=0 if rt_cfg.quiet else 1)  # saves the GAN into the run
     hist = gan.history
     plots.plot_history(
         {"d_loss": hist["d_loss"], "g_loss": hist["g_loss"]}, run.file("losses.png"), task

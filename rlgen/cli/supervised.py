@@ -88,8 +88,7 @@ def train_command(args: argparse.Namespace) -> int:
         sizes = ", ".join(f"{count:,} {split}" for split, count in data.sizes().items())
         print(f"rlgen: training {args.name} on {data.source} ({sizes}) -> {run.path}")
     start = time.perf_counter()
-    trainer.fit(run, verbose=verbose)
-    trainer.save(run.path)
+    trainer.fit(run, verbose=verbose)  # saves the model into the run
     figures = trainer.evaluate()
     epochs = len(trainer.history.get("epoch", []))
     summary = {

@@ -667,7 +667,8 @@ class GAN:
 
         With a ``run``: metrics.csv, a fixed-noise grid per epoch in samples/ (every
         ``log_every`` epochs, spaced out past 200) and with each the generator and
-        discriminator in checkpoint/, TensorBoard events, and progress.gif at the end. A NaN
+        discriminator in checkpoint/, TensorBoard events, and at the end the GAN
+        (:meth:`save`) and progress.gif. A NaN
         or inf in either loss stops training with :class:`TrainingDiverged`. With the config's
         ``ema``, the generator ends as the moving average of its weights, as do the grids and
         checkpoints written on the way; a further ``train`` in the same process continues
@@ -735,7 +736,8 @@ class GAN:
                 f"{where}; lower the learning rates or the batch size and train again"
             )
         self.model.use_average()  # with --ema: the averaged generator is the one kept
-        if run is not None:
+        if run is not None:  # a run GAN.load reads, as the command line's are
+            self.save(run.path)
             _write_gif(grid_frames(run.file("samples")), run.file("progress.gif"))
         return self.history
 

@@ -400,7 +400,8 @@ class Trainer:
 
         ``verbose``: 0 silent, 1 a tqdm bar over all batches with the latest epoch's figures.
         With a ``run``: history.csv after every epoch, the last good model in checkpoint/,
-        TensorBoard events, history.png. A NaN/inf loss stops training with TrainingDiverged.
+        TensorBoard events, and at the end model.keras and config.json (:meth:`save`) and
+        history.png. A NaN/inf loss stops training with TrainingDiverged.
         ``callbacks``: Keras callbacks of your own (``EarlyStopping``, say), run after rlgen's.
         """
         check_run(
@@ -455,8 +456,10 @@ class Trainer:
                 f"the loss became {diverged} during training{where}; "
                 "lower --learning-rate or change --optimizer"
             )
-        if run is not None and self.history:
-            plots.plot_history(self.history, run.file("history.png"), title=self.task)
+        if run is not None:  # a run Trainer.load reads, as the command line's are
+            self.save(run.path)
+            if self.history:
+                plots.plot_history(self.history, run.file("history.png"), title=self.task)
         return self.history
 
     def summary_text(self) -> str:

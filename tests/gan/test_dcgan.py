@@ -175,6 +175,8 @@ def test_train_writes_grids_checkpoint_gif_and_stops_on_nan(tmp_path):
     ]
     assert (run.path / "progress.gif").is_file()
     assert (run.path / "tensorboard").is_dir()
+    # the run holds the GAN itself, as the command line's do (GAN.load said "no config.json")
+    np.testing.assert_array_equal(GAN.load(run.path).sample(4, seed=1)[0], gan.sample(4, seed=1)[0])
     good = keras.models.load_model(run.path / "checkpoint" / "generator.keras").get_weights()
 
     bad = x.copy()

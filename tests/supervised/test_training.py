@@ -208,6 +208,11 @@ def test_the_checkpoint_holds_the_last_epoch_however_often_it_is_written(tmp_pat
     saved = load_model(tmp_path / "run" / "checkpoint" / "model.keras").get_weights()
     for a, b in zip(saved, trainer.model.get_weights()):
         np.testing.assert_array_equal(a, b)
+    # the run holds the model itself, as the command line's do ("no config.json" before)
+    loaded = Trainer.load(run.path)
+    np.testing.assert_array_equal(
+        loaded.predict(loaded.data.x_test), trainer.predict(loaded.data.x_test)
+    )
 
 
 def test_ctrl_c_mid_epoch_keeps_the_last_finished_epoch(tmp_path):
