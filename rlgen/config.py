@@ -286,6 +286,12 @@ def check_fields(cfg: Any) -> None:
         setattr(cfg, f.name, coerce(f.name, tp, value, where))
 
 
+def absolute(path: str | None) -> str | None:
+    """``path`` as an absolute path (``~`` expanded), None as None: config.json records
+    where the data is, for a run loaded from another folder."""
+    return None if path is None else str(Path(path).expanduser().resolve())
+
+
 def check_positive(cfg: Any, *names: str) -> None:
     """Raise UsageError naming the first field of ``names`` that is not a finite number > 0
     (NaN compares False with everything, so ``nan <= 0`` alone let it through)."""

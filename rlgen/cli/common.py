@@ -83,8 +83,6 @@ def resolve(
     if not isinstance(runtime_file, dict):
         raise UsageError(f"{where}: [runtime] must be a table, got {runtime_file!r}")
     cfg = cfgmod.resolve(cls, _flags_for(cls, args), file_values, preset, where)
-    if getattr(cfg, "data_dir", None):  # config.json records it for eval from any folder
-        cfg = dataclasses.replace(cfg, data_dir=str(Path(cfg.data_dir).expanduser().resolve()))
     runtime = cfgmod.resolve(
         RuntimeConfig, _flags_for(RuntimeConfig, args), runtime_file, None, f"{where} [runtime]"
     )

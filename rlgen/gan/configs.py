@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from rlgen.config import check_fields, check_fraction, check_positive
+from rlgen.config import absolute, check_fields, check_fraction, check_positive
 from rlgen.errors import UsageError
 
 Dataset = Literal["mnist", "fashion_mnist"]
@@ -146,6 +146,7 @@ class GANConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        self.data_dir = absolute(self.data_dir)  # config.json: readable from any folder
         check_positive(self, "epochs", "batch_size", "latent_dim", "embedding_dim", "log_every")
         check_positive(self, "generator_learning_rate", "discriminator_learning_rate")
         if self.train_size < 0:

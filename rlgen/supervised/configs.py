@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rlgen.config import check_fields, check_fraction, check_positive
+from rlgen.config import absolute, check_fields, check_fraction, check_positive
 from rlgen.datasets import IMAGE_SHAPE, distinct_addition_pairs
 from rlgen.errors import UsageError
 
@@ -91,6 +91,7 @@ class ImageConfig(TrainConfig):
                 "save the GAN with gan.save('runs/my-gan') and give augment_from='runs/my-gan'"
             )
         super().__post_init__()
+        self.data_dir = absolute(self.data_dir)  # config.json: readable from any folder
         if self.train_size < 0:
             raise UsageError(f"--train-size must be >= 0, got {self.train_size}")
         if self.synthetic < 0:

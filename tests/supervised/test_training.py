@@ -241,11 +241,17 @@ def test_ctrl_c_mid_epoch_keeps_the_last_finished_epoch(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def test_configs_take_paths_and_check_runtime_types(tmp_path):
+def test_configs_take_paths_and_check_runtime_types(tmp_path, monkeypatch):
+    from rlgen.gan.configs import GANConfig
     from rlgen.runtime import RuntimeConfig
     from rlgen.supervised.configs import CNNConfig
 
     assert CNNConfig(data_dir=tmp_path).data_dir == str(tmp_path)  # a Path, as Python writes
+    # kept absolute, as the command line keeps it: a run saved from Python with a relative
+    # data_dir could not find its data when loaded from another folder
+    monkeypatch.chdir(tmp_path)
+    assert CNNConfig(data_dir="mine.npz").data_dir == str(tmp_path / "mine.npz")
+    assert GANConfig(data_dir="mine.npz").data_dir == str(tmp_path / "mine.npz")
     with pytest.raises(ValueError, match="'threads' must be int"):
         RuntimeConfig(threads="2")
     with pytest.raises(ValueError, match="device must be one of"):
