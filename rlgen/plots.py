@@ -36,9 +36,22 @@ def _save(fig, path: str | Path | None):
 def plot_history(
     history: dict[str, Sequence[float]], path: str | Path | None = None, title: str = ""
 ):
-    """Loss and the first other metric per epoch, train and validation, side by side."""
+    """Loss and the first other metric per epoch, train and validation, side by side.
+    ``history``: a dict of lists (``trainer.history``) or the History Keras' ``fit`` returns."""
+    from rlgen.errors import UsageError
+
+    history = getattr(history, "history", history)  # keras.callbacks.History
+    if not hasattr(history, "keys"):
+        raise UsageError(
+            f"plot_history takes a dict of per-epoch lists, not {type(history).__name__}"
+        )
     metrics = [k for k in history if not k.startswith("val_") and k not in ("epoch", "seconds")]
     metrics = sorted(metrics, key=lambda k: k != "loss")[:2]
+    if not metrics:  # matplotlib: "Number of columns must be a positive integer, not 0"
+        raise UsageError(
+            "plot_history: the history holds no metrics (a trainer's is empty until fit(); "
+            "a run's is in its history.csv)"
+        )
     fig = _figure(figsize=(5 * len(metrics), 3.6))
     axes = fig.subplots(1, len(metrics), squeeze=False)
     for ax, key in zip(axes[0], metrics):

@@ -1,7 +1,9 @@
 import numpy as np
+import pytest
 from PIL import Image
 
 from rlgen import plots
+from rlgen.errors import UsageError
 
 
 def is_png(path):
@@ -15,6 +17,13 @@ def test_history_plot(tmp_path):
     history = {"epoch": [1, 2, 3], "loss": [1.0, 0.5, 0.3], "accuracy": [0.5, 0.8, 0.9],
                "val_loss": [1.1, 0.6, 0.4], "val_accuracy": [0.4, 0.7, 0.85]}  # fmt: skip
     assert is_png(plots.plot_history(history, tmp_path / "h.png", title="cnn"))
+    # what model.fit returns, a keras.callbacks.History, was "not iterable"; an empty
+    # history (a loaded trainer's) a matplotlib error about columns
+    fitted = type("History", (), {"history": history})()
+    assert is_png(plots.plot_history(fitted, tmp_path / "fitted.png"))
+    for bad, message in (({}, "holds no metrics"), ([0.5, 0.3], "dict of per-epoch lists")):
+        with pytest.raises(UsageError, match=message):
+            plots.plot_history(bad)
 
 
 def test_learning_curve_and_digit_grid(tmp_path):

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from rlgen import config as cfgmod
 from rlgen import datasets, plots, runtime
-from rlgen.errors import TrainingDiverged, UsageError, check_seed
+from rlgen.errors import TrainingDiverged, UsageError, check_count, check_seed
 from rlgen.optimizers import computes_in_float16, loss_scaled
 from rlgen.runs import (
     CONFIG,
@@ -204,13 +204,22 @@ def powers(xs: np.ndarray, degree: int) -> np.ndarray:
 class Trainer:
     """One supervised model of ``task`` (mlp, cnn, rnn, iris, perceptron, regression)."""
 
-    def __init__(self, task: str, config: TrainConfig | None = None, seed: int = 0) -> None:
+    def __init__(
+        self, task: str, config: TrainConfig | dict[str, Any] | None = None, seed: int = 0
+    ) -> None:
+        """``config``: the task's config class, or a dict of its fields over the task's preset
+        (as :func:`default_config` takes them, and as the agents take a dict)."""
         if task not in CONFIGS:
             raise UsageError(f"unknown model {task!r}; choose one of {', '.join(CONFIGS)}")
-        config = config or default_config(task)
+        if config is None or isinstance(config, dict):
+            config = default_config(task, **(config or {}))
         if not isinstance(config, CONFIGS[task]):
-            raise TypeError(f"{task} needs a {CONFIGS[task].__name__}, got {type(config).__name__}")
+            raise UsageError(
+                f"{task} takes {CONFIGS[task].__name__} or a dict of its fields, "
+                f"not {type(config).__name__}"
+            )
         self.task, self.config, self.seed = task, config, check_seed(seed)
+        self._used: TrainConfig | None = None  # the config the data or the model was made with
         self.model: keras.Model | None = None
         self.history: dict[str, list[float]] = {}
         self._data: Splits | None = None
@@ -235,8 +244,27 @@ class Trainer:
         """The splits as loaded, without synthetic digits: all that evaluation needs, so
         evaluating an augmented run neither loads nor needs its GAN."""
         if self._real is None:
+            self._used = self._used or self._checked_config()
             self._real = self.load_data()
         return self._real
+
+    def _checked_config(self) -> TrainConfig:
+        """``self.config`` checked again, as when it was built: a field set on it afterwards
+        skipped every check (batch_size = 0 was a TensorFlow error), and one the data or the
+        model had already used was written to config.json but not applied (optimizer =
+        "sgd" went on training with Adam). Only epochs and batch_size apply to a later fit."""
+        config = replace(self.config)  # __post_init__ runs every check again
+        if self._used is not None:
+            for name, old in cfgmod.to_dict(self._used).items():
+                new = cfgmod.to_dict(config)[name]
+                if name not in ("epochs", "batch_size") and new != old:
+                    raise UsageError(
+                        f"trainer.config.{name} changed from {old!r} to {new!r} after the data "
+                        "or the model was made with it; a further fit() takes new epochs and "
+                        "batch_size only: for the rest, build a new Trainer"
+                    )
+        self.config = config
+        return config
 
     def _with_synthetic(self, d: Splits) -> Splits:
         c = self.config
@@ -394,7 +422,8 @@ class Trainer:
         self,
         run: Run | None = None,
         verbose: int = 1,
-        callbacks: list[keras.callbacks.Callback] | None = None,
+        callbacks: keras.callbacks.Callback | list[keras.callbacks.Callback] | None = None,
+        epochs: int | None = None,
     ) -> dict[str, list[float]]:
         """Train on the training split, validating on the validation split.
 
@@ -402,7 +431,8 @@ class Trainer:
         With a ``run``: history.csv after every epoch, the last good model in checkpoint/,
         TensorBoard events, and at the end model.keras and config.json (:meth:`save`) and
         history.png. A NaN/inf loss stops training with TrainingDiverged.
-        ``callbacks``: Keras callbacks of your own (``EarlyStopping``, say), run after rlgen's.
+        ``callbacks``: Keras callbacks of your own (``EarlyStopping``, say, or a list), run
+        after rlgen's. ``epochs``: this call's number of epochs (default: the config's).
         """
         check_run(
             run,
@@ -411,17 +441,22 @@ class Trainer:
             "np.savez(path, x_train=, y_train=, x_test=, y_test=) and give the config "
             "data_dir=path",
         )
+        config = self._checked_config()
+        epochs = config.epochs if epochs is None else check_count("epochs", epochs)
+        if isinstance(callbacks, keras.callbacks.Callback):  # one, as Keras' fit takes it
+            callbacks = [callbacks]
         d = self.data  # first: drawing synthetic digits may train (and seed) another model
         runtime.seed_everything(self.seed)
         if self.model is None:
             self.model = self.build_model()
+            self._used = self._used or config
         if verbose:
             print(self.summary_text())
         callbacks = [_EpochLog(self, run), *(callbacks or [])]
         done = len(self.history.get("epoch", []))  # a further fit() goes on counting
         if verbose:
             steps = math.ceil(len(d.x_train) / self.config.batch_size)
-            callbacks.append(_ProgressBar(self.config.epochs, steps, first=done))
+            callbacks.append(_ProgressBar(epochs, steps, first=done))
         if run is not None:
             run.write_text("model_summary.txt", self.summary_text())
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.file("tensorboard"))))
@@ -432,7 +467,7 @@ class Trainer:
                 self._dataset(d.x_train, d.y_train, True),
                 validation_data=val,
                 initial_epoch=done,
-                epochs=done + self.config.epochs,
+                epochs=done + epochs,
                 shuffle=False,  # the tf.data pipeline shuffles
                 verbose=0,
                 callbacks=callbacks,
@@ -630,6 +665,7 @@ class Trainer:
                 ) from None
         trainer = cls(task, config, seed=int(meta.get("seed", 0)))
         trainer.tested_on = meta.get("test_fingerprint")
+        trainer._used = config  # the model was made with it
         # Compiled afresh for evaluation: the saved optimizer state is not needed to evaluate,
         # and restoring it warns under mixed precision (the loss-scale optimizer's extra slots).
         with runtime.active().strategy.scope():

@@ -147,7 +147,7 @@ def test_seeds_are_checked_by_rlgen_not_by_numpy_or_keras():
 def test_unknown_task_and_wrong_config_type():
     with pytest.raises(UsageError, match="unknown model"):
         Trainer("transformer")
-    with pytest.raises(TypeError):
+    with pytest.raises(UsageError, match="cnn takes CNNConfig or a dict"):
         Trainer("cnn", default_config("mlp"))
 
 
@@ -369,3 +369,33 @@ def test_predict_takes_n_values_for_a_one_input_model_and_fit_names_a_path_mista
     np.testing.assert_allclose(trainer.predict(xs), trainer.predict(xs[:, None]), atol=1e-6)
     with pytest.raises(UsageError, match=r"create_run\(...\), or save\(path\) after fit"):
         trainer.fit("runs/mine")
+
+
+def test_a_further_fit_takes_epochs_and_batch_size_and_refuses_what_it_cannot_apply():
+    """A dict config, one callback and fit(epochs=) as Keras users write them; a config
+    changed after the model was built: optimizer='sgd' went on training with Adam while
+    config.json said sgd, and batch_size=0 was a TensorFlow error."""
+    import keras
+
+    from rlgen.supervised.configs import IrisConfig
+
+    trainer = Trainer("iris", {"epochs": 2}, seed=0)
+    assert trainer.config == default_config("iris", epochs=2)
+    trainer.fit(verbose=0)
+    trainer.config.epochs, trainer.config.batch_size = 3, 16
+    trainer.fit(verbose=0)
+    stop = keras.callbacks.EarlyStopping(monitor="loss", patience=5)
+    trainer.fit(verbose=0, epochs=1, callbacks=stop)
+    assert trainer.history["epoch"] == [1, 2, 3, 4, 5, 6]
+    trainer.config.batch_size = 0
+    with pytest.raises(UsageError, match="^batch_size must be > 0"):
+        trainer.fit(verbose=0)
+    trainer.config.batch_size, trainer.config.optimizer = 16, "sgd"
+    with pytest.raises(UsageError, match="config.optimizer changed from 'adam' to 'sgd'"):
+        trainer.fit(verbose=0)
+    with pytest.raises(UsageError, match="^epochs must be > 0"):
+        Trainer("iris", seed=0).fit(verbose=0, epochs=0)
+    with pytest.raises(UsageError, match="mlp takes MLPConfig or a dict of its fields"):
+        Trainer("mlp", IrisConfig())
+    with pytest.raises(UsageError, match="unknown key 'epoch'"):
+        Trainer("iris", {"epoch": 2})
