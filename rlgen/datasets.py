@@ -511,6 +511,14 @@ def encode_addition(pairs: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarra
     return x, y
 
 
+def unseen_pairs(n: int, bits: int, trained: np.ndarray, seed: int = 2) -> np.ndarray:
+    """``n`` operand pairs of width ``bits`` that are not among the ``trained`` pairs (of any
+    width): a test at another width, without retraining, on additions never learnt."""
+    trained = np.asarray(trained, dtype=np.int64).reshape(-1, 2)
+    inside = trained[(trained < 2 ** (bits - 1)).all(axis=1)]
+    return addition_pairs(n, bits, seed, exclude=inside)
+
+
 def binary_addition(n_train: int = 4000, n_test: int = 1000, bits: int = 8, seed: int = 0):
     """Train and held-out test sets of binary additions with disjoint operand pairs."""
     train_pairs = addition_pairs(n_train, bits, seed)

@@ -163,6 +163,13 @@ def test_binary_addition_encoding():
     )
     assert len(train_pairs) == 300 and not train_pairs & test_pairs
     assert datasets.encode_bits(np.array([6]), 4).tolist() == [[0, 1, 1, 0]]  # LSB first
+    # the test at another width, without retraining: it had shared 126 of 1,000 pairs with
+    # training at --test-bits 8 and half at 6 bits
+    trained = datasets.addition_pairs(4000, 8, seed=0)
+    for bits in (6, 8, 16):
+        unseen = datasets.unseen_pairs(500, bits, trained)
+        assert len(unseen) == 500 and unseen.max() < 2 ** (bits - 1)
+        assert not set(map(tuple, unseen.tolist())) & set(map(tuple, trained.tolist()))
 
 
 def test_read_digit_image_inverts_crops_and_centres(tmp_path):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rlgen.config import absolute, check_fields, check_fraction, check_positive
-from rlgen.datasets import IMAGE_SHAPE, distinct_addition_pairs
+from rlgen.datasets import IMAGE_SHAPE, addition_pairs, distinct_addition_pairs
 from rlgen.errors import UsageError
 
 Optimizer = Literal["sgd", "rmsprop", "adadelta", "adam", "adagrad"]
@@ -213,11 +213,17 @@ class RNNConfig(ImageConfig):
             ("--bits", self.bits, both, "--train-pairs + --test-pairs"),
             ("--test-bits", self.test_bits, self.test_pairs, "--test-pairs"),
         ):
-            exist = distinct_addition_pairs(bits)
+            exist, unseen = distinct_addition_pairs(bits), ""
+            if name == "--test-bits" and bits <= self.bits:
+                # tested on pairs never trained on: those of this width in training are out
+                trained = addition_pairs(self.train_pairs, self.bits, seed=0)
+                exist -= int((trained < 2 ** (bits - 1)).all(axis=1).sum())
+                unseen = " not in the training set"
             if wanted > exist:
                 raise UsageError(
-                    f"{name} {bits} gives only {exist:,} distinct operand pairs but {flags} "
-                    f"asks for {wanted:,}; raise {name} or lower {flags.replace(' + ', '/')}"
+                    f"{name} {bits} gives only {exist:,} distinct operand pairs{unseen} but "
+                    f"{flags} asks for {wanted:,}; raise {name} or lower "
+                    f"{flags.replace(' + ', '/')}"
                 )
 
 

@@ -527,7 +527,8 @@ class Trainer:
                 self.model, d.x_test, d.y_test
             )
             if c.test_bits:
-                pairs = datasets.addition_pairs(c.test_pairs, c.test_bits, seed=2)
+                trained = datasets.addition_pairs(c.train_pairs, c.bits, seed=0)  # as loaded
+                pairs = datasets.unseen_pairs(c.test_pairs, c.test_bits, trained)
                 x16, y16 = datasets.encode_addition(pairs, c.test_bits)
                 long_model = self.model
                 if c.unroll:
