@@ -71,6 +71,10 @@ def coerce(name: str, tp: Any, value: Any, where: str, text: bool = False) -> An
     elif origin is Literal:
         if value in get_args(tp):
             return value
+        if isinstance(value, str):  # "Adam", "LSTM", "MNIST": the names Keras and papers use
+            for choice in get_args(tp):
+                if isinstance(choice, str) and choice.lower() == value.lower():
+                    return choice
     elif origin is tuple:
         if isinstance(value, str) and text:
             value = [v for v in value.replace(" ", "").split(",") if v]
@@ -278,7 +282,9 @@ def check_fields(cfg: Any) -> None:
     where, hints = type(cfg).__name__, _field_types(type(cfg))
     for f in dataclasses.fields(cfg):
         tp, value = hints[f.name], getattr(cfg, f.name)
-        if get_origin(tp) is Literal and value not in get_args(tp):
+        choices = [c.lower() if isinstance(c, str) else c for c in get_args(tp)]
+        spelt = value.lower() if isinstance(value, str) else value
+        if get_origin(tp) is Literal and spelt not in choices:
             raise UsageError(
                 f"--{f.name.replace('_', '-')} must be one of {', '.join(get_args(tp))}, "
                 f"got {value!r}"

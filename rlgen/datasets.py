@@ -506,6 +506,11 @@ def addition_pairs(n: int, bits: int = 8, seed: int = 0, exclude: np.ndarray | N
 def encode_addition(pairs: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     """Pairs -> x (N, bits, 2) operand bits, y (N, bits, 1) sum bits; float32, LSB first."""
     pairs = np.asarray(pairs, dtype=np.int64)
+    if pairs.size and (pairs.min() < 0 or pairs.sum(axis=-1).max() >= 2**bits):
+        raise UsageError(  # the sum's high bit was dropped in silence: 200 + 100 gave 44
+            f"{bits}-bit additions take operands >= 0 whose sum is below 2**{bits}; "
+            f"got {pairs[np.argmax(pairs.sum(axis=-1))].tolist()}"
+        )
     x = np.stack([encode_bits(pairs[:, 0], bits), encode_bits(pairs[:, 1], bits)], axis=-1)
     y = encode_bits(pairs.sum(axis=1), bits)[..., None]
     return x, y

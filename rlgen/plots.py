@@ -105,8 +105,23 @@ def plot_digit_grid(
     ncols: int = 10,
     labels: Sequence[str] | None = None,
 ):
-    """A grid of (N, 28, 28[, 1]) images in [0, 1], ``ncols`` per row, optional titles."""
-    images = np.asarray(images).reshape(len(images), images.shape[1], images.shape[2])
+    """A grid of images in [0, 1], ``ncols`` per row, optional titles: (N, 28, 28[, 1]),
+    N rows of 784 pixels, or one image."""
+    from rlgen.datasets import unit_pixels
+    from rlgen.errors import UsageError
+
+    images = unit_pixels(images, "the images")  # 0-255 pixels had saturated to white
+    if images.ndim == 4 and images.shape[-1] == 1 or images.ndim == 3 and images.shape[2] == 1:
+        images = images[..., 0]  # (N, 28, 28, 1), or one (28, 28, 1)
+    if images.ndim == 2:
+        side = int(round(np.sqrt(images.shape[1])))
+        if images.shape[0] == images.shape[1]:
+            images = images[None]  # one (28, 28) image
+        elif side * side == images.shape[1]:
+            images = images.reshape(len(images), side, side)  # N rows of 784 pixels
+    if images.ndim != 3 or not len(images):
+        raise UsageError(f"plot_digit_grid takes (N, 28, 28) images, not shape {images.shape}")
+    ncols = min(ncols, len(images))
     nrows = int(np.ceil(len(images) / ncols))
     height = 0.95 if labels is not None else 0.8  # room for the titles above each digit
     fig = _figure(figsize=(ncols * 0.8, nrows * height))

@@ -75,6 +75,15 @@ def test_non_positive_values_rejected(field, value):
         cfgmod.build(CNNConfig, {field: value}, "command line")
 
 
+def test_choices_are_taken_in_any_case():
+    # "Adam", "LSTM" and "MNIST" were refused: the names Keras and papers write
+    cfg = RNNConfig(cell="LSTM", optimizer="Adam", dataset="MNIST")
+    assert (cfg.cell, cfg.optimizer, cfg.dataset) == ("lstm", "adam", "mnist")
+    assert parse(RNNConfig, ["--cell", "GRU"])["cell"] == "gru"
+    with pytest.raises(UsageError, match="^cell must be one of"):
+        RNNConfig(cell="transformer")
+
+
 def test_messages_name_flags_on_the_command_line_and_arguments_in_python():
     from rlgen.gan.configs import GANConfig
 

@@ -163,6 +163,8 @@ def test_binary_addition_encoding():
     )
     assert len(train_pairs) == 300 and not train_pairs & test_pairs
     assert datasets.encode_bits(np.array([6]), 4).tolist() == [[0, 1, 1, 0]]  # LSB first
+    with pytest.raises(UsageError, match=r"sum is below 2\*\*8; got \[200, 100\]"):
+        datasets.encode_addition([[200, 100]], 8)  # was the sum 44, its high bit dropped
     # the test at another width, without retraining: it had shared 126 of 1,000 pairs with
     # training at --test-bits 8 and half at 6 bits
     trained = datasets.addition_pairs(4000, 8, seed=0)

@@ -26,6 +26,18 @@ def test_history_plot(tmp_path):
             plots.plot_history(bad)
 
 
+def test_digit_grids_take_the_shapes_images_come_in():
+    # a list, flat rows and a single image were IndexErrors; 0-255 pixels saturated to white
+    x = np.random.default_rng(0).random((12, 28, 28)).astype(np.float32)
+    for form, drawn in ((list(x), 12), (x.reshape(12, 784), 12), (x[0], 1), (x[..., None], 12)):
+        fig = plots.plot_digit_grid(form)
+        assert sum(bool(ax.images) for ax in fig.axes) == drawn
+    with pytest.raises(UsageError, match="divide 0-255 pixels by 255"):
+        plots.plot_digit_grid(x * 255)
+    with pytest.raises(UsageError, match=r"not shape \(3, 5\)"):
+        plots.plot_digit_grid(np.zeros((3, 5)))
+
+
 def test_learning_curve_and_digit_grid(tmp_path):
     steps = np.arange(1, 51) * 100
     returns = np.linspace(10, 500, 50)
