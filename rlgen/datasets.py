@@ -173,7 +173,15 @@ def _arrays_from_npz(path: Path) -> dict[str, np.ndarray]:
     except UsageError:
         raise
     except Exception as err:  # zipfile.BadZipFile, ValueError, OSError, EOFError ...
-        raise UsageError(f"{path} is not a readable .npz file ({err}); write it again") from None
+        why = str(err)
+        if "Object arrays" in why:  # NumPy's own advice, allow_pickle=True, would run code
+            why = "its arrays hold Python objects, not numbers"
+        elif "pickle" in why:
+            why = "not a NumPy archive"
+        raise UsageError(
+            f"{path} is not a readable .npz file ({why}); write it again with "
+            "np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
+        ) from None
 
 
 def unit_pixels(x: Any, what: str, slack: float = 0.01) -> np.ndarray:

@@ -64,6 +64,16 @@ def test_garbled_gzip_and_bad_magic(tmp_path):
     path.write_bytes(gzip.compress(b"\x12\x34\x08\x01" + b"\x00" * 20))
     with pytest.raises(UsageError, match="magic"):
         datasets.load_images("mnist", tmp_path)
+    # NumPy's message for random bytes advised allow_pickle=True, which runs the file's code
+    garbled = tmp_path / "garbled.npz"
+    garbled.write_bytes(np.random.default_rng(0).bytes(1024))
+    with pytest.raises(UsageError, match=r"not a readable .npz file \(not a NumPy archive\)"):
+        datasets.load_images("mnist", garbled)
+    objects = tmp_path / "objects.npz"
+    ragged = np.array([np.zeros(3), np.zeros(2)], dtype=object)
+    np.savez(objects, x_train=ragged, y_train=ragged, x_test=ragged, y_test=ragged)
+    with pytest.raises(UsageError, match=r"Python objects, not numbers.*np.savez"):
+        datasets.load_images("mnist", objects)
 
 
 def test_mismatched_counts_and_shapes(tmp_path):

@@ -360,6 +360,14 @@ class BaseAgent:
                 "one to train it: load(path, env=...) or load_checkpoint(path, env=...)"
             )
 
+    def cannot_copy(self, k: int) -> UsageError:
+        """The error for ``k`` copies of an env gymnasium cannot remake."""
+        return UsageError(
+            f"--n-envs {k} needs copies of the env, and gymnasium cannot remake this one (no "
+            "registered spec, or a wrapper that does not record its arguments); pass a "
+            "registered id, or use --n-envs 1"
+        )
+
     def side_by_side_envs(self, k: int) -> list[Any]:
         """``k`` copies of the env (the agent's own first), kept across ``learn`` calls: a
         smaller batch uses the first ``k`` (none is dropped unclosed), a larger one adds
@@ -367,11 +375,7 @@ class BaseAgent:
         envs = self._envs if self._envs is not None else [self.env]
         if len(envs) < k:
             if self.env_source is None:
-                raise UsageError(
-                    f"--n-envs {k} needs copies of the env, and gymnasium cannot remake this "
-                    "one (no registered spec, or a wrapper that does not record its "
-                    "arguments); pass a registered id, or use --n-envs 1"
-                )
+                raise self.cannot_copy(k)
             envs = envs + [make_copy(self.env_source) for _ in range(k - len(envs))]
         self._envs = envs
         return envs[:k]

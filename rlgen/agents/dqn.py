@@ -52,6 +52,9 @@ class DQNAgent(BaseAgent):
         tensorboard_log: str | os.PathLike | None = None,
     ) -> None:
         super().__init__(env_or_id, config, seed, spaces=spaces, tensorboard_log=tensorboard_log)
+        k = self.config.n_envs
+        if k > 1 and self.env is not None and self.env_source is None and not _envs.LOADING.get():
+            raise self.cannot_copy(k)  # said when built, not at learn()
         self.exploration_rate = self.config.exploration_initial_eps
         self._replay: ReplayBuffer | None = None  # allocated when first needed (learning)
         # The step at which the warm-up of random actions ends and training begins: counted

@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {'runs on':<12} {rt.device.upper()} ({os.cpu_count()} cores visible)")
     print("threads")
     print("  supervised   TensorFlow's default pools (all cores); --threads N to change")
+    print("  gan          the same as supervised")
     print("  agents       1 (small MLPs: a second thread gains or loses ~15%, and can be many")
     print("               times slower on busy cores; see BENCHMARKS.md); --threads N to change")
     print("data sources")

@@ -491,6 +491,10 @@ def test_a_custom_env_that_breaks_gymnasiums_api_is_named_in_one_line():
             r"^OldGym.step\(\) returned a reward of None; it must be one number",
         ),
     ]
+    # copies side by side of an env gymnasium cannot remake: refused when the agent is built,
+    # not at learn()
+    with pytest.raises(UsageError, match=r"^n_envs=2 needs copies of the env"):
+        DQNAgent(Walk(), {**SMALL, "n_envs": 2})
     for methods, message in cases:
         with pytest.raises(UsageError, match=message):
             DQNAgent(old(**methods), SMALL, seed=0).learn(total_timesteps=60)

@@ -54,6 +54,10 @@ def test_real_digits_sit_at_the_floor_and_noise_far_above(reference, rng):
     said, bad_said = " ".join(metrics.explain(real)), " ".join(metrics.explain(bad))
     assert "(chance 10 %; good)" in said and "lower is better (good)" in said
     assert "a good GAN is within 3x" in bad_said and "below the 90 %" in bad_said
+    assert (
+        "a good GAN is below 0.01" in bad_said and "short of the real digits' variety" in bad_said
+    )
+    assert "look for copies" in said and "new digits, not copies" in bad_said  # training digits
     assert ("read as" in bad_said) == (max(bad["predicted_class_histogram"]) > 250)
     assert "read as" not in said  # ten digits, no collapse
     assert bad["frechet_distance"] > 10 * bad["frechet_floor"], bad
