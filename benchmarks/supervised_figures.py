@@ -30,9 +30,14 @@ JOBS = {
     "add8_simple": ("rnn", {"cell": "simple"}, "test_exact_sum_accuracy"),
     "add8_lstm": ("rnn", {"cell": "lstm"}, "test_exact_sum_accuracy"),
     "add8_gru": ("rnn", {"cell": "gru"}, "test_exact_sum_accuracy"),
+    # the course's first demo: XOR without and with a hidden layer, over many seeds
+    "xor_single": ("perceptron", {"hidden": 0}, "test_accuracy"),
+    "xor_hidden4": ("perceptron", {"hidden": 4}, "test_accuracy"),
+    "xor_hidden8": ("perceptron", {"hidden": 8}, "test_accuracy"),
 }
 GROUPS = {
     "all": list(JOBS),
+    "xor": ["xor_single", "xor_hidden4", "xor_hidden8"],
     "fast": [
         "cnn_mnist5k",
         "mlp_mnist5k",
