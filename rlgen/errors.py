@@ -63,7 +63,10 @@ def _field_kinds() -> tuple[frozenset[str], dict[str, tuple[str, ...]]]:
 
 # a flag (and the word after it), unless it is inside a quoted or bracketed rlgen command
 _QUOTED_COMMAND = r"(?P<command>'rlgen [^']*'|\(rlgen [^)]*\)|`rlgen [^`]*`)"
-_FLAG = r"(?<![\w-])(?P<flag>--(?P<no>no-)?[a-z][a-z0-9]*(?:-[a-z0-9]+)*|-n\b)(?P<next> \S+)?"
+_FLAG = (
+    r"(?<![\w-])(?P<flag>--(?P<no>no-)?[a-z][a-z0-9]*(?:-[a-z0-9]+)*|-n\b)"
+    r"(?P<next> (?!--?[a-z])\S+)?"  # a value, not the next flag
+)
 _MESSAGE = re.compile(f"{_QUOTED_COMMAND}|{_FLAG}")
 _NUMBER = re.compile(r"-?[\d,]*\.?\d+(?:e-?\d+)?")
 
