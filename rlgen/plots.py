@@ -113,6 +113,8 @@ def plot_digit_grid(
     images = unit_pixels(images, "the images")  # 0-255 pixels had saturated to white
     if images.ndim == 4 and images.shape[-1] == 1 or images.ndim == 3 and images.shape[2] == 1:
         images = images[..., 0]  # (N, 28, 28, 1), or one (28, 28, 1)
+    if images.ndim == 1:
+        images = images[None]  # one image of 784 pixels
     if images.ndim == 2:
         side = int(round(np.sqrt(images.shape[1])))
         if images.shape[0] == images.shape[1]:

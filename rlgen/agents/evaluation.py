@@ -183,7 +183,8 @@ def record_gif(agent: Any, env_id: str, path: Any, seed: int = 0, fps: int = 30)
 
     path = Path(path)
     if path.suffix.lower() != ".gif":
-        raise UsageError(f"{option('--gif', 'record_gif')} {path}: give a file name ending in .gif")
+        where = option(f"--gif {path}", f"record_gif(path={str(path)!r})")
+        raise UsageError(f"{where}: give a file name ending in .gif")
     env = rendering_env(env_id)
     obs, _ = env.reset(seed=seed)
     frames = [env.render()]

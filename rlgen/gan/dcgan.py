@@ -35,7 +35,7 @@ from rlgen import datasets, runtime
 from rlgen.datasets import IMAGE_SHAPE
 from rlgen.errors import TrainingDiverged, UsageError, check_count, check_seed, option
 from rlgen.gan.configs import GANConfig
-from rlgen.gan.sampling import generator_steps
+from rlgen.gan.sampling import check_digits, generator_steps
 from rlgen.optimizers import computes_in_float16, loss_scaled
 from rlgen.runs import (
     CONFIG,
@@ -574,15 +574,6 @@ def _noise_chunks(n: int, latent_dim: int, seed: int) -> Iterator[np.ndarray]:
         yield rng.standard_normal((min(n, start + CHUNK) - start, latent_dim), dtype=np.float32)
 
 
-def check_digits(digits: Any) -> None:
-    """Raise UsageError unless every digit lies in 0-9."""
-    arr = np.atleast_1d(np.asarray(digits))
-    if arr.size == 0 or not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() > 9:
-        raise UsageError(
-            f"{option('--digit', 'digits')} must be an integer from 0 to 9, got {digits!r}"
-        )
-
-
 def to_unit(images: Any) -> np.ndarray:
     """Generator output in [-1, 1] -> float32 in [0, 1]."""
     return np.clip((np.asarray(images, np.float32) + 1.0) / 2.0, 0.0, 1.0)
@@ -762,14 +753,9 @@ class GAN:
     ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         n = check_count("-n", n)
         check_seed(seed)
-        if digits is not None and not self.conditional:
-            digit = option("--digit", "digits")
-            raise UsageError(
-                f"{digit} needs a conditional GAN, but this one was trained --unconditional; "
-                f"drop {digit} or train without --unconditional"
-            )
+        if digits is not None:
+            check_digits(digits, self.conditional)
         pool = np.arange(NUM_CLASSES) if digits is None else np.atleast_1d(digits)
-        check_digits(pool)
         pool = pool.astype(np.int64)
         for z, y in zip(
             _noise_chunks(n, self.config.latent_dim, seed), _label_chunks(n, pool, seed)

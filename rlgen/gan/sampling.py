@@ -96,18 +96,24 @@ def check_request(
             "train one without --unconditional to augment a classifier"
         )
     if digits is not None:
-        digit = option("--digit", "digits")
-        if not conditional:
-            raise UsageError(
-                f"{digit} needs a conditional GAN, but {run_path} was trained --unconditional; "
-                f"drop {digit} or train without --unconditional"
-            )
-        arr = np.atleast_1d(np.asarray(digits))
-        if not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() > 9:
-            raise UsageError(f"{digit} must be an integer from 0 to 9, got {digits!r}")
+        check_digits(digits, conditional, str(run_path))
     if out is not None:
         check_output(out, n, tuple(meta.get("image_shape", IMAGE_SHAPE)))
     return meta
+
+
+def check_digits(digits: Any, conditional: bool = True, gan: str = "this one") -> None:
+    """Raise UsageError unless ``digits`` (one or several) can be asked of a GAN: one that
+    was trained with labels, and every digit a whole number in 0-9."""
+    digit = option("--digit", "digits")
+    if not conditional:
+        raise UsageError(
+            f"{digit} needs a conditional GAN, but {gan} was trained --unconditional; "
+            f"drop {digit} or train without --unconditional"
+        )
+    arr = np.atleast_1d(np.asarray(digits))
+    if arr.size == 0 or not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() > 9:
+        raise UsageError(f"{digit} must be an integer from 0 to 9, got {digits!r}")
 
 
 def check_output(out: str | Path, n: int, shape: tuple[int, ...] = IMAGE_SHAPE) -> Path:

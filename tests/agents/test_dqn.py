@@ -91,7 +91,7 @@ def test_presets_and_general_defaults():
     assert dqn_config_for("CartPole-v1").train_freq == DQN_PRESETS["CartPole-v1"]["train_freq"]
     general = dqn_config_for("NoPreset-v0")
     assert general == DQNConfig() and general.target_update_interval != 10
-    with pytest.raises(ValueError, match="gamma"):
+    with pytest.raises(ValueError, match="^gamma"):
         DQNConfig(gamma=1.5)
 
 

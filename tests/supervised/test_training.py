@@ -280,6 +280,10 @@ def test_predict_takes_images_the_ways_students_hold_them_and_refuses_the_rest(t
     assert "mostly light, dark digits on white" in capsys.readouterr().err
     trainer.predict(x)
     assert "mostly light" not in capsys.readouterr().err
+    garments = Trainer("mlp", {"dataset": "fashion_mnist"})  # coats and pullovers are light
+    garments.model = trainer.model
+    garments.predict(1 - x)
+    assert "mostly light" not in capsys.readouterr().err
     # 0-255 pixels gave confident nonsense, NaN finite probabilities, an empty batch a crash
     with pytest.raises(UsageError, match="divide 0-255 pixels by 255"):
         trainer.predict(np.round(x * 255).astype(np.uint8))
@@ -371,7 +375,7 @@ def test_predict_takes_n_values_for_a_one_input_model_and_fit_names_a_path_mista
         trainer.fit("runs/mine")
 
 
-def test_a_further_fit_takes_epochs_and_batch_size_and_refuses_what_it_cannot_apply():
+def test_a_further_fit_takes_epochs_and_batch_size_and_refuses_what_it_cannot_apply(tmp_path):
     """A dict config, one callback and fit(epochs=) as Keras users write them; a config
     changed after the model was built: optimizer='sgd' went on training with Adam while
     config.json said sgd, and batch_size=0 was a TensorFlow error."""
@@ -379,20 +383,31 @@ def test_a_further_fit_takes_epochs_and_batch_size_and_refuses_what_it_cannot_ap
 
     from rlgen.supervised.configs import IrisConfig
 
+    class Count(keras.callbacks.Callback):
+        epochs = 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            Count.epochs += 1
+
     trainer = Trainer("iris", {"epochs": 2}, seed=0)
     assert trainer.config == default_config("iris", epochs=2)
     trainer.fit(verbose=0)
+    trainer.config.optimizer = "sgd"  # right after the first fit, on the live config
+    with pytest.raises(UsageError, match="config.optimizer changed from 'adam' to 'sgd'"):
+        trainer.fit(verbose=0)
+    trainer.config.optimizer = "adam"
     trainer.config.epochs, trainer.config.batch_size = 3, 16
     trainer.fit(verbose=0)
-    stop = keras.callbacks.EarlyStopping(monitor="loss", patience=5)
-    trainer.fit(verbose=0, epochs=1, callbacks=stop)
-    assert trainer.history["epoch"] == [1, 2, 3, 4, 5, 6]
+    trainer.fit(verbose=0, epochs=2, callbacks=Count())  # one callback, not a list
+    assert Count.epochs == 2 and trainer.history["epoch"] == [1, 2, 3, 4, 5, 6, 7]
     trainer.config.batch_size = 0
     with pytest.raises(UsageError, match="^batch_size must be > 0"):
         trainer.fit(verbose=0)
-    trainer.config.batch_size, trainer.config.optimizer = 16, "sgd"
-    with pytest.raises(UsageError, match="config.optimizer changed from 'adam' to 'sgd'"):
-        trainer.fit(verbose=0)
+    trainer.config.batch_size = 16
+    loaded = Trainer.load(trainer.save(tmp_path / "iris"))
+    loaded.config.learning_rate = 0.5  # after load, before any fit
+    with pytest.raises(UsageError, match="config.learning_rate changed from 0.01 to 0.5"):
+        loaded.fit(verbose=0)
     with pytest.raises(UsageError, match="^epochs must be > 0"):
         Trainer("iris", seed=0).fit(verbose=0, epochs=0)
     with pytest.raises(UsageError, match="mlp takes MLPConfig or a dict of its fields"):
