@@ -84,6 +84,8 @@ def _pythonic(match: re.Match[str]) -> str:
         return f"{name}=True{nxt}"
     if name in choices and word in choices[name]:
         return f"{name}={word!r}{nxt.strip()[len(word) :]}"
+    if re.fullmatch(r"[A-Z][A-Z_]*", word):  # a placeholder: --synthetic N, --augment-from RUN
+        return f"{name}={word}{nxt.strip()[len(word) :]}"
     if _NUMBER.fullmatch(word):  # 1,000,000 is a tuple in Python: 1_000_000
         return f"{name}={word.replace(',', '_')}{nxt.strip()[len(word) :]}"
     return name + nxt

@@ -92,6 +92,10 @@ def test_messages_name_flags_on_the_command_line_and_arguments_in_python():
         "loss='hinge' and unconditional=True, not geometric=False; lower learning_rate or n=5"
     )
     assert pythonic("--seed -1, --steps --episodes") == "seed=-1, steps episodes"
+    assert (
+        pythonic("--synthetic needs --augment-from GAN_RUN")
+        == "synthetic needs augment_from=GAN_RUN"
+    )
     # a command to type stays one, and values that are not flags stay as they are
     for kept in ("run 'rlgen agent train dqn --resume runs/x'", "got -inf; real-data level"):
         assert pythonic(kept) == kept

@@ -183,7 +183,7 @@ def test_augmented_images_stay_float32_under_mixed_precision():
     "overrides,message",
     [
         ({"synthetic": 100}, "synthetic needs augment_from"),
-        ({"augment_from": "runs/gan"}, "augment_from needs synthetic"),
+        ({"augment_from": "runs/gan"}, "augment_from needs synthetic=N"),
         ({"synthetic": -1, "augment_from": "x"}, "synthetic must be >= 0"),
         ({"synthetic": 10**7, "augment_from": "x"}, "synthetic must be at most 500,000"),
     ],
