@@ -102,7 +102,10 @@ class Custom(gym.Env):
 
 
 def test_env_copies_need_an_env_gymnasium_can_remake():
-    agent = DQNAgent(Custom(), _small_dqn(n_envs=2), seed=0)
+    with pytest.raises(UsageError, match="gymnasium cannot remake this one"):
+        DQNAgent(Custom(), _small_dqn(n_envs=2), seed=0)  # when built, not at learn()
+    agent = DQNAgent(Custom(), _small_dqn(), seed=0)
+    agent.config.n_envs = 2  # a config changed afterwards: refused where the copies are made
     with pytest.raises(UsageError, match="gymnasium cannot remake this one"):
         agent.learn(100, progress=False)
     with pytest.raises(ValueError, match="n_envs must be > 0"):
