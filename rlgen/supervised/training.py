@@ -251,8 +251,9 @@ class Trainer:
         """The splits as loaded, without synthetic digits: all that evaluation needs, so
         evaluating an augmented run neither loads nor needs its GAN."""
         if self._real is None:
-            self._used = self._used or cfgmod.to_dict(self._checked_config())
-            self._real = self.load_data()
+            config = self._checked_config()
+            self._real = self.load_data()  # data that fails to load fixes no config
+            self._used = self._used or cfgmod.to_dict(config)
         return self._real
 
     def _checked_config(self) -> TrainConfig:

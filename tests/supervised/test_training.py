@@ -410,6 +410,11 @@ def test_a_further_fit_takes_epochs_and_batch_size_and_refuses_what_it_cannot_ap
         loaded.fit(verbose=0)
     with pytest.raises(UsageError, match="^epochs must be > 0"):
         Trainer("iris", seed=0).fit(verbose=0, epochs=0)
+    mistyped = Trainer("mlp", {"data_dir": str(tmp_path / "nowhere.npz"), "epochs": 1})
+    with pytest.raises(UsageError, match="does not exist"):
+        mistyped.fit(verbose=0)
+    mistyped.config.data_dir = None  # a mistake mended: data that never loaded fixes nothing
+    assert mistyped.data.sizes()["train"] > 0
     with pytest.raises(UsageError, match="mlp takes MLPConfig or a dict of its fields"):
         Trainer("mlp", IrisConfig())
     with pytest.raises(UsageError, match="unknown key 'epoch'"):
