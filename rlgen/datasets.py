@@ -527,12 +527,16 @@ def encode_addition(pairs: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarra
     return x, y
 
 
+def pairs_within(pairs: np.ndarray, bits: int) -> np.ndarray:
+    """The operand pairs (of any width) that are also pairs of width ``bits``."""
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    return pairs[(pairs < 2 ** (bits - 1)).all(axis=1)]
+
+
 def unseen_pairs(n: int, bits: int, trained: np.ndarray, seed: int = 2) -> np.ndarray:
     """``n`` operand pairs of width ``bits`` that are not among the ``trained`` pairs (of any
     width): a test at another width, without retraining, on additions never learnt."""
-    trained = np.asarray(trained, dtype=np.int64).reshape(-1, 2)
-    inside = trained[(trained < 2 ** (bits - 1)).all(axis=1)]
-    return addition_pairs(n, bits, seed, exclude=inside)
+    return addition_pairs(n, bits, seed, exclude=pairs_within(trained, bits))
 
 
 def training_pairs(n_train: int, bits: int, seed: int = 0) -> np.ndarray:

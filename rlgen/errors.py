@@ -77,17 +77,18 @@ def _pythonic(match: re.Match[str]) -> str:
     name = match["flag"].lstrip("-").replace("-", "_")
     nxt = match["next"] or ""
     word = nxt.strip().rstrip(",;:.)")
+    after = nxt.strip()[len(word) :]  # the punctuation that followed the value
     flags, choices = _field_kinds()
     if match["no"] and name[3:] in flags:
         return f"{name[3:]}=False{nxt}"
     if name in flags:
         return f"{name}=True{nxt}"
     if name in choices and word in choices[name]:
-        return f"{name}={word!r}{nxt.strip()[len(word) :]}"
+        return f"{name}={word!r}{after}"
     if re.fullmatch(r"[A-Z][A-Z_]*", word):  # a placeholder: --synthetic N, --augment-from RUN
-        return f"{name}={word}{nxt.strip()[len(word) :]}"
+        return f"{name}={word}{after}"
     if _NUMBER.fullmatch(word):  # 1,000,000 is a tuple in Python: 1_000_000
-        return f"{name}={word.replace(',', '_')}{nxt.strip()[len(word) :]}"
+        return f"{name}={word.replace(',', '_')}{after}"
     return name + nxt
 
 

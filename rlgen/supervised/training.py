@@ -457,7 +457,6 @@ class Trainer:
         runtime.seed_everything(self.seed)
         if self.model is None:
             self.model = self.build_model()
-            self._used = self._used or cfgmod.to_dict(config)
         if verbose:
             print(self.summary_text())
         callbacks = [_EpochLog(self, run), *(callbacks or [])]
