@@ -54,17 +54,19 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: int = 600, env: dict |
     return CLIResult(proc)
 
 
-def interrupt_cli(*args: str, once: Path, timeout: int = 300) -> CLIResult:
+def interrupt_cli(*args: str, once: Path, timeout: int = 300, grace: int = 120) -> CLIResult:
     """``python -m rlgen ARGS`` in a fresh process, stopped with Ctrl-C (SIGINT) as soon as
-    the file ``once`` exists (a checkpoint, say)."""
+    the file ``once`` exists (a checkpoint, say). A process still running ``grace`` seconds
+    after the Ctrl-C fails the test with every thread's Python stack, not a bare timeout."""
     import signal
     import time
 
     # A shell without job control starts background jobs with SIGINT ignored, and Python
     # then installs no KeyboardInterrupt handler: the child sets it itself, as a terminal's
-    # process would have it.
+    # process would have it. SIGUSR1 dumps its threads' stacks to stderr (a hang's where).
     code = (
-        "import runpy, signal, sys\n"
+        "import faulthandler, runpy, signal, sys\n"
+        "faulthandler.register(signal.SIGUSR1, all_threads=True)\n"
         "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "sys.argv = ['rlgen', *sys.argv[1:]]\n"
         "runpy.run_module('rlgen', run_name='__main__', alter_sys=True)\n"
@@ -79,9 +81,20 @@ def interrupt_cli(*args: str, once: Path, timeout: int = 300) -> CLIResult:
     deadline = time.monotonic() + timeout
     while not once.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
+    waited = f"{once} {'appeared' if once.exists() else 'never appeared'}"
     time.sleep(0.5)  # past the checkpoint's own writing
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=timeout)
+    try:
+        out, err = proc.communicate(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(3)
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(
+            f"still running {grace} s after Ctrl-C ({waited}); its threads' stacks, then its"
+            f" output:\n--- stderr\n{err[-20000:]}\n--- stdout\n{out[-3000:]}"
+        ) from None
     return CLIResult(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
 
 
