@@ -114,15 +114,28 @@ def test_predict_a_user_image(cnn_run, cli, tmp_path):
 
     from rlgen.datasets import load_images
 
-    digit = load_images("mnist").x_test[0, ..., 0]
-    paper = (255 - np.kron(digit, np.ones((4, 4))) * 255).astype(np.uint8)  # dark on white
-    Image.fromarray(paper).save(tmp_path / "digit.png")
-    result = cli("supervised", "predict", cnn_run, tmp_path / "digit.png")
+    for i in (0, 1):
+        digit = load_images("mnist").x_test[i, ..., 0]
+        paper = (255 - np.kron(digit, np.ones((4, 4))) * 255).astype(np.uint8)  # dark on white
+        Image.fromarray(paper).save(tmp_path / f"digit{i}.png")
+    result = cli("supervised", "predict", cnn_run, tmp_path / "digit0.png")
     assert result.code == 0, result
     lines = [ln for ln in result.out.splitlines() if ln.startswith("  ")]
     assert len(lines) == 3
     probs = [float(ln.split()[-1]) for ln in lines]
     assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001
+    # several pictures in one call: a block each, as each alone would print it
+    both = cli("supervised", "predict", cnn_run, tmp_path / "digit1.png", tmp_path / "digit0.png")
+    assert both.code == 0, both
+    blocks = both.out.split(f"{tmp_path / 'digit0.png'}: ")
+    assert len(blocks) == 2 and blocks[0].startswith(str(tmp_path / "digit1.png")), both
+    alone = [ln.split() for ln in lines]
+    together = [ln.split() for ln in blocks[1].splitlines() if ln.startswith("  ")]
+    assert [row[0] for row in together] == [row[0] for row in alone], both
+    assert np.allclose([float(r[-1]) for r in together], [float(r[-1]) for r in alone], atol=2e-3)
+    (tmp_path / "bad.png").write_text("not a picture")  # the bad one is named, nothing printed
+    bad = cli("supervised", "predict", cnn_run, tmp_path / "digit0.png", tmp_path / "bad.png")
+    assert "bad.png" in bad.assert_usage_error("not a readable") and not bad.out, bad
 
 
 def test_config_file_sets_values_and_flags_win(cli, tmp_path):

@@ -39,7 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     pr = cmds.add_parser("predict", help="classify your own digit picture (PNG/JPEG)")
     pr.add_argument("run", metavar="RUN", help="run folder of an mlp, cnn or rnn --task mnist")
-    pr.add_argument("image", metavar="IMAGE", help="picture of one digit, any size")
+    pr.add_argument(
+        "images", metavar="IMAGE", nargs="+", help="pictures of one digit each, any size"
+    )
     pr.add_argument("--top", type=int, default=3, help="how many classes to list (default 3)")
     common.add_reading_flags(pr)
     pr.set_defaults(func=predict_command)
@@ -140,20 +142,21 @@ def predict_command(args: argparse.Namespace) -> int:
 
     if args.top <= 0:
         raise UsageError(f"--top must be > 0, got {args.top}")
-    image = datasets.read_digit_image(args.image)  # a bad picture fails before loading TF
+    # every picture is read first: a bad one fails, by name, before TensorFlow loads
+    images = np.stack([datasets.read_digit_image(path) for path in args.images])
     trainer = _load(args)
     if not trainer.is_image_task:
         raise UsageError(
             f"{args.run} is a run of task '{trainer.task}', which does not read images; "
             "give an mlp, cnn or rnn --task mnist run"
         )
-    probs = np.asarray(trainer.model(image[None], training=False))[0]
     names = (
         datasets.FASHION_NAMES
         if trainer.config.dataset == "fashion_mnist"
         else datasets.DIGIT_NAMES
     )
-    print(f"{args.image}: top {min(args.top, len(probs))} of {trainer.task} ({args.run})")
-    for i in np.argsort(probs)[::-1][: args.top]:
-        print(f"  {names[i]:<12} {probs[i]:.3f}")
+    for path, probs in zip(args.images, trainer.predict(images)):
+        print(f"{path}: top {min(args.top, len(probs))} of {trainer.task} ({args.run})")
+        for i in np.argsort(probs)[::-1][: args.top]:
+            print(f"  {names[i]:<12} {probs[i]:.3f}")
     return 0
