@@ -637,11 +637,14 @@ class GAN:
             )
         return batch
 
-    def dataset(self, x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:
-        """Images scaled to [-1, 1] (the generator's tanh range), cached, shuffled, batched."""
+    def dataset(self, x: np.ndarray, y: np.ndarray, done: int = 0) -> tf.data.Dataset:
+        """Images scaled to [-1, 1] (the generator's tanh range), cached, shuffled (in orders
+        drawn from the seed and the ``done`` epochs before: a further train() does not replay
+        the first one's), batched."""
         batch = self.batch_for(len(x))
         ds = tf.data.Dataset.from_tensor_slices((x * 2.0 - 1.0, y.astype(np.int32))).cache()
-        ds = ds.shuffle(len(x), seed=self.seed, reshuffle_each_iteration=True)
+        seed = self.seed + 1_000 * done
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
         # Whole batches only: one last tiny batch makes a noisy discriminator step.
         return ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
@@ -696,7 +699,7 @@ class GAN:
         self.model.use_live()  # a further train() goes on from the training weights
         try:
             self.model.fit(
-                self.dataset(x, y),
+                self.dataset(x, y, done),
                 epochs=done + epochs,  # a second train() call continues the epoch count
                 initial_epoch=done,
                 shuffle=False,  # the tf.data pipeline shuffles

@@ -233,6 +233,7 @@ class Trainer:
         self._real: Splits | None = None
         self.seconds = 0.0
         self.tested_on: str | None = None  # a loaded run's test-split fingerprint
+        self._seeded = False  # the global random streams, by the first fit()
 
     # ------------------------------------------------------------------ data
     @property
@@ -349,13 +350,19 @@ class Trainer:
         tr, va = _validation_split(x, y, c.validation_split, stratify=False)
         return Splits(x[tr], y[tr], x[va], y[va], x_test, y_test, "noisy cubic, 25% test")
 
-    def _dataset(self, x: np.ndarray, y: np.ndarray, training: bool) -> tf.data.Dataset:
+    def _dataset(
+        self, x: np.ndarray, y: np.ndarray, training: bool, done: int = 0
+    ) -> tf.data.Dataset:
+        """A pipeline over ``x, y``; a training one shuffles (and jitters, with geometric) in
+        an order drawn from the seed and the ``done`` epochs before it: a further fit()'s
+        epochs do not replay the first fit()'s orders."""
+        seed = self.seed + 1_000 * done
         ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
         if training:
-            ds = ds.shuffle(len(x), seed=self.seed, reshuffle_each_iteration=True)
+            ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
         ds = ds.batch(self.config.batch_size)
         if training and getattr(self.config, "geometric", False):
-            augment = geometric_augmentation(self.seed)
+            augment = geometric_augmentation(seed)
             ds = ds.map(
                 lambda a, b: (augment(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE
             )
@@ -454,13 +461,15 @@ class Trainer:
         if isinstance(callbacks, keras.callbacks.Callback):  # one, as Keras' fit takes it
             callbacks = [callbacks]
         d = self.data  # first: drawing synthetic digits may train (and seed) another model
-        runtime.seed_everything(self.seed)
+        done = len(self.history.get("epoch", []))  # a further fit() goes on counting
+        if not self._seeded:  # once: a further fit() goes on with the random streams, as
+            runtime.seed_everything(self.seed)  # one longer fit would, not back to the seed
+            self._seeded = True
         if self.model is None:
             self.model = self.build_model()
         if verbose:
             print(self.summary_text())
         callbacks = [_EpochLog(self, run), *(callbacks or [])]
-        done = len(self.history.get("epoch", []))  # a further fit() goes on counting
         if verbose:
             steps = math.ceil(len(d.x_train) / self.config.batch_size)
             callbacks.append(_ProgressBar(epochs, steps, first=done))
@@ -471,7 +480,7 @@ class Trainer:
         start = time.perf_counter()
         try:
             self.model.fit(
-                self._dataset(d.x_train, d.y_train, True),
+                self._dataset(d.x_train, d.y_train, True, done),
                 validation_data=val,
                 initial_epoch=done,
                 epochs=done + epochs,

@@ -134,6 +134,25 @@ def test_a_second_fit_goes_on_counting_epochs():
     assert any(not np.array_equal(a, b) for a, b in zip(first, trainer.model.get_weights()))
 
 
+def test_a_further_fit_goes_on_with_the_random_streams_and_still_reproduces():
+    """Each fit() went back to the seed: it reset the caller's NumPy stream, and a second
+    fit() replayed the first one's shuffle orders and dropout masks."""
+    runs = []
+    for _ in range(2):
+        trainer = Trainer("iris", default_config("iris", epochs=1, batch_size=8))
+        trainer.fit(verbose=0)
+        after_first = np.random.random()
+        d = trainer.data
+        order = [trainer._dataset(d.x_train, d.y_train, True, done) for done in (0, 1)]
+        trainer.fit(verbose=0)
+        assert np.random.random() != after_first  # not seeded again
+        runs.append(trainer.model.get_weights())
+    firsts = [np.concatenate([y.numpy() for _, y in ds]) for ds in order]
+    assert not np.array_equal(*firsts)  # the second fit's first epoch is another order
+    for a, b in zip(*runs):  # and the same seed still gives the same model
+        np.testing.assert_array_equal(a, b)
+
+
 def test_seeds_are_checked_by_rlgen_not_by_numpy_or_keras():
     from rlgen.gan.dcgan import GAN
 
