@@ -235,6 +235,19 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return out
 
 
+def recheck(config: C, used: dict[str, Any] | None, live: Any, changed: str) -> C:
+    """``config`` checked again, as when it was built: a field set on it afterwards skipped
+    every check. A field outside ``live`` that differs from ``used`` (the config the data,
+    networks or model were made with, as :func:`to_dict` gave it) was written to the saved
+    config but not applied, and is refused; ``changed(name, old, new)`` says so."""
+    config = dataclasses.replace(config)  # __post_init__ runs every check again
+    now = to_dict(config)
+    for name, old in (used or {}).items():
+        if name not in live and now[name] != old:
+            raise UsageError(changed(name, old, now[name]))
+    return config
+
+
 def to_flags(cfg: Any) -> list[str]:
     """The command-line flags that reproduce ``cfg``."""
     args: list[str] = []

@@ -142,6 +142,10 @@ class BaseAgent:
 
     algorithm = ""
     config_cls: type = object
+    # Config fields a later learn() applies when changed on ``agent.config`` (a learning rate
+    # to fine-tune with, say); the rest built the networks, their compiled update or the
+    # replay buffer, and a change to them is refused rather than saved unapplied.
+    LIVE_FIELDS: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -180,6 +184,7 @@ class BaseAgent:
                 f"got {type(config).__name__}"
             )
         self.config = config if config is not None else self.default_config(self.env_id)
+        self._built_with = cfgmod.to_dict(self.config)  # what the networks are built with
         self.rng = np.random.default_rng(self.seed)
         self.num_timesteps = 0
         self.num_episodes = 0
@@ -242,6 +247,7 @@ class BaseAgent:
     # ---- saving ----------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the networks (``.keras``) and ``agent.json`` into folder ``path``."""
+        self._checked_config()  # not a config the networks were not built with (unloadable)
         path = Path(path).expanduser()
         if path.suffix == ".keras" or path.is_file():
             raise UsageError(
@@ -359,6 +365,30 @@ class BaseAgent:
                 "this agent has no environment (its env could not be remade); load it with "
                 "one to train it: load(path, env=...) or load_checkpoint(path, env=...)"
             )
+        before = self._built_with
+        self._checked_config()
+        self._apply_config(before)
+        self._built_with = cfgmod.to_dict(self.config)
+
+    def _checked_config(self) -> Any:
+        """``self.config`` checked again (a field set on it after it was built skipped every
+        check), refusing a change to a field outside :attr:`LIVE_FIELDS`."""
+        name = type(self).__name__
+        self.config = cfgmod.recheck(
+            self.config,
+            self._built_with,
+            self.LIVE_FIELDS,
+            lambda field, old, new: (
+                f"agent.config.{field} changed from {old!r} to {new!r} after the {name}'s "
+                f"networks were built with it; learn() applies new {', '.join(self.LIVE_FIELDS)}"
+                f" only: for the rest, build a new {name}(env, config)"
+            ),
+        )
+        return self.config
+
+    def _apply_config(self, before: dict[str, Any]) -> None:
+        """Apply what changed among :attr:`LIVE_FIELDS` since ``before`` (their values when
+        last applied) that is not read afresh at each step: an optimizer's learning rate."""
 
     def cannot_copy(self, k: int) -> UsageError:
         """The error for ``k`` copies of an env gymnasium cannot remake."""

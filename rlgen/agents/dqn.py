@@ -41,6 +41,18 @@ class DQNAgent(BaseAgent):
 
     algorithm = "dqn"
     config_cls = DQNConfig
+    LIVE_FIELDS = (
+        "learning_rate",
+        "batch_size",
+        "learning_starts",
+        "train_freq",
+        "gradient_steps",
+        "target_update_interval",
+        "exploration_fraction",
+        "exploration_initial_eps",
+        "exploration_final_eps",
+        "n_envs",
+    )
 
     def __init__(
         self,
@@ -81,6 +93,11 @@ class DQNAgent(BaseAgent):
     @replay.setter
     def replay(self, buffer: ReplayBuffer) -> None:
         self._replay = buffer
+
+    def _apply_config(self, before: dict[str, Any]) -> None:
+        self.optimizer.learning_rate = self.config.learning_rate
+        # the warm-up of random actions, counted from when the buffer started filling
+        self._learning_starts_at += self.config.learning_starts - before["learning_starts"]
 
     def _check_can_learn(self) -> None:
         super()._check_can_learn()

@@ -48,6 +48,7 @@ class ReinforceAgent(BaseAgent):
 
     algorithm = "reinforce"
     config_cls = ReinforceConfig
+    LIVE_FIELDS = ("learning_rate", "value_learning_rate", "gamma", "episodes_per_update", "n_envs")
 
     def __init__(
         self,
@@ -66,6 +67,10 @@ class ReinforceAgent(BaseAgent):
     @classmethod
     def default_config(cls, env_id: str | None) -> ReinforceConfig:
         return reinforce_config_for(env_id)
+
+    def _apply_config(self, before: dict[str, Any]) -> None:
+        self.policy_opt.learning_rate = self.config.learning_rate
+        self.value_opt.learning_rate = self.config.value_learning_rate
 
     def _build(self) -> None:
         tf = _tf()

@@ -262,18 +262,17 @@ class Trainer:
         skipped every check (batch_size = 0 was a TensorFlow error), and one the data or the
         model had already used was written to config.json but not applied (optimizer =
         "sgd" went on training with Adam). Only :data:`LIVE_FIELDS` apply to a later fit."""
-        config = replace(self.config)  # __post_init__ runs every check again
-        now = cfgmod.to_dict(config)
-        for name, old in (self._used or {}).items():
-            new = now[name]
-            if name not in LIVE_FIELDS and new != old:
-                raise UsageError(
-                    f"trainer.config.{name} changed from {old!r} to {new!r} after the data "
-                    "or the model was made with it; a further fit() takes new epochs, "
-                    "batch_size and test_bits only: for the rest, build a new Trainer"
-                )
-        self.config = config
-        return config
+        self.config = cfgmod.recheck(
+            self.config,
+            self._used,
+            LIVE_FIELDS,
+            lambda name, old, new: (
+                f"trainer.config.{name} changed from {old!r} to {new!r} after the data or the "
+                "model was made with it; a further fit() takes new epochs, batch_size and "
+                "test_bits only: for the rest, build a new Trainer"
+            ),
+        )
+        return self.config
 
     def _with_synthetic(self, d: Splits) -> Splits:
         c = self.config

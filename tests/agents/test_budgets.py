@@ -140,3 +140,39 @@ def test_reinforce_collects_episodes_with_n_envs_copies():
     one = ReinforceAgent("CartPole-v1", reinforce_config_for("CartPole-v1", n_envs=1), seed=0)
     one.learn(episodes=4, progress=False)
     assert len(one._envs) == 1 and one.num_episodes == 4
+
+
+def test_a_config_changed_after_building_is_applied_or_refused_never_saved_unapplied(tmp_path):
+    """agent.config.learning_rate = 0.5 kept training at the old rate, and hidden_sizes =
+    (8,) was written to agent.json beside 256-wide networks: a folder load() refused."""
+    agent = DQNAgent("CartPole-v1", _small_dqn(learning_starts=50), seed=0)
+    agent.config.learning_rate = 1e-4  # fine-tuning: applied
+    agent.config.learning_starts = 150  # and the warm-up of random actions with it
+    agent.learn(120, progress=False)
+    assert float(agent.optimizer.learning_rate) == pytest.approx(1e-4)
+    assert agent.last_loss is None  # still in the warm-up: not one update yet
+    agent.learn(60, progress=False)
+    assert agent.last_loss is not None
+    for field, value in (("hidden_sizes", (8,)), ("gamma", 0.5), ("buffer_size", 10)):
+        setattr(agent.config, field, value)
+        with pytest.raises(UsageError, match=rf"agent.config.{field} changed from .* learn\(\)"):
+            agent.learn(10, progress=False)
+        with pytest.raises(UsageError, match=f"agent.config.{field} changed"):
+            agent.save(tmp_path / field)
+        assert not (tmp_path / field).exists()
+        setattr(agent.config, field, getattr(_small_dqn(), field))  # put back: goes on
+    agent.config.batch_size = 0  # checked again, as when built
+    with pytest.raises(UsageError, match="batch_size must be > 0"):
+        agent.learn(10, progress=False)
+    agent.config.batch_size = 32
+    agent.save(tmp_path / "agent")
+    loaded = DQNAgent.load(tmp_path / "agent")
+    assert loaded.config.learning_rate == 1e-4 and loaded.config.batch_size == 32
+    reinforce = ReinforceAgent("CartPole-v1", reinforce_config_for("CartPole-v1"), seed=0)
+    reinforce.config.learning_rate, reinforce.config.value_learning_rate = 3e-4, 2e-3
+    reinforce.learn(episodes=1, progress=False)
+    assert float(reinforce.policy_opt.learning_rate) == pytest.approx(3e-4)
+    assert float(reinforce.value_opt.learning_rate) == pytest.approx(2e-3)
+    reinforce.config.entropy_coef = 0.1  # traced into the compiled update
+    with pytest.raises(UsageError, match="entropy_coef changed"):
+        reinforce.learn(episodes=1, progress=False)
