@@ -14,6 +14,8 @@ import contextlib
 import contextvars
 import functools
 import re
+import sys
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,13 +24,29 @@ _COMMAND_LINE: contextvars.ContextVar[bool] = contextvars.ContextVar(
 )
 
 
+class RlgenWarning(UserWarning):
+    """rlgen's own warnings (Python's ``warnings``, so a caller can filter or raise them); on
+    the command line each is one ``rlgen: warning:`` line, without Python's source line."""
+
+
 @contextlib.contextmanager
 def command_line() -> Iterator[None]:
-    """While it lasts, messages name command-line flags (``rlgen``'s ``main`` runs in it)."""
+    """While it lasts, messages name command-line flags (``rlgen``'s ``main`` runs in it)
+    and :class:`RlgenWarning` prints as one line."""
     token = _COMMAND_LINE.set(True)
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        if issubclass(category, RlgenWarning):
+            print(f"rlgen: warning: {message}", file=sys.stderr, flush=True)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
     try:
         yield
     finally:
+        warnings.showwarning = shown
         _COMMAND_LINE.reset(token)
 
 

@@ -202,3 +202,19 @@ def test_nan_where_a_number_is_compared_is_refused():
         RegressionConfig(noise=float("nan"))
     with pytest.raises(ValueError, match="^leaky_slope must be >= 0, got nan"):
         GANConfig(leaky_slope=float("nan"))
+
+
+def test_rlgen_warnings_are_one_line_on_the_command_line_and_python_warnings_elsewhere(
+    capsys, recwarn
+):
+    import warnings
+
+    from rlgen.errors import RlgenWarning
+
+    with command_line():
+        warnings.warn("the env is odd", RlgenWarning, stacklevel=1)
+        warnings.warn("someone else's", UserWarning, stacklevel=1)
+    assert capsys.readouterr().err == "rlgen: warning: the env is odd\n"
+    assert str(recwarn.pop(UserWarning).message) == "someone else's"  # handled as before
+    with pytest.warns(RlgenWarning, match="the env is odd"):  # from Python: a warning
+        warnings.warn("the env is odd", RlgenWarning, stacklevel=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import difflib
+import importlib
 import inspect
 import warnings
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rlgen.errors import UsageError
+from rlgen.errors import RlgenWarning, UsageError
 
 # An episode this long is taken to never end (an env with no TimeLimit that is never
 # terminated): REINFORCE, evaluation and an episode budget wait for episodes to end, and
@@ -110,9 +111,35 @@ def registered_ids() -> list[str]:
     return sorted(gym.envs.registry.keys())
 
 
+def is_registered(env_id: str) -> bool:
+    """Whether gymnasium knows ``env_id`` (a ``"module:EnvId"`` imports ``module`` first)."""
+    module, _, name = env_id.rpartition(":")
+    if module:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            return False
+    return name in gym.envs.registry
+
+
 def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
-    """``gymnasium.make(env_id)``; an unknown id names the closest registered ids."""
-    if env_id not in gym.envs.registry:
+    """``gymnasium.make(env_id)``; an unknown id names the closest registered ids. As in
+    gymnasium, ``"module:EnvId"`` imports ``module`` first (where a custom env registers)."""
+    module, _, name = env_id.rpartition(":")
+    if module:
+        try:
+            importlib.import_module(module)
+        except ImportError as err:
+            raise UsageError(
+                f"environment {env_id}: cannot import {module!r} ({err}); give a module on "
+                "the Python path that registers the env (gymnasium.register)"
+            ) from None
+        if name not in gym.envs.registry:
+            raise UsageError(
+                f"environment {env_id}: importing {module!r} registered no env {name!r}; "
+                f"its gymnasium.register(id={name!r}, ...) must run on import"
+            )
+    elif env_id not in gym.envs.registry:
         ids = registered_ids()
         close = difflib.get_close_matches(env_id, ids, n=3, cutoff=0.5)
         if not close:
@@ -251,6 +278,7 @@ def warn_if_pictures(env: gym.Env, env_id: str | None, algorithm: str, stackleve
             f"flattens them into {size} inputs of an MLP (rlgen's agents have no convolutional "
             "network), which learns slowly from images; give it the env's state variables if "
             "it has them",
+            RlgenWarning,
             stacklevel=stacklevel + 1,
         )
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from rlgen import config as cfgmod
-from rlgen.agents.envs import LOADING, make_copy, make_env, spec_json
-from rlgen.errors import UsageError
+from rlgen.agents.envs import LOADING, is_registered, make_copy, make_env, spec_json
+from rlgen.errors import RlgenWarning, UsageError, option
 from rlgen.runs import atomic_path, read_json
 
 AGENT_FILE = "agent.json"
@@ -45,6 +45,7 @@ def write_agent_file(agent: Any, path: str | Path) -> Path:
             f"{path}: the env's wrappers or settings cannot be recorded (a wrapper that does "
             "not record its arguments, a lambda); load the agent with load(path, env=...) to "
             "use the same env",
+            RlgenWarning,
             stacklevel=3,
         )
     meta.update(agent.agent_file_fields())
@@ -100,7 +101,7 @@ def _saved_env(meta: dict[str, Any]) -> Any:
     import gymnasium as gym
 
     env_id = meta.get("env_id")
-    registered = env_id in gym.envs.registry
+    registered = env_id is not None and is_registered(env_id)
     if meta.get("env_spec"):
         try:
             return make_copy(gym.envs.registration.EnvSpec.from_json(meta["env_spec"]))
@@ -109,13 +110,18 @@ def _saved_env(meta: dict[str, Any]) -> Any:
                 warnings.warn(
                     f"the saved env ({meta['env_spec'][:60]}...) cannot be remade here "
                     f"({err}); using plain {env_id}: pass env= to load to use your own",
+                    RlgenWarning,
                     stacklevel=3,
                 )
     if env_id is not None and not registered:  # gym.register-ed where it was saved
         warnings.warn(
             f"{env_id} is not registered in this process, so the agent is loaded without an "
-            "env (it acts, but cannot train or evaluate on its own); register it "
-            "(gymnasium.register) before loading, or pass env= to load",
+            "env (it acts, but cannot train or evaluate on its own); "
+            + option(
+                "give --env MODULE:ENV_ID, gymnasium's id that imports the module registering it",
+                "register it (gymnasium.register) before loading, or pass env= to load",
+            ),
+            RlgenWarning,
             stacklevel=3,
         )
         return None
@@ -124,6 +130,7 @@ def _saved_env(meta: dict[str, Any]) -> Any:
             warnings.warn(
                 f"{meta['env_id']} is remade without the wrappers or settings it was trained "
                 "with (they could not be recorded); pass env= to load to use them",
+                RlgenWarning,
                 stacklevel=3,
             )
         return make_env(meta["env_id"])

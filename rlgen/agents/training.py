@@ -20,8 +20,9 @@ from rlgen import plots, runs
 from rlgen.agents import configs
 from rlgen.agents.callbacks import CheckpointCallback, EvalCallback, TensorBoardCallback
 from rlgen.agents.dqn import DQNAgent
+from rlgen.agents.envs import is_registered, make_env
 from rlgen.agents.saving import AGENT_FILE
-from rlgen.errors import TrainingDiverged, UsageError, check_count
+from rlgen.errors import TrainingDiverged, UsageError, check_count, option
 
 BEST, CHECKPOINT, TENSORBOARD = "best", "checkpoint", "tensorboard"
 
@@ -47,7 +48,7 @@ def check_budget(**values: int | None) -> None:
 def _reward_threshold(env_id: str) -> float | None:
     import gymnasium as gym
 
-    spec = gym.envs.registry.get(env_id)
+    spec = gym.envs.registry.get(env_id.rpartition(":")[2])  # "module:EnvId" registered it
     return None if spec is None else spec.reward_threshold
 
 
@@ -391,21 +392,36 @@ def find_model(path: str) -> tuple[dict[str, Any], str, Path]:
 
 
 def evaluate_run(
-    path: str, episodes: int = 100, seed: int = 1_000, gif: str | None = None
+    path: str,
+    episodes: int = 100,
+    seed: int = 1_000,
+    gif: str | None = None,
+    env_id: str | None = None,
 ) -> dict[str, Any]:
-    """Greedy mean and std of a run's best model (``best/``), else of its final model."""
+    """Greedy mean and std of a run's best model (``best/``), else of its final model, on
+    its own env, or on ``env_id`` (a custom env's ``"module:EnvId"``, say)."""
     from rlgen.agents.evaluation import episode_returns
 
     check_count("--episodes", episodes)
     if gif and not str(gif).lower().endswith(".gif"):
         raise UsageError(f"--gif {gif}: give a file name ending in .gif")
     found, which, folder = find_model(path)
-    algorithm, env_id = found["algorithm"], found["env_id"]
+    algorithm = found["algorithm"]
+    saved = runs.read_json(folder / AGENT_FILE, what="agent file")
+    if env_id is None and not saved.get("env_spec") and not is_registered(found["env_id"]):
+        named = f"MODULE:{found['env_id']}"
+        raise UsageError(  # a custom env registered by the script that trained it
+            f"{found['path']} holds an agent of {found['env_id']}, which is not registered in "
+            f"this process; give {option(f'--env {named}', f'env_id={named!r}')} (gymnasium's "
+            "form: it imports the module that registers the env)"
+        )
+    env = None if env_id is None else make_env(env_id)
+    env_id = env_id or found["env_id"]
     if gif:  # no rendering support fails now, not after all the episodes
         from rlgen.agents.evaluation import rendering_env
 
         rendering_env(env_id).close()
-    agent = agent_class(algorithm).load(folder)
+    agent = agent_class(algorithm).load(folder, env=env)
     # the agent's own env: a saved agent's wrappers and max_episode_steps come with it
     returns = episode_returns(agent, None, episodes=episodes, seed=seed)
     result = {

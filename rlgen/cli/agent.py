@@ -119,6 +119,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--seed", type=int, default=1_000, help="episode k is reset with seed + k (1000)"
     )
     ev.add_argument("--gif", metavar="OUT.gif", help="also record one episode as a GIF")
+    ev.add_argument(
+        "--env",
+        metavar="ID",
+        help="evaluate on this Gymnasium env id instead of the run's own (its observations "
+        "and actions must match); MODULE:ENV_ID imports the module that registers a custom env",
+    )
     add_reading_flags(ev)  # --device, --threads (0: one thread, the agents' default)
     ev.set_defaults(func=run_eval)
 
@@ -217,7 +223,9 @@ def run_eval(args: argparse.Namespace) -> int:
         raise UsageError(f"--gif {args.gif}: give a file name ending in .gif")
     find_model(args.run)  # a missing or wrong run fails before TensorFlow loads
     configure_reading(args, default_threads=1)
-    res = evaluate_run(args.run, episodes=args.episodes, seed=args.seed, gif=args.gif)
+    res = evaluate_run(
+        args.run, episodes=args.episodes, seed=args.seed, gif=args.gif, env_id=args.env
+    )
     print(
         f"{res['algorithm']} on {res['env_id']}, {res['model']} model: "
         f"{res['mean']:.2f} ± {res['std']:.2f} over {res['episodes']} episodes (greedy)"

@@ -33,7 +33,7 @@ from keras import layers, ops
 from rlgen import config as cfgmod
 from rlgen import datasets, runtime
 from rlgen.datasets import IMAGE_SHAPE
-from rlgen.errors import TrainingDiverged, UsageError, check_count, check_seed, option
+from rlgen.errors import RlgenWarning, TrainingDiverged, UsageError, check_count, check_seed, option
 from rlgen.gan.configs import GANConfig
 from rlgen.gan.sampling import check_digits, generator_steps
 from rlgen.optimizers import computes_in_float16, loss_scaled
@@ -748,6 +748,7 @@ class GAN:
             warnings.warn(
                 "this GAN has not been trained: its images are noise; call train() first, or "
                 "GAN.load a trained run",
+                RlgenWarning,
                 stacklevel=3,  # the caller of sample() or iter_samples()
             )
 

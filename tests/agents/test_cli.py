@@ -310,3 +310,59 @@ def test_resume_refuses_a_run_another_process_is_training(tmp_path, trained_run)
     proc = rlgen("agent", "train", "dqn", "--resume", str(run), "--steps", "2500", "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert (run / ".training").read_text() == ""
+
+
+CORRIDOR = """
+import gymnasium as gym
+import numpy as np
+
+
+class Corridor(gym.Env):
+    observation_space = gym.spaces.Box(0.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.pos = 0
+        return np.array([0.0], np.float32), {}
+
+    def step(self, action):
+        self.pos = max(0, self.pos + (1 if action == 1 else -1))
+        done = self.pos >= 5
+        return np.array([self.pos / 5], np.float32), 1.0 if done else -0.1, done, False, {}
+
+
+gym.register(id="Corridor-v0", entry_point=Corridor, max_episode_steps=50)
+"""
+
+
+def test_a_custom_env_by_gymnasiums_module_id(tmp_path, monkeypatch):
+    """ "module:EnvId" (gymnasium.make's form) was refused as an unknown id, so the command
+    line could not train or evaluate a custom env at all."""
+    (tmp_path / "corridor_envs.py").write_text(CORRIDOR)
+    out = tmp_path / "run"
+    small = ("--steps", "300", "--learning-starts", "50", "--eval-every", "300", "--quiet")
+    proc = rlgen("agent", "train", "dqn", "--env", "corridor_envs:Corridor-v0", *small,
+                 "--eval-episodes", "2", "--out", str(out), cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    proc = rlgen("agent", "eval", str(out), "--episodes", "2", cwd=tmp_path)
+    assert proc.returncode == 0 and "dqn on corridor_envs:Corridor-v0" in proc.stdout, proc
+    for env_id, needle in (
+        ("corridor_envs:Nope-v0", "importing 'corridor_envs' registered no env 'Nope-v0'"),
+        ("no_such_module:Corridor-v0", "cannot import 'no_such_module'"),
+    ):
+        assert_usage_error(rlgen("agent", "train", "dqn", "--env", env_id, cwd=tmp_path), needle)
+    # saved from Python under the id its script registered: the command line names --env
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import corridor_envs  # noqa: F401  (registers Corridor-v0 here)
+
+    from rlgen.agents import DQNAgent
+
+    DQNAgent("Corridor-v0", {"hidden_sizes": (8,)}).save(tmp_path / "saved")
+    proc = rlgen("agent", "eval", str(tmp_path / "saved"), "--episodes", "2", cwd=tmp_path)
+    assert_usage_error(proc, "Corridor-v0, which is not registered", "--env MODULE:Corridor-v0")
+    proc = rlgen("agent", "eval", str(tmp_path / "saved"), "--episodes", "2",
+                 "--env", "corridor_envs:Corridor-v0", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0 and "over 2 episodes" in proc.stdout, proc.stderr
+    proc = rlgen("agent", "eval", str(tmp_path / "saved"), "--env", "CartPole-v1", cwd=tmp_path)
+    assert_usage_error(proc, "holds an agent of Corridor-v0", "CartPole-v1 has 4")
