@@ -77,7 +77,8 @@ def coerce(name: str, tp: Any, value: Any, where: str, text: bool = False) -> An
                     return choice
     elif origin is tuple:
         if isinstance(value, str) and text:
-            value = [v for v in value.replace(" ", "").split(",") if v]
+            # "64,64", and "[64, 64]" or "(64, 64)" as Python and TOML write them
+            value = [v for v in value.strip("[]() ").replace(" ", "").split(",") if v]
         if isinstance(value, (list, tuple)):
             inner = get_args(tp)[0]
             return tuple(coerce(name, inner, v, where, text) for v in value)

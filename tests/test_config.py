@@ -127,6 +127,8 @@ def test_seeds_outside_numpys_range_are_refused(seed):
 
 def test_tuple_flag_parses_commas():
     assert parse(MLPConfig, ["--hidden", "64,32"])["hidden"] == (64, 32)
+    for written in ("[64, 32]", "(64,32)", "64, 32"):  # as Python and TOML write them
+        assert parse(MLPConfig, ["--hidden", written])["hidden"] == (64, 32)
     with pytest.raises(SystemExit):
         parse(MLPConfig, ["--hidden", "a,b"])
 

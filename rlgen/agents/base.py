@@ -249,7 +249,7 @@ class BaseAgent:
         """Write the networks (``.keras``) and ``agent.json`` into folder ``path``."""
         self._checked_config()  # not a config the networks were not built with (unloadable)
         path = Path(path).expanduser()
-        if path.suffix == ".keras" or path.is_file():
+        if path.suffix in (".keras", ".zip") or path.is_file():  # SB3 writes model.zip
             raise UsageError(
                 f"save({str(path)!r}): an agent is saved as a folder (its networks and "
                 f"{AGENT_FILE}); give a folder path such as 'runs/my-agent'"

@@ -3,7 +3,13 @@ checkpoints, stopping at a reward threshold, a tqdm progress bar and TensorBoard
 
 An agent calls ``on_training_start(agent)``, ``on_episode_end(agent, episode)`` (a dict with
 step, return, length, epsilon, loss), ``on_update(agent, loss)`` after each training round,
-``on_step(agent)`` after every env step (return False to stop) and ``on_training_end(agent)``.
+``on_step(agent)`` (return False to stop) and ``on_training_end(agent)``. ``on_step`` comes
+after every env step of DQN (with ``n_envs`` copies, after each round of one step in each), but
+after every update of REINFORCE, which learns from whole episodes: a callback that counts
+should read ``agent.num_timesteps``, as the ones here do, not count its calls.
+
+Unlike Stable-Baselines3's callbacks (``_on_step()`` reading ``self.model``), the hooks are
+public and take the agent.
 """
 
 from __future__ import annotations
@@ -100,13 +106,22 @@ def training_callbacks(
         if not isinstance(c, Callback):
             raise UsageError(
                 f"callbacks must be rlgen.agents.Callback objects, got {type(c).__name__}"
+                + (f"; {SB3_HOOKS}" if hasattr(c, "_on_step") else "")
             )
+        if hasattr(c, "_on_step") and type(c).on_step is Callback.on_step:  # never called
+            raise UsageError(f"{type(c).__name__} defines _on_step, never called: {SB3_HOOKS}")
     if tensorboard is not None:
         evaluator = next((c for c in callbacks if isinstance(c, EvalCallback)), None)
         callbacks.append(TensorBoardCallback(tensorboard, evaluator))
     if progress:
         callbacks.append(ProgressBarCallback(amount, unit=unit))
     return CallbackList(callbacks)
+
+
+SB3_HOOKS = (
+    "rlgen's Callback calls on_step(agent) (return False to stop), on_episode_end(agent, "
+    "episode) and the others in rlgen.agents.callbacks, not Stable-Baselines3's _on_step()"
+)
 
 
 def one_of(ours: str, value: Any, default: Any, sb3: str, alias: Any) -> Any:

@@ -91,11 +91,10 @@ class DQNConfig:
         if self.learning_starts < 0:
             raise UsageError(f"--learning-starts must be >= 0, got {self.learning_starts}")
         check_fraction(self, "gamma")
-        for name in ("tau", "exploration_fraction", "exploration_initial_eps"):
+        if not 0.0 < self.tau <= 1.0:  # 0 would never move the target network
+            raise UsageError(f"--tau must be in (0, 1], got {self.tau}")
+        for name in ("exploration_fraction", "exploration_initial_eps", "exploration_final_eps"):
             _check_unit(self, name)
-        _check_unit(self, "exploration_final_eps")
-        if self.tau == 0.0:
-            raise UsageError("--tau must be in (0, 1], got 0.0")
         if any(h <= 0 for h in self.hidden_sizes):
             raise UsageError(f"--hidden-sizes must all be > 0, got {self.hidden_sizes}")
 

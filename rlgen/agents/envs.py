@@ -7,13 +7,14 @@ import dataclasses
 import difflib
 import importlib
 import inspect
+import math
 import warnings
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from rlgen.errors import RlgenWarning, UsageError
+from rlgen.errors import RlgenWarning, UsageError, option
 
 # An episode this long is taken to never end (an env with no TimeLimit that is never
 # terminated): REINFORCE, evaluation and an episode budget wait for episodes to end, and
@@ -42,6 +43,11 @@ def _observation(env: Any, obs: Any, size: int, call: str) -> np.ndarray:
             f"{env_name(env)}.{call} returned an observation of {got}, but its "
             f"observation_space {env.observation_space} holds {size}; make them agree "
             f"({CHECK_ENV})"
+        )
+    if not np.isfinite(flat).all():  # else a NaN loss, blamed on the rewards, steps later
+        raise UsageError(
+            f"{env_name(env)}.{call} returned an observation with NaN or inf "
+            f"({flat.tolist()[:8]}); an agent cannot learn from it: fix the env"
         )
     return flat
 
@@ -74,9 +80,11 @@ def step(env: Any, action: int, size: int) -> tuple[np.ndarray, float, bool, boo
     try:
         reward = float(reward)
     except (TypeError, ValueError):
+        reward = None
+    if reward is None or not math.isfinite(reward):
         raise UsageError(
-            f"{env_name(env)}.step() returned a reward of {reward!r}; it must be one number"
-        ) from None
+            f"{env_name(env)}.step() returned a reward of {out[1]!r}; it must be one finite number"
+        )
     return _observation(env, obs, size, "step()"), reward, bool(terminated), bool(truncated)
 
 
@@ -217,13 +225,26 @@ def spec_json(source: Any) -> str | None:
 def resolve_env(env_or_id: Any) -> tuple[gym.Env, str | None]:
     """An env instance and its id (None for an unregistered custom env)."""
     if isinstance(env_or_id, str):
+        if env_or_id in SB3_POLICIES:  # DQN("MlpPolicy", env), as Stable-Baselines3 takes it
+            raise UsageError(
+                f"rlgen's agents take the env first and have one policy, an MLP (its widths: "
+                f"hidden_sizes); drop {env_or_id!r}: DQN('CartPole-v1', ...)"
+            )
         return make_env(env_or_id), env_or_id
     if isinstance(env_or_id, gym.Env):
         spec = getattr(env_or_id, "spec", None)
         return env_or_id, (spec.id if spec is not None else None)
+    if isinstance(env_or_id, gym.vector.VectorEnv):
+        raise UsageError(
+            f"got a vector env ({type(env_or_id).__name__}); give one env or its id, and "
+            f"{option('--n-envs K', 'n_envs=K in the config')} for K copies stepped side by side"
+        )
     raise UsageError(
         f"expected a Gymnasium env id or gymnasium.Env, got {type(env_or_id).__name__}"
     )
+
+
+SB3_POLICIES = ("MlpPolicy", "CnnPolicy", "MultiInputPolicy")
 
 
 LOADING = contextvars.ContextVar("rlgen_agent_loading", default=False)  # load() is building

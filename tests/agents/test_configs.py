@@ -51,6 +51,12 @@ def test_invalid_values_are_refused(cls, values):
         cls(**values)
 
 
+def test_tau_states_one_range():
+    for tau in (0.0, 1.5):  # 1.5 was told "[0, 1]", 0 "(0, 1]"
+        with pytest.raises(ValueError, match=rf"^tau must be in \(0, 1\], got {tau}"):
+            DQNConfig(tau=tau)
+
+
 NAN, INF = float("nan"), float("inf")
 
 

@@ -15,6 +15,7 @@ from gymnasium import spaces
 from gymnasium.wrappers import FlattenObservation, TimeLimit, TransformReward
 
 from rlgen.agents import (
+    Callback,
     DQNAgent,
     DQNConfig,
     EvalCallback,
@@ -488,7 +489,15 @@ def test_a_custom_env_that_breaks_gymnasiums_api_is_named_in_one_line():
         ),
         (
             {"step": lambda self, a: (np.zeros(4), None, False, False, {})},
-            r"^OldGym.step\(\) returned a reward of None; it must be one number",
+            r"^OldGym.step\(\) returned a reward of None; it must be one finite number",
+        ),
+        (  # was a NaN loss "check the env's rewards" after the warm-up
+            {"step": lambda self, a: (np.full(4, np.nan), 1.0, False, False, {})},
+            r"^OldGym.step\(\) returned an observation with NaN or inf \(\[nan,",
+        ),
+        (
+            {"step": lambda self, a: (np.zeros(4), float("inf"), False, False, {})},
+            r"^OldGym.step\(\) returned a reward of inf; it must be one finite number",
         ),
     ]
     # copies side by side of an env gymnasium cannot remake: refused when the agent is built,
@@ -502,3 +511,30 @@ def test_a_custom_env_that_breaks_gymnasiums_api_is_named_in_one_line():
             ReinforceAgent(old(**methods), seed=0).learn(episodes=1)
         with pytest.raises(UsageError, match=message):
             evaluate(DQNAgent(Walk(), SMALL, seed=0), old(**methods), episodes=1)
+
+
+def test_stable_baselines3_habits_get_a_message_not_silence_or_a_type_name(tmp_path):
+    with pytest.raises(UsageError, match=r"take the env first .* drop 'MlpPolicy'"):
+        DQNAgent("MlpPolicy", "CartPole-v1")
+    vector = gym.make_vec("CartPole-v1", num_envs=2)
+    with pytest.raises(UsageError, match=r"vector env .* n_envs=K in the config"):
+        DQNAgent(vector)
+    vector.close()
+
+    class Sb3Style(Callback):  # SB3's hook: never called, and training ran on in silence
+        def _on_step(self):
+            return False
+
+    agent = DQNAgent("CartPole-v1", SMALL, seed=0)
+    with pytest.raises(UsageError, match=r"^Sb3Style defines _on_step, never called: .*on_step"):
+        agent.learn(100, callback=Sb3Style(), progress_bar=False)
+
+    class NotOurs:
+        def _on_step(self):
+            return True
+
+    with pytest.raises(UsageError, match=r"got NotOurs; rlgen's Callback calls on_step\(agent"):
+        agent.learn(100, callback=NotOurs(), progress_bar=False)
+    with pytest.raises(UsageError, match=r"saved as a folder"):
+        agent.save(tmp_path / "model.zip")  # SB3's file: was made a folder of that name
+    assert not (tmp_path / "model.zip").exists()
