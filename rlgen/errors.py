@@ -154,6 +154,16 @@ def check_seed(seed: Any) -> int:
     return int(seed)
 
 
+def seed_or_draw(seed: Any) -> int:
+    """:func:`check_seed`'s int, or for None (Stable-Baselines3's default) one drawn at random,
+    which the caller keeps as its ``seed``: a run to repeat says which it was."""
+    if seed is None:
+        import secrets
+
+        return secrets.randbelow(SEED_LIMIT)
+    return check_seed(seed)
+
+
 def check_count(name: str, value: Any) -> int:
     """``value`` as an int; a UsageError unless it is a whole number > 0 (an integral float
     such as 1e4 is accepted, as Stable-Baselines3 does; 2.5, "3", None and True are not)."""

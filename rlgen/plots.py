@@ -1,4 +1,5 @@
-"""Figures written into run folders: training history, learning curves, digit grids.
+"""Figures written into run folders: training history, learning curves, digit grids, a
+regression's fit.
 
 Built as ``matplotlib.figure.Figure`` objects, without pyplot: drawing one changes no
 backend and opens no window, so a notebook's inline plots keep working. Each function writes
@@ -34,10 +35,14 @@ def _save(fig, path: str | Path | None):
 
 
 def plot_history(
-    history: dict[str, Sequence[float]], path: str | Path | None = None, title: str = ""
+    history: dict[str, Sequence[float]],
+    path: str | Path | None = None,
+    title: str = "",
+    names: dict[str, str] | None = None,
 ):
     """Loss and the first other metric per epoch, train and validation, side by side.
-    ``history``: a dict of lists (``trainer.history``) or the History Keras' ``fit`` returns."""
+    ``history``: a dict of lists (``trainer.history``) or the History Keras' ``fit`` returns;
+    ``names``: axis labels for its keys ({"accuracy": "bit accuracy"}, say)."""
     from rlgen.errors import UsageError
 
     history = getattr(history, "history", history)  # keras.callbacks.History
@@ -61,11 +66,55 @@ def plot_history(
             ax.plot(epochs, history[f"val_{key}"], marker="o", ms=3, label="validation")
         ax.set_xlabel("epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_ylabel(key)
+        ax.set_ylabel((names or {}).get(key, key))
         ax.grid(alpha=0.3)
         ax.legend()
     if title:
         fig.suptitle(title)
+    return _save(fig, path)
+
+
+def polynomial(coefficients: Sequence[float], digits: int = 2) -> str:
+    """``y = 1.00 - 0.50x - 1.00x² + 0.50x³`` of coefficients from the constant up."""
+    powers = ["", "x", "x²", "x³", "x⁴", "x⁵", "x⁶", "x⁷", "x⁸", "x⁹"]
+    terms = []
+    for k, a in enumerate(coefficients):
+        power = powers[k] if k < len(powers) else f"x^{k}"
+        value = f"{abs(a):.{digits}f}{power}"
+        terms.append(value if not terms else f"{'-' if a < 0 else '+'} {value}")
+        if len(terms) == 1 and a < 0:
+            terms[0] = f"-{value}"
+    return "y = " + " ".join(terms)
+
+
+def plot_regression_fit(
+    x: Sequence[float],
+    y: Sequence[float],
+    fitted: Sequence[float],
+    true: Sequence[float] | None = None,
+    path: str | Path | None = None,
+    title: str = "",
+):
+    """The data points, the true polynomial (if known) and the fitted one, over the data's
+    range (coefficients from the constant up): what "degree 1 underfits" looks like."""
+    x, y = np.asarray(x, float).reshape(-1), np.asarray(y, float).reshape(-1)
+    grid = np.linspace(x.min(), x.max(), 200)
+
+    def curve(coefficients: Sequence[float]) -> np.ndarray:
+        return sum(a * grid**k for k, a in enumerate(coefficients))
+
+    fig = _figure(figsize=(6, 4))
+    ax = fig.subplots()
+    ax.scatter(x, y, s=8, alpha=0.4, color="gray", label="data (with noise)")
+    if true is not None:
+        ax.plot(grid, curve(true), "--", color="black", lw=1.5, label=f"true: {polynomial(true)}")
+    ax.plot(grid, curve(fitted), color="tab:red", lw=2, label=f"fitted: {polynomial(fitted)}")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    if title:
+        ax.set_title(title)
     return _save(fig, path)
 
 

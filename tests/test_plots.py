@@ -24,6 +24,23 @@ def test_history_plot(tmp_path):
     for bad, message in (({}, "holds no metrics"), ([0.5, 0.3], "dict of per-epoch lists")):
         with pytest.raises(UsageError, match=message):
             plots.plot_history(bad)
+    # the addition RNN's "accuracy" is per bit: read as sums added right, it said 93 %
+    figure = plots.plot_history(history, names={"accuracy": "bit accuracy"})
+    assert [ax.get_ylabel() for ax in figure.axes] == ["loss", "bit accuracy"]
+
+
+def test_regression_fit_shows_data_truth_and_fit(tmp_path):
+    x = np.linspace(-2, 2, 50)
+    y = 1 - 0.5 * x - x**2 + 0.5 * x**3
+    figure = plots.plot_regression_fit(x, y, [0.2, 0.7], [1, -0.5, -1, 0.5], title="degree 1")
+    legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert legend == [
+        "data (with noise)",
+        "true: y = 1.00 - 0.50x - 1.00x² + 0.50x³",
+        "fitted: y = 0.20 + 0.70x",
+    ]
+    assert is_png(plots.plot_regression_fit(x, y, [0.2, 0.7], path=tmp_path / "fit.png"))
+    assert plots.polynomial([-0.5, 0.0, -2.0]) == "y = -0.50 + 0.00x - 2.00x²"
 
 
 def test_digit_grids_take_the_shapes_images_come_in():

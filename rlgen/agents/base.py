@@ -29,7 +29,7 @@ from rlgen.agents.envs import (
     warn_if_pictures,
 )
 from rlgen.agents.saving import AGENT_FILE, agent_from_file, write_agent_file
-from rlgen.errors import UsageError, check_count, check_seed, option
+from rlgen.errors import UsageError, check_count, option, seed_or_draw
 from rlgen.runs import atomic_path, load_model
 
 _NUMPY_ACTIVATIONS = {
@@ -151,7 +151,7 @@ class BaseAgent:
         self,
         env_or_id: Any,
         config: Any,
-        seed: int,
+        seed: int | None,
         *,
         spaces: tuple[int, int] | None,
         tensorboard_log: str | os.PathLike | None = None,
@@ -174,7 +174,7 @@ class BaseAgent:
         # Copies (evaluation, --n-envs) come from here, so they keep the env's own
         # max_episode_steps, make kwargs and wrappers, not just its registered id.
         self.env_source = env_source(env_or_id) if env_or_id is not None else None
-        self.seed = check_seed(seed)
+        self.seed = seed_or_draw(seed)  # None: drawn, and kept
         if isinstance(config, dict):  # DQNAgent(env, {"learning_rate": 1e-3}) as SB3's kwargs
             preset = cfgmod.to_dict(self.default_config(self.env_id))  # the env's tuned values
             config = cfgmod.build(self.config_cls, {**preset, **config}, f"{name} config")

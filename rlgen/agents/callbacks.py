@@ -304,7 +304,8 @@ class CheckpointCallback(Callback):
 
 
 class ProgressBarCallback(Callback):
-    """A tqdm bar over env steps (or episodes) showing speed, recent return, epsilon, loss."""
+    """A tqdm bar over env steps (or episodes) showing speed, the mean return of the last 20
+    episodes, epsilon, loss and the last evaluation."""
 
     def __init__(self, total: int, unit: str = "step", refresh_every: int | None = None) -> None:
         self.total, self.unit = total, check_unit(unit)
@@ -331,9 +332,8 @@ class ProgressBarCallback(Callback):
     def on_step(self, agent: Any) -> bool:
         n = self._counter(agent)
         if n - self._last >= self.refresh_every:
-            self.bar.update(n - self._last)
-            self._last = n
-            post = {"return": f"{np.mean(self.returns):.1f}" if self.returns else "-"}
+            self._advance(n)
+            post = {"mean_return": f"{np.mean(self.returns):.1f}" if self.returns else "-"}
             eps = getattr(agent, "exploration_rate", None)
             if eps is not None:
                 post["eps"] = f"{eps:.3f}"
@@ -344,9 +344,16 @@ class ProgressBarCallback(Callback):
             self.bar.set_postfix(post, refresh=False)
         return True
 
+    def _advance(self, n: int) -> None:
+        """Move the bar to counter ``n``; past the budget (REINFORCE finishes its episodes
+        past a step budget) the total grows with it, or tqdm drops the bar and percentage."""
+        self.bar.total = max(self.bar.total, self.bar.n + n - self._last)
+        self.bar.update(n - self._last)
+        self._last = n
+
     def on_training_end(self, agent: Any) -> None:
         if self.bar is not None:
-            self.bar.update(self._counter(agent) - self._last)
+            self._advance(self._counter(agent))
             self.bar.close()
 
 

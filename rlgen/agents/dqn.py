@@ -58,7 +58,7 @@ class DQNAgent(BaseAgent):
         self,
         env_or_id: Any = None,
         config: DQNConfig | None = None,
-        seed: int = 0,
+        seed: int | None = 0,
         *,
         spaces: tuple[int, int] | None = None,
         tensorboard_log: str | os.PathLike | None = None,

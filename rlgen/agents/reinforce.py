@@ -54,7 +54,7 @@ class ReinforceAgent(BaseAgent):
         self,
         env_or_id: Any = None,
         config: ReinforceConfig | None = None,
-        seed: int = 0,
+        seed: int | None = 0,
         *,
         spaces: tuple[int, int] | None = None,
         tensorboard_log: str | os.PathLike | None = None,

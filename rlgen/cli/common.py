@@ -15,6 +15,11 @@ from rlgen.runtime import RuntimeConfig
 C = TypeVar("C")
 
 
+def described(doc: str | None) -> str | None:
+    """A docstring as ``--help`` shows it: reST's ``code`` marks taken off."""
+    return None if doc is None else doc.replace("``", "")
+
+
 def add_common_flags(
     parser: argparse.ArgumentParser, out: bool = True, hidden: tuple[str, ...] = ()
 ) -> None:
@@ -90,8 +95,18 @@ def resolve(
 
 
 def print_figures(figures: dict[str, Any]) -> None:
-    """One indented ``name  value`` line per figure (floats to 4 decimals, NumPy's too)."""
+    """One indented ``name  value`` line per figure (floats to 4 decimals, NumPy's too, also
+    in a list; a dict's values to 3: a perceptron's outputs)."""
+
+    def real(value: Any) -> bool:
+        return isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral)
+
     for key, value in figures.items():
-        real = isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral)
-        shown = f"{value:.4f}" if real else value
+        shown = value
+        if real(value):
+            shown = f"{value:.4f}"
+        elif isinstance(value, (list, tuple)) and value and all(map(real, value)):
+            shown = "[" + ", ".join(f"{v:.4f}" for v in value) + "]"
+        elif isinstance(value, dict):
+            shown = ", ".join(f"{k}: {v:.3f}" if real(v) else f"{k}: {v}" for k, v in value.items())
         print(f"  {key:<32} {shown}")

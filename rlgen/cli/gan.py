@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     train = cmds.add_parser(
         "train",
         help="train a (conditional) DCGAN and write a run folder",
-        description=GANConfig.__doc__,
+        description=common.described(GANConfig.__doc__),
     )
     common.add_common_flags(train)
     from rlgen import config as cfgmod
@@ -87,12 +87,16 @@ def train_command(args: argparse.Namespace) -> int:
         },
     )
     if not rt_cfg.quiet:
-        print(f"rlgen: training {task} on {len(x)} images of {gan.data_source} -> {run.path}")
+        print(f"rlgen: training {task} on {len(x):,} images of {gan.data_source} -> {run.path}")
     start = time.perf_counter()
     gan.train(x, y, run=run, verbose=0 if rt_cfg.quiet else 1)  # saves the GAN into the run
     hist = gan.history
+    kind = "conditional DCGAN" if cfg.conditional else "DCGAN"
     plots.plot_history(
-        {"d_loss": hist["d_loss"], "g_loss": hist["g_loss"]}, run.file("losses.png"), task
+        {"d_loss": hist["d_loss"], "g_loss": hist["g_loss"]},
+        run.file("losses.png"),
+        f"{kind} on {len(x):,} {cfg.dataset} images",
+        names={"d_loss": "discriminator loss", "g_loss": "generator loss"},
     )
     epochs = len(hist["epoch"])
     summary = {

@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     models = train.add_subparsers(dest="name", metavar="MODEL", title="models")
     models.required = True
     for name, cls in CONFIGS.items():
-        p = models.add_parser(name, help=DESCRIPTIONS[name], description=cls.__doc__)
+        p = models.add_parser(
+            name, help=DESCRIPTIONS[name], description=common.described(cls.__doc__)
+        )
         common.add_common_flags(p)
         from rlgen import config as cfgmod
 
@@ -88,7 +90,7 @@ def train_command(args: argparse.Namespace) -> int:
     verbose = 0 if rt_cfg.quiet else 1
     if not rt_cfg.quiet:
         sizes = ", ".join(f"{count:,} {split}" for split, count in data.sizes().items())
-        print(f"rlgen: training {args.name} on {data.source} ({sizes}) -> {run.path}")
+        print(f"rlgen: training {args.name} on {data.source}: {sizes} -> {run.path}")
     start = time.perf_counter()
     trainer.fit(run, verbose=verbose)  # saves the model into the run
     figures = trainer.evaluate()

@@ -33,7 +33,15 @@ from keras import layers, ops
 from rlgen import config as cfgmod
 from rlgen import datasets, runtime
 from rlgen.datasets import IMAGE_SHAPE
-from rlgen.errors import RlgenWarning, TrainingDiverged, UsageError, check_count, check_seed, option
+from rlgen.errors import (
+    RlgenWarning,
+    TrainingDiverged,
+    UsageError,
+    check_count,
+    check_seed,
+    option,
+    seed_or_draw,
+)
 from rlgen.gan.configs import GANConfig
 from rlgen.gan.sampling import check_digits, generator_steps
 from rlgen.optimizers import computes_in_float16, loss_scaled
@@ -585,11 +593,11 @@ def to_unit(images: Any) -> np.ndarray:
 class GAN:
     """A DCGAN you can train, sample from, save and load (the toolkit's GAN API)."""
 
-    def __init__(self, config: GANConfig | None = None, seed: int = 0) -> None:
+    def __init__(self, config: GANConfig | None = None, seed: int | None = 0) -> None:
         self.config = config or GANConfig()
         if not isinstance(self.config, GANConfig):
             raise TypeError(f"GAN needs a GANConfig, got {type(self.config).__name__}")
-        self.seed = check_seed(seed)
+        self.seed = seed_or_draw(seed)  # None: drawn, and kept
         self.model = make_dcgan(self.config, self.seed)
         self.history: dict[str, list[float]] = {}
         self.seconds = 0.0
@@ -860,12 +868,20 @@ def save_models(gan: GAN, folder: Path) -> None:
             model.save(tmp)
 
 
-def write_mosaic(images: np.ndarray, path: Path, ncols: int = 10, scale: int = 2) -> Path:
-    """(N, 28, 28, 1) images in [0, 1] as one PNG mosaic, dark digits on white (Pillow).
+def write_mosaic(
+    images: np.ndarray,
+    path: Path,
+    ncols: int = 10,
+    scale: int = 2,
+    row_labels: Sequence[str] | None = None,
+    caption: str | None = None,
+) -> Path:
+    """(N, 28, 28, 1) images in [0, 1] as one PNG mosaic, dark digits on white (Pillow),
+    with ``row_labels`` left of the rows and a ``caption`` above, if given.
 
     Written every epoch, so it is built with NumPy rather than 100 matplotlib axes (which
     took longer than a training epoch on 500 digits)."""
-    from PIL import Image
+    from PIL import Image, ImageDraw
 
     n, h, w = images.shape[0], images.shape[1], images.shape[2]
     rows, pad = math.ceil(n / ncols), 2
@@ -876,9 +892,31 @@ def write_mosaic(images: np.ndarray, path: Path, ncols: int = 10, scale: int = 2
         canvas[top : top + h, left : left + w] = 1.0 - images[i, ..., 0]
     canvas = np.nan_to_num(np.clip(canvas, 0.0, 1.0), nan=1.0)  # a diverged generator's NaNs
     pixels = np.kron((canvas * 255).round().astype(np.uint8), np.ones((scale, scale), np.uint8))
+    image = Image.fromarray(pixels)
+    if row_labels is not None or caption is not None:  # a projector's epoch and digits
+        left = 10 * scale if row_labels is not None else 0
+        top = 10 * scale if caption is not None else 0
+        framed = Image.new("L", (image.width + left, image.height + top), 255)
+        framed.paste(image, (left, top))
+        draw, font = ImageDraw.Draw(framed), _font(7 * scale)
+        if caption is not None:
+            draw.text((left + pad * scale, top // 2), caption, fill=0, font=font, anchor="lm")
+        for r, label in enumerate(row_labels or []):
+            middle = top + (pad + r * (h + pad) + h // 2) * scale
+            draw.text((left // 2, middle), str(label), fill=0, font=font, anchor="mm")
+        image = framed
     with atomic_path(path) as tmp:
-        Image.fromarray(pixels).save(tmp, format="PNG")
+        image.save(tmp, format="PNG")
     return path
+
+
+def _font(size: int) -> Any:
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)  # scalable with FreeType (Pillow >= 10.1)
+    except (TypeError, OSError):
+        return ImageFont.load_default()
 
 
 def grid_frames(folder: Path) -> list[Path]:
@@ -957,8 +995,14 @@ class _Monitor(keras.callbacks.Callback):
                     save_models(self.gan, self.run.file("checkpoint"))
 
     def save_grid(self, epoch: int) -> None:
+        rows = [str(d) for d in range(NUM_CLASSES)] if self.gan.conditional else None
         with self.gan.model.averaged():
-            write_mosaic(self.gan.grid(), self.run.file("samples") / f"epoch_{epoch:03d}.png")
+            write_mosaic(
+                self.gan.grid(),
+                self.run.file("samples") / f"epoch_{epoch:03d}.png",
+                row_labels=rows,
+                caption=f"epoch {epoch}" if epoch else "before training",
+            )
 
 
 class _ProgressBar(keras.callbacks.Callback):

@@ -230,12 +230,28 @@ def write_samples(
         from rlgen import plots
 
         x, y = gan.sample(n, digits=digits, seed=seed)
-        if y is not None:  # the grid in digit order: with n = 100, one row per digit
-            order = np.argsort(y, kind="stable")
-            x, y = x[order], y[order]
-        labels = None if y is None else [str(v) for v in y]
-        return plots.plot_digit_grid(x, out, ncols=min(10, n), labels=labels)
+        if y is None:
+            return plots.plot_digit_grid(x, out, ncols=min(10, n))
+        x, labels, ncols = rows_per_digit(x, y)
+        return plots.plot_digit_grid(x, out, ncols=ncols, labels=labels)
     return _write_npz_stream(gan, out, n, digits, seed)
+
+
+def rows_per_digit(x: np.ndarray, y: np.ndarray, width: int = 10) -> tuple[np.ndarray, list, int]:
+    """(images, labels, columns) of a grid in which no row mixes digits: each digit's
+    samples, in the order drawn, fill rows of up to ``width`` (as many columns as the most
+    frequent digit has samples, up to ``width``), blank cells padding the rest. ``-n 64``
+    made rows of "0 0 0 0 0 0 0 1 1 1"."""
+    digits, counts = np.unique(y, return_counts=True)
+    ncols = int(min(width, counts.max()))
+    blank = np.zeros_like(x[:1])
+    images, labels = [], []
+    for d in digits:
+        mine = x[y == d]
+        pad = -len(mine) % ncols
+        images += [mine, np.repeat(blank, pad, axis=0)]
+        labels += [str(d)] * len(mine) + [""] * pad
+    return np.concatenate(images), labels, ncols
 
 
 def _write_npz_stream(gan: Any, out: Path, n: int, digits: Any, seed: int) -> Path:

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from rlgen import config as cfgmod
 from rlgen import datasets, plots, runtime
-from rlgen.errors import TrainingDiverged, UsageError, check_count, check_seed
+from rlgen.errors import TrainingDiverged, UsageError, check_count, seed_or_draw
 from rlgen.optimizers import computes_in_float16, loss_scaled
 from rlgen.runs import (
     CONFIG,
@@ -183,15 +183,14 @@ def warn_if_gan_saw_more(gan_run: str | Path, d: Splits) -> None:
     if not unseen.any():
         return
     validation = int(np.isin(keys[unseen], _image_keys(d.x_val)).sum())
-    among = f" ({validation:,} of them its validation digits)" if validation else ""
-    optimistic = " and validation accuracy is optimistic" if validation else ""
-    no_split = " and give the classifier --validation-split 0" if len(d.x_val) else ""
+    among = f" ({validation:,} of its validation digits among them)" if validation else ""
+    optimistic = "; validation accuracy is optimistic" if validation else ""
+    no_split = " and --validation-split 0" if len(d.x_val) else ""
     datasets.warn(
-        f"--augment-from {gan_run} learnt from {len(learnt):,} real digits, "
-        f"{int(unseen.sum()):,} of which this classifier does not train on{among}: its "
-        "synthetic digits pass on what those teach, so a gain over real-only training is not "
-        f"the GAN's alone{optimistic}. For a fair comparison train the GAN with the "
-        f"classifier's --train-size{no_split}, as benchmarks/augmentation_study.py does"
+        f"the GAN of --augment-from learnt from {len(learnt):,} real digits, "
+        f"{int(unseen.sum()):,} of which this classifier does not train on{among}: a gain is "
+        f"not the GAN's alone{optimistic}. A fair test: the same --train-size for both"
+        f"{no_split} (README, 'Augmenting a classifier')"
     )
 
 
@@ -210,7 +209,7 @@ class Trainer:
     """One supervised model of ``task`` (mlp, cnn, rnn, iris, perceptron, regression)."""
 
     def __init__(
-        self, task: str, config: TrainConfig | dict[str, Any] | None = None, seed: int = 0
+        self, task: str, config: TrainConfig | dict[str, Any] | None = None, seed: int | None = 0
     ) -> None:
         """``config``: the task's config class, or a dict of its fields over the task's preset
         (as :func:`default_config` takes them, and as the agents take a dict)."""
@@ -223,7 +222,7 @@ class Trainer:
                 f"{task} takes {CONFIGS[task].__name__} or a dict of its fields, "
                 f"not {type(config).__name__}"
             )
-        self.task, self.config, self.seed = task, config, check_seed(seed)
+        self.task, self.config, self.seed = task, config, seed_or_draw(seed)
         # a copy of the config the data or the model was made with (not the live object,
         # which a change to trainer.config would change too)
         self._used: dict[str, Any] | None = None
@@ -280,7 +279,7 @@ class Trainer:
             c.augment_from, c.synthetic, self.seed, c.min_confidence, dataset=c.dataset
         )
         warn_if_gan_saw_more(c.augment_from, d)
-        source = f"{d.source} + {len(y_syn)} synthetic digits from {c.augment_from}"
+        source = f"{d.source} + {len(y_syn):,} synthetic digits from {c.augment_from}"
         if c.min_confidence:
             source += f" (reference confidence >= {c.min_confidence})"
         # Synthetic digits join the training split only: validation and test stay real.
@@ -509,8 +508,41 @@ class Trainer:
         if run is not None:  # a run Trainer.load reads, as the command line's are
             self.save(run.path)
             if self.history:
-                plots.plot_history(self.history, run.file("history.png"), title=self.task)
+                names = {"accuracy": "bit accuracy"} if self._adds else None
+                plots.plot_history(self.history, run.file("history.png"), self.title, names)
+            if self.task == "regression":
+                x = d.x_train[:, 0]
+                plots.plot_regression_fit(
+                    x, d.y_train, self._coefficients(), TRUE_COEFFICIENTS, run.file("fit.png"),
+                    self.title,
+                )  # fmt: skip
         return self.history
+
+    @property
+    def title(self) -> str:
+        """What this model is, for a figure's title: "regression, degree 1", say."""
+        c = self.config
+        if self.task == "regression":
+            return f"regression, degree {c.degree}"
+        if self.task == "perceptron":
+            layers = f"{c.hidden} hidden units" if c.hidden else "single layer"
+            return f"perceptron, {c.gate.upper()} gate, {layers}"
+        if self._adds:
+            return f"{c.cell} RNN, {c.bits}-bit binary addition"
+        if self.is_image_task:
+            name = f"{c.cell} RNN" if self.task == "rnn" else self.task.upper()
+            extra = " + synthetic digits" if c.augment_from else ""
+            return f"{name} on {c.dataset}{extra}"
+        return self.task
+
+    @property
+    def _adds(self) -> bool:
+        return self.task == "rnn" and self.config.task == "addition"
+
+    def _coefficients(self) -> list[float]:
+        """The regression's fitted coefficients, from the constant up."""
+        kernel, bias = self.model.get_layer("y").get_weights()
+        return [float(bias[0])] + [float(w) for w in kernel[:, 0]]
 
     def summary_text(self) -> str:
         buf = io.StringIO()
@@ -535,7 +567,7 @@ class Trainer:
         out: dict[str, Any] = {f"test_{k}": float(v) for k, v in scores.items()}
         out["test_examples"] = int(len(d.x_test))
         c = self.config
-        if self.task == "rnn" and c.task == "addition":
+        if self._adds:
             out.pop("test_accuracy", None)
             out["test_bit_accuracy"] = float(scores["accuracy"])
             out["test_exact_sum_accuracy"] = self._exact_sum_accuracy(
@@ -559,9 +591,10 @@ class Trainer:
                 f"{int(a)}{int(b)}": round(float(v), 3) for (a, b), v in zip(d.x_test, p)
             }
         elif self.task == "regression":
-            kernel, bias = self.model.get_layer("y").get_weights()
-            out["coefficients"] = [float(bias[0])] + [float(w) for w in kernel[:, 0]]
+            out["coefficients"] = self._coefficients()  # from the constant up
             out["true_coefficients"] = list(TRUE_COEFFICIENTS)
+            out["fitted"] = plots.polynomial(out["coefficients"])
+            out["true"] = plots.polynomial(TRUE_COEFFICIENTS)
         return out
 
     @staticmethod

@@ -147,8 +147,9 @@ def test_non_positive_steps(steps):
         DQNAgent("CartPole-v1").learn(steps, progress=False)
 
 
-class NaNRewardEnv(gym.Env):
-    """A tiny env whose reward turns NaN after 30 steps."""
+class OverflowingRewardEnv(gym.Env):
+    """A tiny env whose reward turns so large after 30 steps that the TD targets overflow
+    float32 (a NaN reward itself is refused at the step: tests/agents/test_envs.py)."""
 
     observation_space = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
     action_space = gym.spaces.Discrete(2)
@@ -160,13 +161,13 @@ class NaNRewardEnv(gym.Env):
 
     def step(self, action):
         self.t += 1
-        reward = float("nan") if self.t > 30 else 1.0
+        reward = 3e38 if self.t > 30 else 1.0  # float32's largest is 3.4e38
         return np.full(3, 0.1, np.float32), reward, self.t % 10 == 0, False, {}
 
 
 def test_nan_loss_stops_training_and_keeps_good_weights():
     cfg = DQNConfig(learning_starts=5, train_freq=5, gradient_steps=2, batch_size=8)
-    agent = DQNAgent(NaNRewardEnv(), cfg, seed=0)
+    agent = DQNAgent(OverflowingRewardEnv(), cfg, seed=0)
     with pytest.raises(TrainingDiverged, match="NaN or inf"):
         agent.learn(200, progress=False)
     assert agent.num_timesteps < 200

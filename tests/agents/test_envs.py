@@ -538,3 +538,12 @@ def test_stable_baselines3_habits_get_a_message_not_silence_or_a_type_name(tmp_p
     with pytest.raises(UsageError, match=r"saved as a folder"):
         agent.save(tmp_path / "model.zip")  # SB3's file: was made a folder of that name
     assert not (tmp_path / "model.zip").exists()
+
+
+def test_seed_none_draws_one_and_keeps_it():
+    """Stable-Baselines3's default, seed=None, was refused as not a whole number."""
+    first, second = (DQNAgent("CartPole-v1", SMALL, seed=None) for _ in range(2))
+    assert first.seed != second.seed  # drawn (equal once in 2**32)
+    again = DQNAgent("CartPole-v1", SMALL, seed=first.seed)  # kept: the run can be repeated
+    for a, b in zip(first.q_net.get_weights(), again.q_net.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -535,3 +535,20 @@ def test_sngan_recipe_trains_saves_and_loads(tmp_path):
         GANConfig(loss="hinge", label_smoothing=0.1)
     with pytest.raises(ValueError, match="unconditional=True"):
         GANConfig(conditioning="projection", unconditional=True)
+
+
+def test_epoch_grids_name_their_epoch_and_rows(tmp_path):
+    """A class watching progress.gif could not tell the epoch, nor which row was which digit."""
+    from PIL import Image
+
+    from rlgen.gan.dcgan import write_mosaic
+
+    digits = np.zeros((20, 28, 28, 1), np.float32)
+    plain = write_mosaic(digits, tmp_path / "plain.png", ncols=10)
+    rows = [str(d) for d in range(2)]
+    named = write_mosaic(digits, tmp_path / "named.png", row_labels=rows, caption="epoch 3")
+    with Image.open(plain) as a, Image.open(named) as b:
+        assert (b.width - a.width, b.height - a.height) == (20, 20)  # a margin left and above
+        margin = np.asarray(b)
+        assert margin[:20].min() < 128 and margin[20:, :20].min() < 128  # the text is drawn
+        assert np.array_equal(np.asarray(a), margin[20:, 20:])  # the digits as before

@@ -91,8 +91,16 @@ def test_png_grid_is_in_digit_order(trained, tmp_path, monkeypatch):
     x, y = trained.sample(30, seed=1)  # the same draw, in the order it was drawn
     order = np.argsort(y, kind="stable")
     assert drawn["labels"] == [str(v) for v in sorted(y)]  # one row per digit: 0 0 0, 1 1 1, ...
-    assert drawn["ncols"] == 10
+    assert drawn["ncols"] == 3
     np.testing.assert_array_equal(drawn["images"], x[order])  # each digit kept with its label
+    sampling.write_samples(trained, tmp_path / "grid.png", 64, seed=1)  # 6 or 7 of each
+    rows = np.reshape(drawn["labels"], (-1, drawn["ncols"]))
+    assert drawn["ncols"] == 7 and len(rows) == 10  # a row per digit, none mixing two
+    for d, row in enumerate(rows):
+        assert set(row) - {""} == {str(d)} and list(row).count("") <= 1
+    sampling.write_samples(trained, tmp_path / "grid.png", 250, seed=1)  # 25 each: 3 rows
+    rows = np.reshape(drawn["labels"], (-1, 10))
+    assert len(rows) == 30 and all(len(set(row) - {""}) == 1 for row in rows)
 
 
 @pytest.mark.filterwarnings("ignore:this GAN has not been trained")

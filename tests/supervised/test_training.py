@@ -438,3 +438,22 @@ def test_a_further_fit_takes_epochs_and_batch_size_and_refuses_what_it_cannot_ap
         Trainer("mlp", IrisConfig())
     with pytest.raises(UsageError, match="unknown key 'epoch'"):
         Trainer("iris", {"epoch": 2})
+
+
+def test_a_regression_run_draws_its_fit_and_states_it_as_a_polynomial(tmp_path, capsys):
+    """The summary printed two lists of different lengths to 16 decimals, with no figure of
+    the fit: "degree 1 underfits" could not be seen."""
+    from rlgen.cli.common import print_figures
+
+    run = create_run("supervised", "regression", out=tmp_path / "run")
+    trainer = Trainer("regression", default_config("regression", degree=1, epochs=3))
+    trainer.fit(run, verbose=0)
+    assert (tmp_path / "run" / "fit.png").is_file() and trainer.title == "regression, degree 1"
+    figures = trainer.evaluate()
+    a, b = figures["coefficients"]
+    sign = "-" if b < 0 else "+"
+    assert figures["fitted"] == f"y = {a:.2f} {sign} {abs(b):.2f}x"
+    assert figures["true"] == "y = 1.00 - 0.50x - 1.00x² + 0.50x³"
+    print_figures({"coefficients": [0.123456, -1.0], "predictions": {"00": 0.5, "01": 0.25}})
+    shown = capsys.readouterr().out
+    assert "[0.1235, -1.0000]" in shown and "00: 0.500, 01: 0.250" in shown
