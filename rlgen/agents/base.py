@@ -155,6 +155,7 @@ class BaseAgent:
         *,
         spaces: tuple[int, int] | None,
         tensorboard_log: str | os.PathLike | None = None,
+        fields: dict[str, Any] | None = None,
     ) -> None:
         name = type(self).__name__
         if env_or_id is None:
@@ -175,6 +176,11 @@ class BaseAgent:
         # max_episode_steps, make kwargs and wrappers, not just its registered id.
         self.env_source = env_source(env_or_id) if env_or_id is not None else None
         self.seed = seed_or_draw(seed)  # None: drawn, and kept
+        if fields:  # DQNAgent(env, learning_rate=1e-3), as SB3 takes them: over the config
+            if isinstance(config, self.config_cls):
+                config = cfgmod.build(self.config_cls, {**cfgmod.to_dict(config), **fields}, name)
+            elif config is None or isinstance(config, dict):
+                config = {**(config or {}), **fields}
         if isinstance(config, dict):  # DQNAgent(env, {"learning_rate": 1e-3}) as SB3's kwargs
             preset = cfgmod.to_dict(self.default_config(self.env_id))  # the env's tuned values
             config = cfgmod.build(self.config_cls, {**preset, **config}, f"{name} config")

@@ -157,7 +157,10 @@ class EvalCallback(Callback):
         eval_freq: int | None = None,
         n_eval_episodes: int | None = None,
         best_model_save_path: str | Path | None = None,
+        deterministic: bool = True,
     ) -> None:
+        if not deterministic:
+            raise UsageError("EvalCallback plays the greedy policy only; drop deterministic=False")
         env_id = one_of("env_id", env_id, None, "eval_env", eval_env)
         eval_every = one_of("eval_every", eval_every, 5_000, "eval_freq", eval_freq)
         episodes = one_of("episodes", episodes, 10, "n_eval_episodes", n_eval_episodes)
@@ -186,6 +189,16 @@ class EvalCallback(Callback):
 
     def _counter(self, agent: Any) -> int:
         return agent.num_timesteps if self.unit == "step" else agent.num_episodes
+
+    @property
+    def best_mean_reward(self) -> float:
+        """Stable-Baselines3's name of :attr:`best_mean` (-inf before any evaluation)."""
+        return float(self.best_mean)
+
+    @property
+    def last_mean_reward(self) -> float:
+        """The latest evaluation's mean return, as Stable-Baselines3 names it (-inf before)."""
+        return float(self.history[-1]["mean_reward"]) if self.history else -np.inf
 
     def state(self) -> dict[str, Any]:
         """What a checkpoint keeps so a resumed run compares against the same best."""
@@ -262,17 +275,27 @@ class EvalCallback(Callback):
 class CheckpointCallback(Callback):
     """Save a resumable checkpoint to ``path`` every ``every`` env steps (or episodes,
     ``unit="episode"``), with the evaluation history of ``evaluator`` if given.
+    Stable-Baselines3's ``save_path`` and ``save_freq`` work too, but unlike its numbered
+    series of models this keeps one checkpoint (replay buffer and optimizer included), the
+    latest: ``load_checkpoint(path)`` goes on training from it.
 
     The folder is written beside the old one and swapped in: a crash keeps the previous one.
     """
 
     def __init__(
         self,
-        path: str | Path,
-        every: int,
+        path: str | Path | None = None,
+        every: int | None = None,
         unit: str = "step",
         evaluator: EvalCallback | None = None,
+        *,
+        save_path: str | Path | None = None,
+        save_freq: int | None = None,
     ) -> None:
+        path = one_of("path", path, None, "save_path", save_path)  # SB3's names
+        every = one_of("every", every, None, "save_freq", save_freq)
+        if path is None:
+            raise UsageError("CheckpointCallback needs path, the folder to keep the checkpoint in")
         every = check_count(option("--checkpoint-every", "every"), every)
         self.path, self.every, self.unit = Path(path), every, check_unit(unit)
         self.evaluator = evaluator

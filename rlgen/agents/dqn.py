@@ -62,8 +62,11 @@ class DQNAgent(BaseAgent):
         *,
         spaces: tuple[int, int] | None = None,
         tensorboard_log: str | os.PathLike | None = None,
+        **fields: Any,
     ) -> None:
-        super().__init__(env_or_id, config, seed, spaces=spaces, tensorboard_log=tensorboard_log)
+        super().__init__(
+            env_or_id, config, seed, spaces=spaces, tensorboard_log=tensorboard_log, fields=fields
+        )
         k = self.config.n_envs
         if k > 1 and self.env is not None and self.env_source is None and not _envs.LOADING.get():
             raise self.cannot_copy(k)  # said when built, not at learn()

@@ -154,6 +154,11 @@ def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
             lowered = {i.lower(): i for i in ids}
             close = [lowered[m] for m in difflib.get_close_matches(env_id.lower(), lowered, n=3)]
         hint = f"did you mean {', '.join(close)}?" if close else "e.g. CartPole-v1"
+        if env_id.startswith("ALE/"):  # Atari: pixels, from another package
+            hint = (
+                "Atari envs come with pip install ale-py (and import ale_py), and their "
+                "pictures suit a convolutional network, which rlgen's agents do not have"
+            )
         raise UsageError(
             f"unknown Gymnasium environment {env_id!r}; {hint} "
             "(python -c 'import gymnasium; gymnasium.pprint_registry()' lists them all)"
@@ -268,7 +273,12 @@ def check_spaces(env: gym.Env, env_id: str | None, algorithm: str) -> tuple[int,
     if not isinstance(obs, gym.spaces.Box):
         raise UsageError(
             f"{algorithm} needs a Box (vector) observation space but {name} has "
-            f"{type(obs).__name__}; flatten it with gymnasium.wrappers.FlattenObservation"
+            f"{type(obs).__name__}; "
+            + option(
+                "the command line cannot wrap it: from Python, flatten it with "
+                "gymnasium.wrappers.FlattenObservation (one-hot for Discrete)",
+                "flatten it with gymnasium.wrappers.FlattenObservation (one-hot for Discrete)",
+            )
         )
     _check_reset_takes_a_seed(env, name)
     return int(np.prod(obs.shape)), int(act.n)

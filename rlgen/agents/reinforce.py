@@ -58,8 +58,11 @@ class ReinforceAgent(BaseAgent):
         *,
         spaces: tuple[int, int] | None = None,
         tensorboard_log: str | os.PathLike | None = None,
+        **fields: Any,
     ) -> None:
-        super().__init__(env_or_id, config, seed, spaces=spaces, tensorboard_log=tensorboard_log)
+        super().__init__(
+            env_or_id, config, seed, spaces=spaces, tensorboard_log=tensorboard_log, fields=fields
+        )
         self.last_value_loss: float | None = None
         self.last_entropy: float | None = None
         self._build()

@@ -16,6 +16,7 @@ from gymnasium.wrappers import FlattenObservation, TimeLimit, TransformReward
 
 from rlgen.agents import (
     Callback,
+    CheckpointCallback,
     DQNAgent,
     DQNConfig,
     EvalCallback,
@@ -408,11 +409,24 @@ def test_stable_baselines3_spellings_of_progress_bar_eval_callback_and_evaluate(
         eval_freq=100,
         n_eval_episodes=2,
         best_model_save_path=tmp_path / "best",
+        deterministic=True,
     )
     assert (cb.env_id, cb.eval_every, cb.episodes) == ("CartPole-v1", 100, 2)
-    agent.learn(total_timesteps=200, callback=cb, progress_bar=False)
+    assert cb.best_mean_reward == cb.last_mean_reward == -np.inf
+    checkpoints = CheckpointCallback(save_path=tmp_path / "ckpt", save_freq=150)
+    agent.learn(total_timesteps=200, callback=[cb, checkpoints], progress_bar=False)
     assert "step/s" not in capsys.readouterr().err and len(cb.history) == 2
     assert (tmp_path / "best" / "agent.json").is_file()
+    assert cb.best_mean_reward == max(row["mean_reward"] for row in cb.history)
+    assert cb.last_mean_reward == cb.history[-1]["mean_reward"]
+    assert DQNAgent.load_checkpoint(tmp_path / "ckpt").num_timesteps == 150
+    # constructor keywords as SB3 takes them: over the env's preset
+    tuned = DQNAgent("CartPole-v1", learning_rate=1e-3, hidden_sizes=(16,))
+    assert tuned.config.learning_rate == 1e-3 and tuned.config.train_freq == 256  # preset
+    with pytest.raises(UsageError, match="unknown key 'verbose'"):
+        DQNAgent("CartPole-v1", verbose=1)
+    with pytest.raises(UsageError, match="greedy policy only"):
+        EvalCallback(deterministic=False)
     ReinforceAgent("CartPole-v1").learn(episodes=4, progress_bar=True)
     assert "episode" in capsys.readouterr().err  # the bar, on when asked
     mean, _ = evaluate(agent, "CartPole-v1", n_eval_episodes=3, deterministic=True)
@@ -538,6 +552,15 @@ def test_stable_baselines3_habits_get_a_message_not_silence_or_a_type_name(tmp_p
     with pytest.raises(UsageError, match=r"saved as a folder"):
         agent.save(tmp_path / "model.zip")  # SB3's file: was made a folder of that name
     assert not (tmp_path / "model.zip").exists()
+
+
+def test_spaces_and_ids_the_agents_cannot_take_say_what_to_do(cli):
+    with pytest.raises(UsageError, match="Atari envs come with pip install ale-py"):
+        DQNAgent("ALE/Pong-v5")
+    with pytest.raises(UsageError, match=r"has Discrete; flatten it with .*FlattenObservation"):
+        DQNAgent("FrozenLake-v1")
+    result = cli("agent", "train", "dqn", "--env", "FrozenLake-v1")  # no wrapper to add there
+    result.assert_usage_error("the command line cannot wrap it: from Python")
 
 
 def test_seed_none_draws_one_and_keeps_it():
