@@ -31,6 +31,7 @@ from rlgen.runs import (
     check_run,
     load_model,
     merge_json,
+    read_csv,
     read_json,
     write_csv,
 )
@@ -41,6 +42,7 @@ MODEL_FILE = "model.keras"
 GROUP = "supervised"
 # y = 1 - 0.5 x - x^2 + 0.5 x^3: the cubic the regression task samples (x in [-2, 2]).
 TRUE_COEFFICIENTS = (1.0, -0.5, -1.0, 0.5)
+HISTORY = "history.csv"
 
 
 @dataclass
@@ -691,6 +693,11 @@ class Trainer:
             d = self.real_data
             meta["test_fingerprint"] = datasets.fingerprint(d.x_test, d.y_test)
         merge_json(path / CONFIG, {**meta, **(extra or {})})
+        if self.history:  # the model's whole history: a loaded trainer goes on from it
+            write_csv(
+                path / HISTORY,
+                [dict(zip(self.history, row)) for row in zip(*self.history.values())],
+            )
         return path
 
     @classmethod
@@ -717,6 +724,7 @@ class Trainer:
         trainer = cls(task, config, seed=int(meta.get("seed", 0)))
         trainer.tested_on = meta.get("test_fingerprint")
         trainer._used = cfgmod.to_dict(config)  # the model was made with it
+        trainer.history = _read_history(run.file(HISTORY))  # a further fit() goes on counting
         # Compiled afresh for evaluation: the saved optimizer state is not needed to evaluate,
         # and restoring it warns under mixed precision (the loss-scale optimizer's extra slots).
         with runtime.active().strategy.scope():
@@ -726,6 +734,19 @@ class Trainer:
                 trainer.tested_on = None  # its fingerprint was of the standardised test split
             model.compile(trainer._optimizer(model), trainer._loss(), metrics=trainer._metrics())
         return trainer
+
+
+def _read_history(path: Path) -> dict[str, list[float]]:
+    """history.csv as :attr:`Trainer.history` holds it; empty if missing or unreadable
+    (evaluating a run does not need it)."""
+    try:
+        rows = read_csv(path)
+        history = {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    if "epoch" in history:
+        history["epoch"] = [int(e) for e in history["epoch"]]
+    return history
 
 
 def _standardised(model: keras.Model) -> keras.Model:
@@ -817,7 +838,7 @@ class _EpochLog(keras.callbacks.Callback):
         hist.setdefault("seconds", []).append(round(time.perf_counter() - self._t0, 3))
         if self.run is not None:
             rows = [dict(zip(hist, vals)) for vals in zip(*hist.values())]
-            write_csv(self.run.file("history.csv"), rows)
+            write_csv(self.run.file(HISTORY), rows)
             self._good, self._unsaved = self.model.get_weights(), True
             now = time.perf_counter()
             if self._saved_at is None or now - self._saved_at >= self.CHECKPOINT_SECONDS:

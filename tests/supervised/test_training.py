@@ -457,3 +457,19 @@ def test_a_regression_run_draws_its_fit_and_states_it_as_a_polynomial(tmp_path, 
     print_figures({"coefficients": [0.123456, -1.0], "predictions": {"00": 0.5, "01": 0.25}})
     shown = capsys.readouterr().out
     assert "[0.1235, -1.0000]" in shown and "00: 0.500, 01: 0.250" in shown
+
+
+def test_a_loaded_trainer_goes_on_from_its_history(tmp_path):
+    """Loaded, it counted epochs from 1 again (and replayed the first epochs' orders), and a
+    folder saved from Python kept no history."""
+    run = create_run("supervised", "iris", out=tmp_path / "run")
+    Trainer("iris", default_config("iris", epochs=2)).fit(run, verbose=0)
+    loaded = Trainer.load(tmp_path / "run")
+    assert loaded.history["epoch"] == [1, 2] and len(loaded.history["loss"]) == 2
+    loaded.fit(epochs=1, verbose=0)
+    assert loaded.history["epoch"] == [1, 2, 3]
+    loaded.save(tmp_path / "saved")
+    again = Trainer.load(tmp_path / "saved")
+    assert again.history == loaded.history
+    (tmp_path / "saved" / "history.csv").write_text("epoch,loss\n1,oops\n")  # damaged
+    assert Trainer.load(tmp_path / "saved").history == {}  # evaluating does not need it
