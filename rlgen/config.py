@@ -236,16 +236,20 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return out
 
 
-def recheck(config: C, used: dict[str, Any] | None, live: Any, changed: str) -> C:
+def recheck(config: C, used: dict[str, Any] | None, live: Any, changed: Any) -> C:
     """``config`` checked again, as when it was built: a field set on it afterwards skipped
     every check. A field outside ``live`` that differs from ``used`` (the config the data,
     networks or model were made with, as :func:`to_dict` gave it) was written to the saved
-    config but not applied, and is refused; ``changed(name, old, new)`` says so."""
-    config = dataclasses.replace(config)  # __post_init__ runs every check again
-    now = to_dict(config)
+    config but not applied, and is refused; ``changed(name, old, new)`` says so. The same
+    object comes back (with the checks' own tidying, such as a lower-cased choice): a caller
+    holding it goes on changing the one in use."""
+    checked = dataclasses.replace(config)  # __post_init__ runs every check again
+    now = to_dict(checked)
     for name, old in (used or {}).items():
         if name not in live and now[name] != old:
             raise UsageError(changed(name, old, now[name]))
+    for f in dataclasses.fields(config):
+        object.__setattr__(config, f.name, getattr(checked, f.name))
     return config
 
 

@@ -15,6 +15,7 @@ import contextvars
 import functools
 import re
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -34,20 +35,36 @@ def command_line() -> Iterator[None]:
     """While it lasts, messages name command-line flags (``rlgen``'s ``main`` runs in it)
     and :class:`RlgenWarning` prints as one line."""
     token = _COMMAND_LINE.set(True)
-    shown = warnings.showwarning
-
-    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
-        if issubclass(category, RlgenWarning):
-            print(f"rlgen: warning: {message}", file=sys.stderr, flush=True)
-        else:
-            shown(message, category, filename, lineno, file, line)
-
-    warnings.showwarning = show
+    _hook_warnings(+1)
     try:
         yield
     finally:
-        warnings.showwarning = shown
+        _hook_warnings(-1)
         _COMMAND_LINE.reset(token)
+
+
+# warnings.showwarning is one for the whole process, while command_line() holds per thread
+# (a context variable): the hook is installed while any command_line() lasts, and formats a
+# warning only where one does.
+_HOOK_LOCK = threading.Lock()
+_HOOK = {"users": 0, "previous": None}
+
+
+def _hook_warnings(change: int) -> None:
+    with _HOOK_LOCK:
+        if change > 0 and not _HOOK["users"]:
+            _HOOK["previous"] = warnings.showwarning
+            warnings.showwarning = _show_warning
+        _HOOK["users"] += change
+        if not _HOOK["users"] and warnings.showwarning is _show_warning:
+            warnings.showwarning = _HOOK["previous"]
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+    if _COMMAND_LINE.get() and issubclass(category, RlgenWarning):
+        print(f"rlgen: warning: {message}", file=sys.stderr, flush=True)
+    else:
+        _HOOK["previous"](message, category, filename, lineno, file, line)
 
 
 def option(flag: str, python: str) -> str:

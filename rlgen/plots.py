@@ -51,11 +51,12 @@ def plot_history(
             f"plot_history takes a dict of per-epoch lists, not {type(history).__name__}"
         )
     metrics = [k for k in history if not k.startswith("val_") and k not in ("epoch", "seconds")]
-    metrics = sorted(metrics, key=lambda k: k != "loss")[:2]
+    # the loss, then another: a GAN's two losses (d_loss, g_loss) before its scores
+    metrics = sorted(metrics, key=lambda k: (k != "loss", not k.endswith("loss")))[:2]
     if not metrics:  # matplotlib: "Number of columns must be a positive integer, not 0"
         raise UsageError(
-            "plot_history: the history holds no metrics (a trainer's is empty until fit(); "
-            "a run's is in its history.csv)"
+            "plot_history: the history holds no metrics (a trainer's or a GAN's is empty until "
+            "it trains; a run's is in its history.csv, a GAN run's in metrics.csv)"
         )
     fig = _figure(figsize=(5 * len(metrics), 3.6))
     axes = fig.subplots(1, len(metrics), squeeze=False)
@@ -79,6 +80,7 @@ def polynomial(coefficients: Sequence[float], digits: int = 2) -> str:
     powers = ["", "x", "x²", "x³", "x⁴", "x⁵", "x⁶", "x⁷", "x⁸", "x⁹"]
     terms = []
     for k, a in enumerate(coefficients):
+        a = round(float(a), digits) + 0.0  # -0.001 is 0.00, not -0.00
         power = powers[k] if k < len(powers) else f"x^{k}"
         value = f"{abs(a):.{digits}f}{power}"
         terms.append(value if not terms else f"{'-' if a < 0 else '+'} {value}")
@@ -172,6 +174,10 @@ def plot_digit_grid(
             images = images.reshape(len(images), side, side)  # N rows of 784 pixels
     if images.ndim != 3 or not len(images):
         raise UsageError(f"plot_digit_grid takes (N, 28, 28) images, not shape {images.shape}")
+    if labels is not None and len(labels) != len(images):
+        raise UsageError(
+            f"plot_digit_grid got {len(labels)} labels for {len(images)} images; give one each"
+        )
     ncols = min(ncols, len(images))
     nrows = int(np.ceil(len(images) / ncols))
     height = 0.95 if labels is not None else 0.8  # room for the titles above each digit

@@ -100,6 +100,24 @@ def read_csv(path: str | Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+def write_history(path: str | Path, history: dict[str, list[float]]) -> Path:
+    """A per-epoch history (a dict of equal-length lists) as a CSV file, a row per epoch."""
+    return write_csv(path, [dict(zip(history, row)) for row in zip(*history.values())])
+
+
+def read_history(path: str | Path) -> dict[str, list[float]]:
+    """A CSV file :func:`write_history` wrote, as the dict again ("epoch" as ints); empty
+    if missing or unreadable (evaluating or sampling a run does not need it)."""
+    try:
+        rows = read_csv(path)
+        history = {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    if "epoch" in history:
+        history["epoch"] = [int(e) for e in history["epoch"]]
+    return history
+
+
 def utc_stamp() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
 
@@ -274,6 +292,11 @@ def a_or_an(word: str) -> str:
 def open_run(path: str | Path, group: str | None = None) -> Run:
     """Open an existing run folder, checking it is one and (optionally) of ``group``."""
     path = Path(path)
+    if path.is_file() and path.suffix == ".keras":  # GAN.load("run/generator.keras")
+        raise UsageError(
+            f"{path} is one network's file; give the run folder it is in ({path.parent}), or "
+            "load the network alone with keras.models.load_model"
+        )
     if not path.is_dir():
         raise UsageError(f"{path} is not a folder; give a run folder written by 'rlgen ... train'")
     if not (path / CONFIG).is_file():

@@ -146,6 +146,15 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
+def seed_after(seed: int, done: int) -> int:
+    """The seed of what follows ``done`` epochs (a further fit's shuffle order): ``seed``
+    itself at 0, so one fit is as before, then a seed drawn from both (``seed + done`` would
+    be seed + 1's first)."""
+    import numpy as np
+
+    return seed if not done else int(np.random.SeedSequence([seed, done]).generate_state(1)[0])
+
+
 def configure(
     config: RuntimeConfig | None = None, default_threads: int = 0, *, set_globals: bool = True
 ) -> Runtime:

@@ -54,7 +54,7 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: int = 600, env: dict |
     return CLIResult(proc)
 
 
-def interrupt_cli(*args: str, once: Path, timeout: int = 300, grace: int = 120) -> CLIResult:
+def interrupt_cli(*args: str, once: Path, timeout: int = 300, grace: int = 240) -> CLIResult:
     """``python -m rlgen ARGS`` in a fresh process, stopped with Ctrl-C (SIGINT) as soon as
     the file ``once`` exists (a checkpoint, say). A process still running ``grace`` seconds
     after the Ctrl-C fails the test with every thread's Python stack, not a bare timeout."""

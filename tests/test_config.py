@@ -220,3 +220,30 @@ def test_rlgen_warnings_are_one_line_on_the_command_line_and_python_warnings_els
     assert str(recwarn.pop(UserWarning).message) == "someone else's"  # handled as before
     with pytest.warns(RlgenWarning, match="the env is odd"):  # from Python: a warning
         warnings.warn("the env is odd", RlgenWarning, stacklevel=1)
+
+
+def test_the_warning_hook_outlives_no_command_line_in_overlapping_threads():
+    """command_line() holds per thread, showwarning for the process: two overlapping ones,
+    the first ending first, left the hook installed after both."""
+    import threading
+    import warnings
+
+    original = warnings.showwarning
+    b_entered, a_left = threading.Event(), threading.Event()
+
+    def a():
+        with command_line():
+            b_entered.wait(5)
+        a_left.set()
+
+    def b():
+        with command_line():
+            b_entered.set()
+            a_left.wait(5)
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert warnings.showwarning is original

@@ -41,6 +41,7 @@ def test_regression_fit_shows_data_truth_and_fit(tmp_path):
     ]
     assert is_png(plots.plot_regression_fit(x, y, [0.2, 0.7], path=tmp_path / "fit.png"))
     assert plots.polynomial([-0.5, 0.0, -2.0]) == "y = -0.50 + 0.00x - 2.00x²"
+    assert plots.polynomial([-0.001, 0.5, -1e-4]) == "y = 0.00 + 0.50x + 0.00x²"  # no -0.00
 
 
 def test_digit_grids_take_the_shapes_images_come_in():

@@ -253,7 +253,7 @@ class BaseAgent:
     # ---- saving ----------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the networks (``.keras``) and ``agent.json`` into folder ``path``."""
-        self._checked_config()  # not a config the networks were not built with (unloadable)
+        self._sync_config()  # not a config the networks were not built with (unloadable)
         path = Path(path).expanduser()
         if path.suffix in (".keras", ".zip") or path.is_file():  # SB3 writes model.zip
             raise UsageError(
@@ -371,6 +371,11 @@ class BaseAgent:
                 "this agent has no environment (its env could not be remade); load it with "
                 "one to train it: load(path, env=...) or load_checkpoint(path, env=...)"
             )
+        self._sync_config()
+
+    def _sync_config(self) -> None:
+        """Check the config again and apply what changed among :attr:`LIVE_FIELDS` (by
+        learn(), and by save(): a checkpoint keeps the agent as the config says)."""
         before = self._built_with
         self._checked_config()
         self._apply_config(before)

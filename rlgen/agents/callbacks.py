@@ -108,7 +108,7 @@ def training_callbacks(
                 f"callbacks must be rlgen.agents.Callback objects, got {type(c).__name__}"
                 + (f"; {SB3_HOOKS}" if hasattr(c, "_on_step") else "")
             )
-        if hasattr(c, "_on_step") and type(c).on_step is Callback.on_step:  # never called
+        if hasattr(c, "_on_step") and not _overrides_a_hook(c):  # SB3's: never called
             raise UsageError(f"{type(c).__name__} defines _on_step, never called: {SB3_HOOKS}")
     if tensorboard is not None:
         evaluator = next((c for c in callbacks if isinstance(c, EvalCallback)), None)
@@ -116,6 +116,13 @@ def training_callbacks(
     if progress:
         callbacks.append(ProgressBarCallback(amount, unit=unit))
     return CallbackList(callbacks)
+
+
+def _overrides_a_hook(callback: Callback) -> bool:
+    """Whether ``callback`` overrides any of :class:`Callback`'s hooks (one that does, and
+    has an ``_on_step`` helper of its own besides, is one of ours)."""
+    hooks = ("on_training_start", "on_step", "on_episode_end", "on_update", "on_training_end")
+    return any(getattr(type(callback), h) is not getattr(Callback, h) for h in hooks)
 
 
 SB3_HOOKS = (
@@ -293,10 +300,11 @@ class CheckpointCallback(Callback):
         save_freq: int | None = None,
     ) -> None:
         path = one_of("path", path, None, "save_path", save_path)  # SB3's names
+        named = "save_freq" if save_freq is not None else option("--checkpoint-every", "every")
         every = one_of("every", every, None, "save_freq", save_freq)
         if path is None:
             raise UsageError("CheckpointCallback needs path, the folder to keep the checkpoint in")
-        every = check_count(option("--checkpoint-every", "every"), every)
+        every = check_count(named, every)
         self.path, self.every, self.unit = Path(path), every, check_unit(unit)
         self.evaluator = evaluator
         self._next = 0

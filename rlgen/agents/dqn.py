@@ -436,6 +436,8 @@ class DQNAgent(BaseAgent):
         replay buffer, epsilon schedule, counters, RNG state and the env copies mid-episode."""
         from rlgen.agents import checkpoint as ckpt
 
+        self._sync_config()  # first: the state below holds what it applies
+
         arrays = {f"target_{i}": w for i, w in enumerate(self.target_net.get_weights())}
         arrays.update(ckpt.optimizer_arrays(self.optimizer, "opt_"))
         state = {

@@ -8,6 +8,8 @@ import difflib
 import importlib
 import inspect
 import math
+import os
+import sys
 import warnings
 from typing import Any
 
@@ -119,13 +121,27 @@ def registered_ids() -> list[str]:
     return sorted(gym.envs.registry.keys())
 
 
+def import_env_module(module: str) -> None:
+    """Import the ``module`` of a ``"module:EnvId"``, as ``python -m`` would find it: the
+    ``rlgen`` command, a console script, does not put the current folder on the path."""
+    try:
+        importlib.import_module(module)
+        return
+    except ModuleNotFoundError as err:
+        here = os.getcwd()
+        if err.name != module.split(".")[0] or here in sys.path or "" in sys.path:
+            raise
+    sys.path.insert(0, here)
+    importlib.import_module(module)
+
+
 def is_registered(env_id: str) -> bool:
     """Whether gymnasium knows ``env_id`` (a ``"module:EnvId"`` imports ``module`` first)."""
     module, _, name = env_id.rpartition(":")
     if module:
         try:
-            importlib.import_module(module)
-        except ImportError:
+            import_env_module(module)
+        except Exception:  # noqa: BLE001 -- a module that fails to import registers nothing
             return False
     return name in gym.envs.registry
 
@@ -136,11 +152,12 @@ def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
     module, _, name = env_id.rpartition(":")
     if module:
         try:
-            importlib.import_module(module)
-        except ImportError as err:
+            import_env_module(module)
+        except Exception as err:  # not found, or its own code failed on import
             raise UsageError(
-                f"environment {env_id}: cannot import {module!r} ({err}); give a module on "
-                "the Python path that registers the env (gymnasium.register)"
+                f"environment {env_id}: cannot import {module!r} ({type(err).__name__}: "
+                f"{err}); give a module in the current folder or on PYTHONPATH that "
+                "registers the env (gymnasium.register)"
             ) from None
         if name not in gym.envs.registry:
             raise UsageError(

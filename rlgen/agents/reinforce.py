@@ -310,6 +310,8 @@ class ReinforceAgent(BaseAgent):
         fresh after each update (reset with a seed from the RNG), so no env state is kept."""
         from rlgen.agents import checkpoint as ckpt
 
+        self._sync_config()  # first: the state below holds what it applies
+
         arrays = {
             **ckpt.optimizer_arrays(self.policy_opt, "popt_"),
             **ckpt.optimizer_arrays(self.value_opt, "vopt_"),

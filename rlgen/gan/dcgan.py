@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 import types
 import warnings
@@ -48,17 +49,21 @@ from rlgen.optimizers import computes_in_float16, loss_scaled
 from rlgen.runs import (
     CONFIG,
     Run,
+    a_or_an,
     atomic_path,
     check_run,
     load_model,
     merge_json,
     open_run,
-    write_csv,
+    read_history,
+    read_json,
+    write_history,
 )
 
 GROUP = "gan"
 GENERATOR_FILE = "generator.keras"
 DISCRIMINATOR_FILE = "discriminator.keras"
+METRICS = "metrics.csv"  # the per-epoch history
 NUM_CLASSES = 10
 CHUNK = 1000  # images generated per generator call when sampling (bounded memory)
 MAX_IN_MEMORY = 1_000_000  # GAN.sample refuses more (3.1 GB); write_npz streams any number
@@ -593,10 +598,19 @@ def to_unit(images: Any) -> np.ndarray:
 class GAN:
     """A DCGAN you can train, sample from, save and load (the toolkit's GAN API)."""
 
-    def __init__(self, config: GANConfig | None = None, seed: int | None = 0) -> None:
-        self.config = config or GANConfig()
-        if not isinstance(self.config, GANConfig):
-            raise TypeError(f"GAN needs a GANConfig, got {type(self.config).__name__}")
+    def __init__(
+        self, config: GANConfig | dict[str, Any] | None = None, seed: int | None = 0
+    ) -> None:
+        """``config``: a GANConfig, or a dict of its fields (as a Trainer takes one).
+        Building it seeds Python's, NumPy's and TensorFlow's global generators with ``seed``
+        (its networks' initial weights), as ``keras.utils.set_random_seed`` would."""
+        if config is None or isinstance(config, dict):
+            config = cfgmod.build(GANConfig, config or {}, "GAN config")
+        if not isinstance(config, GANConfig):
+            raise UsageError(
+                f"GAN takes a GANConfig or a dict of its fields, not {type(config).__name__}"
+            )
+        self.config = config
         self.seed = seed_or_draw(seed)  # None: drawn, and kept
         self.model = make_dcgan(self.config, self.seed)
         self.history: dict[str, list[float]] = {}
@@ -651,7 +665,7 @@ class GAN:
         the first one's), batched."""
         batch = self.batch_for(len(x))
         ds = tf.data.Dataset.from_tensor_slices((x * 2.0 - 1.0, y.astype(np.int32))).cache()
-        seed = self.seed + 1_000 * done
+        seed = runtime.seed_after(self.seed, done)
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
         # Whole batches only: one last tiny batch makes a noisy discriminator step.
         return ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
@@ -702,7 +716,8 @@ class GAN:
             callbacks.append(_ProgressBar(epochs, steps, last=done + epochs))
         if run is not None:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.file("tensorboard"))))
-            monitor.save_grid(0)  # the untrained generator: the GIF's first frame
+            if not done:  # the untrained generator: the GIF's first frame (not a later one)
+                monitor.save_grid(0)
         start = time.perf_counter()
         self.model.use_live()  # a further train() goes on from the training weights
         try:
@@ -812,10 +827,25 @@ class GAN:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
-        """Write generator.keras, discriminator.keras and config.json into ``path``."""
-        path = Path(path)
+        """Write generator.keras, discriminator.keras, config.json and metrics.csv (the
+        history) into folder ``path``."""
+        path = Path(path).expanduser()
+        if path.suffix == ".keras":
+            raise UsageError(
+                f"save() writes a folder (the generator, the discriminator and config.json), "
+                f"and {path} names a .keras file; give a folder, e.g. {path.with_suffix('')}"
+            )
+        held = read_json(path / CONFIG) if (path / CONFIG).is_file() else {}
+        task = "cdcgan" if self.conditional else "dcgan"
+        if held and (held.get("group"), held.get("task")) != (GROUP, task):
+            raise UsageError(
+                f"{path} holds {a_or_an(str(held.get('task') or held.get('group') or 'other'))}"
+                " run; save this GAN to a new folder"
+            )
         save_models(self, path)
         merge_json(path / CONFIG, {**run_meta(self), **(extra or {})})
+        if self.history:  # a loaded GAN's further train() goes on from it
+            write_history(path / METRICS, self.history)
         return path
 
     @classmethod
@@ -826,7 +856,7 @@ class GAN:
         config = cfgmod.build(GANConfig, meta.get("config", {}), f"{run.path}/{CONFIG}")
         gan = cls.__new__(cls)
         gan.config, gan.seed = config, int(meta.get("seed", 0))
-        gan.history, gan.seconds = {}, 0.0
+        gan.history, gan.seconds = read_history(run.file(METRICS)), 0.0  # epochs go on
         gan.trained_on = meta.get("train_fingerprint")
         gan.generator_steps = generator_steps(run.path, meta)  # None: it does not say
         gan.data_source = meta.get("data", {}).get("source", "")
@@ -859,6 +889,15 @@ def run_meta(gan: GAN) -> dict[str, Any]:
         "generator_steps": gan.generator_steps,
         "versions": runtime.versions(),
     }
+
+
+def as_gan(gan: Any, call: str) -> GAN:
+    """``gan`` itself, or the GAN saved in folder ``gan``: what ``call`` works on."""
+    if isinstance(gan, GAN):
+        return gan
+    if isinstance(gan, (str, os.PathLike)):
+        return GAN.load(gan)
+    raise UsageError(f"{call} takes a GAN or the folder of a saved one, not {type(gan).__name__}")
 
 
 def save_models(gan: GAN, folder: Path) -> None:
@@ -986,8 +1025,7 @@ class _Monitor(keras.callbacks.Callback):
             hist.setdefault(k, []).append(float(v))
         hist.setdefault("seconds", []).append(round(time.perf_counter() - self._t0, 3))
         if self.run is not None:
-            rows = [dict(zip(hist, vals)) for vals in zip(*hist.values())]
-            write_csv(self.run.file("metrics.csv"), rows)
+            write_history(self.run.file(METRICS), hist)
             every = self.gan.config.grid_every(self.last_epoch)
             if (epoch + 1) % every == 0 or epoch + 1 == self.last_epoch:
                 self.save_grid(epoch + 1)

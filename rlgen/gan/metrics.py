@@ -441,8 +441,12 @@ def evaluate(
     cas: bool = True,
     reference: Reference | None = None,
 ) -> dict[str, Any]:
-    """The quality figures of a trained :class:`rlgen.gan.dcgan.GAN` (see the module doc)."""
+    """The quality figures of a trained :class:`rlgen.gan.dcgan.GAN`, or of the GAN saved in
+    folder ``gan`` (see the module doc)."""
+    from rlgen.gan.dcgan import as_gan
+
     _enough(n)  # before the reference classifier is trained
+    gan = as_gan(gan, "evaluate()")
     reference = reference or reference_classifier(gan.config.dataset, gan.config.data_dir)
     d = reference.data
     n = int(min(n, len(d.x_test), len(d.x_train)))  # the floor needs as many real digits

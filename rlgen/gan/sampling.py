@@ -119,15 +119,16 @@ def check_digits(digits: Any, conditional: bool = True, gan: str = "this one") -
 def check_output(out: str | Path, n: int, shape: tuple[int, ...] = IMAGE_SHAPE) -> Path:
     """The output path is a .png or .npz in an existing folder, with room for ``n`` digits."""
     out = Path(out)
+    named = option(f"--out {out}", f"{str(out)!r}")  # "--out out.jpg" read "out out.jpg"
     if out.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise UsageError(f"--out {out} must end in .png (a grid) or .npz (arrays x and y)")
+        raise UsageError(f"{named} must end in .png (a grid) or .npz (arrays x and y)")
     if not out.parent.is_dir():
         what = "is a file, not a folder" if out.parent.exists() else "does not exist"
-        raise UsageError(f"--out {out}: {out.parent} {what}; create the folder or pick another")
+        raise UsageError(f"{named}: {out.parent} {what}; create the folder or pick another")
     if not os.access(out.parent, os.W_OK):
-        raise UsageError(f"--out {out}: folder {out.parent} is not writable; pick another")
+        raise UsageError(f"{named}: folder {out.parent} is not writable; pick another")
     if out.is_dir():
-        raise UsageError(f"--out {out} is a folder; give a file name ending in .png or .npz")
+        raise UsageError(f"{named} is a folder; give a file name ending in .png or .npz")
     if out.suffix.lower() == ".png" and n > MAX_PNG:
         raise UsageError(
             f"-n {n} is too many for a PNG grid (at most {MAX_PNG}); write an .npz instead"
@@ -144,14 +145,15 @@ def check_output(out: str | Path, n: int, shape: tuple[int, ...] = IMAGE_SHAPE) 
 
 
 def sample_labelled(
-    run_path: str | Path,
+    run_path: Any,
     n: int,
     seed: int = 0,
     digits: int | Sequence[int] | None = None,
     min_confidence: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` labelled digits from a conditional GAN run: x float32 (n, 28, 28, 1) in [0, 1]
-    and y int64 (n,), balanced over ``digits`` (default 0-9); the same seed, the same digits.
+    """``n`` labelled digits from a conditional GAN run (its folder, or a GAN): x float32
+    (n, 28, 28, 1) in [0, 1] and y int64 (n,), balanced over ``digits`` (default 0-9); the
+    same seed, the same digits.
 
     ``min_confidence`` > 0 keeps only digits that the run's reference classifier (the seed
     CNN trained on the training split of the GAN's data set, see :mod:`rlgen.gan.metrics`)
@@ -159,16 +161,24 @@ def sample_labelled(
 
     Raises UsageError for a folder that is not a GAN run, a corrupt model, or an
     unconditional GAN (its digits have no labels)."""
-    check_request(run_path, n, digits, labels_needed=True, seed=seed)
-    from rlgen.gan.dcgan import GAN
+    from rlgen.gan.dcgan import GAN, as_gan
 
-    gan = GAN.load(run_path)
+    if isinstance(run_path, GAN):  # a GAN in hand, not saved
+        gan = run_path
+        if not gan.conditional:
+            raise UsageError(
+                "this GAN is unconditional, so its digits have no labels; train one without "
+                "--unconditional to augment a classifier"
+            )
+    else:
+        check_request(run_path, n, digits, labels_needed=True, seed=seed)
+        gan = as_gan(run_path, "sample_labelled()")
     if min_confidence <= 0:
         return gan.sample(n, digits=digits, seed=seed)
     from rlgen.gan import metrics
 
-    cfg = run_meta(run_path)["config"]
-    reference = metrics.reference_classifier(cfg.get("dataset", "mnist"), cfg.get("data_dir"))
+    cfg = gan.config
+    reference = metrics.reference_classifier(cfg.dataset, cfg.data_dir)
     return confident_samples(gan, n, seed, reference.probabilities, min_confidence, digits)
 
 
@@ -223,9 +233,13 @@ def write_samples(
     digits: int | Sequence[int] | None = None,
     seed: int = 0,
 ) -> Path:
-    """Write ``n`` samples of ``gan`` to ``out``: a PNG grid, or an .npz with ``x`` (n, 28, 28,
-    1) float32 in [0, 1] and ``y`` int64 (-1 for an unconditional GAN), streamed in chunks."""
+    """Write ``n`` samples of ``gan`` (a GAN, or the folder of a saved one) to ``out``: a PNG
+    grid, or an .npz with ``x`` (n, 28, 28, 1) float32 in [0, 1] and ``y`` int64 (-1 for an
+    unconditional GAN), streamed in chunks."""
+    from rlgen.gan.dcgan import as_gan
+
     out = check_output(out, n)
+    gan = as_gan(gan, "write_samples()")
     if out.suffix.lower() == ".png":
         from rlgen import plots
 

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from rlgen import config as cfgmod
 from rlgen import datasets, plots, runtime
-from rlgen.errors import TrainingDiverged, UsageError, check_count, seed_or_draw
+from rlgen.errors import TrainingDiverged, UsageError, check_count, option, seed_or_draw
 from rlgen.optimizers import computes_in_float16, loss_scaled
 from rlgen.runs import (
     CONFIG,
@@ -31,9 +31,9 @@ from rlgen.runs import (
     check_run,
     load_model,
     merge_json,
-    read_csv,
+    read_history,
     read_json,
-    write_csv,
+    write_history,
 )
 from rlgen.supervised import models
 from rlgen.supervised.configs import CONFIGS, RNN_PRESETS, TrainConfig
@@ -134,8 +134,9 @@ def synthetic_digits(
         datasets.warn(
             f"--augment-from {gan_run} trained only {steps:,} generator steps (the default is "
             "about 9,300): its digits may be poor and lower accuracy (a 300-step GAN's digits "
-            f"cost 1.6 points in BENCHMARKS.md); check them with 'rlgen gan eval {gan_run}'"
-            f"{or_filter}"
+            "cost 1.6 points in BENCHMARKS.md); check them with "
+            + option(f"'rlgen gan eval {gan_run}'", f"rlgen.gan.metrics.evaluate({str(gan_run)!r})")
+            + or_filter
         )
     x, y = sample_labelled(gan_run, n, seed=seed, min_confidence=min_confidence)
     return x.astype(np.float32), y.astype(np.int64)
@@ -356,7 +357,7 @@ class Trainer:
         """A pipeline over ``x, y``; a training one shuffles (and jitters, with geometric) in
         an order drawn from the seed and the ``done`` epochs before it: a further fit()'s
         epochs do not replay the first fit()'s orders."""
-        seed = self.seed + 1_000 * done
+        seed = runtime.seed_after(self.seed, done)
         ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
         if training:
             ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
@@ -694,10 +695,7 @@ class Trainer:
             meta["test_fingerprint"] = datasets.fingerprint(d.x_test, d.y_test)
         merge_json(path / CONFIG, {**meta, **(extra or {})})
         if self.history:  # the model's whole history: a loaded trainer goes on from it
-            write_csv(
-                path / HISTORY,
-                [dict(zip(self.history, row)) for row in zip(*self.history.values())],
-            )
+            write_history(path / HISTORY, self.history)
         return path
 
     @classmethod
@@ -724,7 +722,7 @@ class Trainer:
         trainer = cls(task, config, seed=int(meta.get("seed", 0)))
         trainer.tested_on = meta.get("test_fingerprint")
         trainer._used = cfgmod.to_dict(config)  # the model was made with it
-        trainer.history = _read_history(run.file(HISTORY))  # a further fit() goes on counting
+        trainer.history = read_history(run.file(HISTORY))  # a further fit() goes on counting
         # Compiled afresh for evaluation: the saved optimizer state is not needed to evaluate,
         # and restoring it warns under mixed precision (the loss-scale optimizer's extra slots).
         with runtime.active().strategy.scope():
@@ -734,19 +732,6 @@ class Trainer:
                 trainer.tested_on = None  # its fingerprint was of the standardised test split
             model.compile(trainer._optimizer(model), trainer._loss(), metrics=trainer._metrics())
         return trainer
-
-
-def _read_history(path: Path) -> dict[str, list[float]]:
-    """history.csv as :attr:`Trainer.history` holds it; empty if missing or unreadable
-    (evaluating a run does not need it)."""
-    try:
-        rows = read_csv(path)
-        history = {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
-    if "epoch" in history:
-        history["epoch"] = [int(e) for e in history["epoch"]]
-    return history
 
 
 def _standardised(model: keras.Model) -> keras.Model:
@@ -837,8 +822,7 @@ class _EpochLog(keras.callbacks.Callback):
             hist.setdefault(k, []).append(v)
         hist.setdefault("seconds", []).append(round(time.perf_counter() - self._t0, 3))
         if self.run is not None:
-            rows = [dict(zip(hist, vals)) for vals in zip(*hist.values())]
-            write_csv(self.run.file(HISTORY), rows)
+            write_history(self.run.file(HISTORY), hist)
             self._good, self._unsaved = self.model.get_weights(), True
             now = time.perf_counter()
             if self._saved_at is None or now - self._saved_at >= self.CHECKPOINT_SECONDS:

@@ -165,6 +165,13 @@ def test_a_config_changed_after_building_is_applied_or_refused_never_saved_unapp
     with pytest.raises(UsageError, match="batch_size must be > 0"):
         agent.learn(10, progress=False)
     agent.config.batch_size = 32
+    mine = agent.config  # the caller's object stays the one in use (it was swapped)
+    agent.learn(1, progress=False)
+    assert agent.config is mine
+    mine.learning_starts = 10_000  # applied by a checkpoint too, not only by learn()
+    agent.save_checkpoint(tmp_path / "ckpt")
+    assert DQNAgent.load_checkpoint(tmp_path / "ckpt")._learning_starts_at > agent.num_timesteps
+    mine.learning_starts = 150
     agent.save(tmp_path / "agent")
     loaded = DQNAgent.load(tmp_path / "agent")
     assert loaded.config.learning_rate == 1e-4 and loaded.config.batch_size == 32

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 
 import pytest
 
@@ -336,33 +337,42 @@ gym.register(id="Corridor-v0", entry_point=Corridor, max_episode_steps=50)
 """
 
 
-def test_a_custom_env_by_gymnasiums_module_id(tmp_path, monkeypatch):
+def test_a_custom_env_by_gymnasiums_module_id(tmp_path, monkeypatch, request):
     """ "module:EnvId" (gymnasium.make's form) was refused as an unknown id, so the command
     line could not train or evaluate a custom env at all."""
     (tmp_path / "corridor_envs.py").write_text(CORRIDOR)
+    (tmp_path / "broken_envs.py").write_text("raise RuntimeError('a bug in the module')\n")
+
+    def command(*args):  # as the installed `rlgen` script runs: the folder not on sys.path
+        return run_python(["-P", "-m", "rlgen", *map(str, args)], cwd=tmp_path)
+
     out = tmp_path / "run"
     small = ("--steps", "300", "--learning-starts", "50", "--eval-every", "300", "--quiet")
-    proc = rlgen("agent", "train", "dqn", "--env", "corridor_envs:Corridor-v0", *small,
-                 "--eval-episodes", "2", "--out", str(out), cwd=tmp_path)  # fmt: skip
+    proc = command("agent", "train", "dqn", "--env", "corridor_envs:Corridor-v0", *small,
+                   "--eval-episodes", "2", "--out", out)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    proc = rlgen("agent", "eval", str(out), "--episodes", "2", cwd=tmp_path)
+    proc = command("agent", "eval", out, "--episodes", "2")
     assert proc.returncode == 0 and "dqn on corridor_envs:Corridor-v0" in proc.stdout, proc
     for env_id, needle in (
         ("corridor_envs:Nope-v0", "importing 'corridor_envs' registered no env 'Nope-v0'"),
         ("no_such_module:Corridor-v0", "cannot import 'no_such_module'"),
+        ("broken_envs:Corridor-v0", "(RuntimeError: a bug in the module)"),
     ):
-        assert_usage_error(rlgen("agent", "train", "dqn", "--env", env_id, cwd=tmp_path), needle)
+        assert_usage_error(command("agent", "train", "dqn", "--env", env_id), needle)
     # saved from Python under the id its script registered: the command line names --env
     monkeypatch.syspath_prepend(str(tmp_path))
-    import corridor_envs  # noqa: F401  (registers Corridor-v0 here)
+    import corridor_envs  # noqa: F401  (registers Corridor-v0 here, until the test ends)
+    import gymnasium as gym
 
+    request.addfinalizer(lambda: sys.modules.pop("corridor_envs", None))
+    request.addfinalizer(lambda: gym.envs.registry.pop("Corridor-v0", None))
     from rlgen.agents import DQNAgent
 
     DQNAgent("Corridor-v0", {"hidden_sizes": (8,)}).save(tmp_path / "saved")
-    proc = rlgen("agent", "eval", str(tmp_path / "saved"), "--episodes", "2", cwd=tmp_path)
+    proc = command("agent", "eval", tmp_path / "saved", "--episodes", "2")
     assert_usage_error(proc, "Corridor-v0, which is not registered", "--env MODULE:Corridor-v0")
-    proc = rlgen("agent", "eval", str(tmp_path / "saved"), "--episodes", "2",
-                 "--env", "corridor_envs:Corridor-v0", cwd=tmp_path)  # fmt: skip
+    proc = command("agent", "eval", tmp_path / "saved", "--episodes", "2",
+                   "--env", "corridor_envs:Corridor-v0")  # fmt: skip
     assert proc.returncode == 0 and "over 2 episodes" in proc.stdout, proc.stderr
-    proc = rlgen("agent", "eval", str(tmp_path / "saved"), "--env", "CartPole-v1", cwd=tmp_path)
+    proc = command("agent", "eval", tmp_path / "saved", "--env", "CartPole-v1")
     assert_usage_error(proc, "holds an agent of Corridor-v0", "CartPole-v1 has 4")

@@ -549,6 +549,17 @@ def test_stable_baselines3_habits_get_a_message_not_silence_or_a_type_name(tmp_p
 
     with pytest.raises(UsageError, match=r"got NotOurs; rlgen's Callback calls on_step\(agent"):
         agent.learn(100, callback=NotOurs(), progress_bar=False)
+
+    class Ours(Callback):  # a helper of that name beside one of rlgen's hooks: fine
+        def _on_step(self):
+            return True
+
+        def on_step(self, agent):
+            return self._on_step()
+
+    agent.learn(10, callback=Ours(), progress_bar=False)
+    with pytest.raises(UsageError, match="^save_freq must be"):
+        CheckpointCallback(save_path=tmp_path / "c", save_freq=0)
     with pytest.raises(UsageError, match=r"saved as a folder"):
         agent.save(tmp_path / "model.zip")  # SB3's file: was made a folder of that name
     assert not (tmp_path / "model.zip").exists()

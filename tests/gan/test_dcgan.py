@@ -158,6 +158,8 @@ def test_train_writes_grids_checkpoint_gif_and_stops_on_nan(tmp_path):
         gan.train(2 * x - 1, y, epochs=1, verbose=0)
     with pytest.raises(UsageError, match="clip them"):
         gan.train(x * 1.2, y, epochs=1, verbose=0)
+    with pytest.raises(UsageError, match=r"tanh's range, to \(x \+ 1\) / 2"):  # not "clip"
+        gan.train(x * 0.1 - 0.15, y, epochs=1, verbose=0)  # a young generator's output
     with pytest.raises(UsageError, match=r"not str: make one with rlgen.runs.create_run"):
         gan.train(x, y, epochs=1, run=str(tmp_path / "mine"), verbose=0)  # AttributeError
     # the label embedding wrapped -1 to digit 9 and truncated 2.5 in silence; 10 and one-hot
@@ -552,3 +554,23 @@ def test_epoch_grids_name_their_epoch_and_rows(tmp_path):
         margin = np.asarray(b)
         assert margin[:20].min() < 128 and margin[20:, :20].min() < 128  # the text is drawn
         assert np.array_equal(np.asarray(a), margin[20:, 20:])  # the digits as before
+
+
+def test_a_loaded_gan_goes_on_counting_its_epochs(tmp_path):
+    """Loaded, a GAN's history was empty: a further train() counted from epoch 1 and drew
+    the first training's shuffle orders again."""
+    from rlgen import runtime
+    from rlgen.gan.dcgan import GAN
+
+    gan = GAN(dict(TINY))  # a dict of fields, as a Trainer takes one
+    run = create_run("gan", "cdcgan", out=tmp_path / "gan")
+    gan.train(*digits(32), epochs=1, run=run, verbose=0)
+    first = (tmp_path / "gan" / "samples" / "epoch_000.png").read_bytes()
+    gan.train(*digits(32), epochs=1, run=run, verbose=0)  # the untrained grid is kept
+    assert (tmp_path / "gan" / "samples" / "epoch_000.png").read_bytes() == first
+    loaded = GAN.load(tmp_path / "gan")
+    assert loaded.history["epoch"] == [1, 2] and loaded.history == gan.history
+    loaded.train(*digits(32), epochs=1, verbose=0)
+    assert loaded.history["epoch"] == [1, 2, 3]
+    assert runtime.seed_after(7, 0) == 7  # one training as before
+    assert len({runtime.seed_after(7, 1), runtime.seed_after(8, 0), runtime.seed_after(7, 2)}) == 3

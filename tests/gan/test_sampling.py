@@ -112,3 +112,32 @@ def test_confident_samples_derive_their_seeds_inside_the_seed_range():
     sure = lambda x: np.full((len(x), 10), 1.0)  # noqa: E731
     x, y = sampling.confident_samples(tiny_gan(), 10, 300_000_000, sure, 0.5)
     assert x.shape == (10, 28, 28, 1) and len(y) == 10
+
+
+def test_a_gan_or_its_folder_either_way_and_keras_habits(trained, gan_run, uncond_run, tmp_path):
+    """A student's session: functions took a GAN or a folder but not both (AttributeErrors),
+    a .keras path made a folder, and a messy error for a network's file."""
+    from rlgen import plots
+    from rlgen.gan.dcgan import GAN
+
+    sampling.write_samples(str(gan_run), tmp_path / "a.npz", 10)  # a folder, as the CLI takes
+    x, y = sampling.sample_labelled(trained, 10, seed=3)  # a GAN in hand
+    x2, y2 = sampling.sample_labelled(gan_run, 10, seed=3)
+    np.testing.assert_array_equal(y, y2)
+    np.testing.assert_allclose(x, x2, atol=1e-6)
+    with pytest.raises(UsageError, match="write_samples\\(\\) takes a GAN or the folder"):
+        sampling.write_samples(3, tmp_path / "b.npz", 10)
+    with pytest.raises(UsageError, match=r"^'.*out\.jpg' must end in \.png"):  # not "out out.jpg"
+        sampling.write_samples(trained, tmp_path / "out.jpg", 4)
+    with pytest.raises(UsageError, match="one network's file; give the run folder"):
+        GAN.load(gan_run / "generator.keras")
+    with pytest.raises(UsageError, match="names a .keras file; give a folder"):
+        trained.save(tmp_path / "mygan.keras")
+    with pytest.raises(UsageError, match="holds a dcgan run; save this GAN to a new folder"):
+        trained.save(uncond_run)  # a conditional GAN over an unconditional one's files
+    with pytest.raises(UsageError, match="GANConfig or a dict of its fields, not int"):
+        GAN(5)
+    with pytest.raises(UsageError, match="got 1 labels for 2 images"):
+        plots.plot_digit_grid(np.zeros((2, 28, 28)), labels=["a"])
+    figure = plots.plot_history(trained.history)  # the two losses, not a loss and a score
+    assert [ax.get_ylabel() for ax in figure.axes] == ["d_loss", "g_loss"]
