@@ -145,7 +145,8 @@ def test_augmenting_from_a_briefly_trained_gan_warns(gan_run, tmp_path, capsys):
     synthetic_digits(gan_run, 10, seed=0)
     err = capsys.readouterr().err
     assert f"augment_from {gan_run} trained only {steps:,} generator steps" in err  # Python's
-    assert f"rlgen gan eval {gan_run}' or add min_confidence=0.9" in err
+    # from Python, the Python way to check them
+    assert f"rlgen.gan.metrics.evaluate({str(gan_run)!r}) or add min_confidence=0.9" in err
     synthetic_digits(gan_run, 10, seed=0, min_confidence=0.01)
     assert "or add min_confidence" not in capsys.readouterr().err  # it is there already
     # a run written before config.json counted steps: its summary.json's epochs
