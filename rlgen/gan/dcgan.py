@@ -39,7 +39,6 @@ from rlgen.errors import (
     TrainingDiverged,
     UsageError,
     check_count,
-    check_seed,
     option,
     seed_or_draw,
 )
@@ -617,7 +616,7 @@ class GAN:
         self.seconds = 0.0
         self.trained_on: str | None = None  # datasets.fingerprint of the last train()'s data
         self.data_source = ""
-        self.generator_steps: int | None = 0  # None: a run saved before rlgen counted them
+        self._steps_before: int | None = 0  # a loaded run's; None: saved before rlgen counted
 
     @property
     def generator(self) -> keras.Model:
@@ -696,6 +695,8 @@ class GAN:
         if y is None and self.conditional:
             raise UsageError("a conditional GAN trains on labelled images; give y, the labels")
         x = np.asarray(x, np.float32)
+        if x.ndim == 3 and x.shape[1:] == IMAGE_SHAPE[:2]:  # (N, 28, 28), as keras.datasets
+            x = x[..., None]
         y = np.zeros(len(x), np.int64) if y is None else datasets.digit_labels(y, "labels")
         if x.ndim != 4 or x.shape[1:] != IMAGE_SHAPE or len(y) != len(x) or not len(x):
             raise UsageError(
@@ -736,9 +737,6 @@ class GAN:
                     f"{run.file('checkpoint')}"
                 ) from None
             raise
-        finally:  # interrupted too: the epochs that finished are in the history
-            if self.generator_steps is not None:  # one generator update per full batch
-                self.generator_steps += (len(self.history.get("epoch", [])) - done) * steps
         self.seconds += time.perf_counter() - start
         if monitor.diverged:
             where = ""
@@ -766,6 +764,20 @@ class GAN:
         self._warn_if_untrained()
         yield from self._chunks(n, digits, seed)
 
+    @property
+    def generator_steps(self) -> int | None:
+        """Generator updates so far: a loaded run's and this process's, however trained
+        (train(), or Keras' own ``gan.model.fit``); None for a run saved before rlgen counted
+        them."""
+        if self._steps_before is None:
+            return None
+        return self._steps_before + int(self.model.g_optimizer.iterations.numpy())
+
+    @generator_steps.setter
+    def generator_steps(self, steps: int | None) -> None:
+        done = int(self.model.g_optimizer.iterations.numpy())
+        self._steps_before = None if steps is None else int(steps) - done
+
     def _warn_if_untrained(self) -> None:
         if self.generator_steps == 0:
             warnings.warn(
@@ -779,7 +791,7 @@ class GAN:
         self, n: int, digits: int | Sequence[int] | None, seed: int
     ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         n = check_count("-n", n)
-        check_seed(seed)
+        seed = seed_or_draw(seed)  # None: other images at each call
         if digits is not None:
             check_digits(digits, self.conditional)
         pool = np.arange(NUM_CLASSES) if digits is None else np.atleast_1d(digits)
@@ -792,12 +804,13 @@ class GAN:
             yield images, (y if self.conditional else None)
 
     def sample(
-        self, n: int, digits: int | Sequence[int] | None = None, seed: int = 0
+        self, n: int, digits: int | Sequence[int] | None = None, seed: int | None = 0
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """``n`` generated images float32 (n, 28, 28, 1) in [0, 1] and their int64 labels.
 
         ``digits``: one digit, or several to balance over (default all ten); the same seed
-        gives the same images. Labels are None for an unconditional GAN.
+        gives the same images (``seed=None``: new ones at each call). Labels are None for an
+        unconditional GAN.
         """
         n = check_count("-n", n)
         if n > MAX_IN_MEMORY:
@@ -858,7 +871,7 @@ class GAN:
         gan.config, gan.seed = config, int(meta.get("seed", 0))
         gan.history, gan.seconds = read_history(run.file(METRICS)), 0.0  # epochs go on
         gan.trained_on = meta.get("train_fingerprint")
-        gan.generator_steps = generator_steps(run.path, meta)  # None: it does not say
+        gan._steps_before = generator_steps(run.path, meta)  # None: it does not say
         gan.data_source = meta.get("data", {}).get("source", "")
         # Under the active strategy: make_dcgan builds the optimizers there, and a
         # MirroredStrategy refuses slots for variables created outside its scope.

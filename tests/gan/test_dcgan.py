@@ -574,3 +574,18 @@ def test_a_loaded_gan_goes_on_counting_its_epochs(tmp_path):
     assert loaded.history["epoch"] == [1, 2, 3]
     assert runtime.seed_after(7, 0) == 7  # one training as before
     assert len({runtime.seed_after(7, 1), runtime.seed_after(8, 0), runtime.seed_after(7, 2)}) == 3
+
+
+def test_keras_users_fit_sample_and_shapes(recwarn):
+    """Trained with Keras' own fit, a GAN still said "not been trained" (and saved 0 steps);
+    sample(seed=None) was refused; keras.datasets' (N, 28, 28) images were refused."""
+    gan = tiny_gan()
+    x, y = digits(32)
+    gan.model.fit(gan.dataset(x, y), epochs=1, verbose=0)
+    assert gan.generator_steps == 32 // 16  # counted by the generator's optimizer
+    first, _ = gan.sample(4, seed=None)
+    second, _ = gan.sample(4, seed=None)
+    assert not np.array_equal(first, second)  # new images at each call
+    assert not [w for w in recwarn if "not been trained" in str(w.message)]
+    gan.train(x[..., 0], y, epochs=1, verbose=0)  # (N, 28, 28)
+    assert gan.generator_steps == 2 * (32 // 16) and gan.history["epoch"] == [1]
