@@ -195,7 +195,7 @@ def unit_pixels(x: Any, what: str, slack: float = 0.01) -> np.ndarray:
         if not (-slack <= low and high <= 1.0 + slack):
             if high > 1.5:
                 fix = "divide 0-255 pixels by 255"
-            elif low < -0.5 or (low < 0 and high <= 1.0 + slack):  # a young generator's tanh
+            elif low < -0.5 or high < 0.5:  # a young generator's tanh: no ink anywhere
                 fix = "map [-1, 1], a tanh's range, to (x + 1) / 2"
             else:
                 fix = "clip them"

@@ -400,3 +400,19 @@ def test_a_resize_overshoot_in_a_data_file_is_clipped_and_label_types_are_named(
     np.savez(tmp_path / "words.npz", **{**arrays, "y_train": arrays["y_train"].astype(str)})
     with pytest.raises(UsageError, match="y_train are of type <U.*give the digits 0-9 as integers"):
         datasets.load_images("mnist", tmp_path / "words.npz")
+
+
+def test_pixels_out_of_range_are_told_the_likely_fix():
+    from rlgen.datasets import unit_pixels
+
+    ringing = np.array([-0.05, 0.0, 0.7, 1.0], np.float32)  # a resize's overshoot: clip
+    young_tanh = np.array([-0.14, -0.08, -0.02], np.float32)  # a generator's first output
+    for pixels, fix in (
+        (ringing, "clip them"),
+        (young_tanh, r"\(x \+ 1\) / 2"),
+        (ringing * 2 - 1, r"\(x \+ 1\) / 2"),
+        (ringing * 255, "divide 0-255 pixels by 255"),
+    ):
+        with pytest.raises(UsageError, match=fix):
+            unit_pixels(pixels, "the images")
+    np.testing.assert_array_equal(unit_pixels([-0.005, 1.004], "x"), [0.0, 1.0])  # slack
