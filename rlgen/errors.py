@@ -53,7 +53,8 @@ _HOOK = {"users": 0, "previous": None}
 def _hook_warnings(change: int) -> None:
     with _HOOK_LOCK:
         if change > 0 and not _HOOK["users"]:
-            _HOOK["previous"] = warnings.showwarning
+            if warnings.showwarning is not _show_warning:  # a catch_warnings() may restore it
+                _HOOK["previous"] = warnings.showwarning
             warnings.showwarning = _show_warning
         _HOOK["users"] += change
         if not _HOOK["users"] and warnings.showwarning is _show_warning:
@@ -64,7 +65,10 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):  #
     if _COMMAND_LINE.get() and issubclass(category, RlgenWarning):
         print(f"rlgen: warning: {message}", file=sys.stderr, flush=True)
     else:
-        _HOOK["previous"](message, category, filename, lineno, file, line)
+        show = _HOOK["previous"]
+        if show is None or show is _show_warning:
+            show = warnings._showwarning_orig  # never itself
+        show(message, category, filename, lineno, file, line)
 
 
 def option(flag: str, python: str) -> str:

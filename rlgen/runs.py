@@ -102,6 +102,9 @@ def read_csv(path: str | Path) -> list[dict[str, str]]:
 
 def write_history(path: str | Path, history: dict[str, list[float]]) -> Path:
     """A per-epoch history (a dict of equal-length lists) as a CSV file, a row per epoch."""
+    lengths = {key: len(values) for key, values in history.items()}
+    if len(set(lengths.values())) > 1:  # zip would drop the rows past the shortest
+        raise ValueError(f"a history's columns differ in length: {lengths}")
     return write_csv(path, [dict(zip(history, row)) for row in zip(*history.values())])
 
 

@@ -247,3 +247,36 @@ def test_the_warning_hook_outlives_no_command_line_in_overlapping_threads():
     for t in threads:
         t.join()
     assert warnings.showwarning is original
+
+
+def test_the_warning_hook_never_calls_itself_after_a_catch_warnings_elsewhere(capsys):
+    """A catch_warnings() (Keras and TensorFlow use them) entered in another thread while a
+    command_line() lasted put the hook back on leaving: the next command_line() took the
+    hook for the handler before it, and a warning was a RecursionError."""
+    import threading
+    import warnings
+
+    from rlgen.errors import RlgenWarning
+
+    original = warnings.showwarning
+    inside, left = threading.Event(), threading.Event()
+
+    def other():
+        with warnings.catch_warnings():
+            inside.set()
+            left.wait(5)
+
+    thread = threading.Thread(target=other)
+    with command_line():
+        thread.start()
+        inside.wait(5)
+    left.set()
+    thread.join()
+    try:
+        with command_line(), warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.warn("someone else's", UserWarning, stacklevel=1)  # no RecursionError
+            warnings.warn("ours", RlgenWarning, stacklevel=1)
+    finally:
+        warnings.showwarning = original
+    assert capsys.readouterr().err == "rlgen: warning: ours\n"  # the other passed on

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -189,7 +190,8 @@ class BaseAgent:
                 f"{name} takes a {self.config_cls.__name__} (or a dict of its fields), "
                 f"got {type(config).__name__}"
             )
-        self.config = config if config is not None else self.default_config(self.env_id)
+        # a copy: one config object given to several agents (a sweep) stays the caller's
+        self.config = replace(config) if config is not None else self.default_config(self.env_id)
         self._built_with = cfgmod.to_dict(self.config)  # what the networks are built with
         self.rng = np.random.default_rng(self.seed)
         self.num_timesteps = 0

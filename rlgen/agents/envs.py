@@ -131,7 +131,7 @@ def import_env_module(module: str) -> None:
         here = os.getcwd()
         if err.name != module.split(".")[0] or here in sys.path or "" in sys.path:
             raise
-    sys.path.insert(0, here)
+    sys.path.append(here)  # last: a local file never shadows an installed package
     importlib.import_module(module)
 
 

@@ -17,6 +17,7 @@ needs. ``unconditional=True`` drops the labels and gives the plain DCGAN of the 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import time
@@ -609,7 +610,7 @@ class GAN:
             raise UsageError(
                 f"GAN takes a GANConfig or a dict of its fields, not {type(config).__name__}"
             )
-        self.config = config
+        self.config = dataclasses.replace(config)  # a copy: the caller's stays theirs
         self.seed = seed_or_draw(seed)  # None: drawn, and kept
         self.model = make_dcgan(self.config, self.seed)
         self.history: dict[str, list[float]] = {}

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from rlgen.datasets import IMAGE_SHAPE
-from rlgen.errors import SEED_LIMIT, UsageError, check_seed, option
+from rlgen.errors import SEED_LIMIT, UsageError, check_count, check_seed, option
 from rlgen.runs import atomic_path, open_run, read_json
 
 GROUP = "gan"
@@ -163,13 +163,17 @@ def sample_labelled(
     unconditional GAN (its digits have no labels)."""
     from rlgen.gan.dcgan import GAN, as_gan
 
-    if isinstance(run_path, GAN):  # a GAN in hand, not saved
+    if isinstance(run_path, GAN):  # a GAN in hand, not saved: its checks before any work
         gan = run_path
         if not gan.conditional:
             raise UsageError(
                 "this GAN is unconditional, so its digits have no labels; train one without "
                 "--unconditional to augment a classifier"
             )
+        check_count("-n", n)
+        check_seed(seed)
+        if digits is not None:
+            check_digits(digits, conditional=True)
     else:
         check_request(run_path, n, digits, labels_needed=True, seed=seed)
         gan = as_gan(run_path, "sample_labelled()")

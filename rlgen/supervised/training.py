@@ -225,7 +225,8 @@ class Trainer:
                 f"{task} takes {CONFIGS[task].__name__} or a dict of its fields, "
                 f"not {type(config).__name__}"
             )
-        self.task, self.config, self.seed = task, config, seed_or_draw(seed)
+        # a copy: one config object given to several trainers (a sweep) stays the caller's
+        self.task, self.config, self.seed = task, replace(config), seed_or_draw(seed)
         # a copy of the config the data or the model was made with (not the live object,
         # which a change to trainer.config would change too)
         self._used: dict[str, Any] | None = None

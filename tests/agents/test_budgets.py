@@ -183,3 +183,17 @@ def test_a_config_changed_after_building_is_applied_or_refused_never_saved_unapp
     reinforce.config.entropy_coef = 0.1  # traced into the compiled update
     with pytest.raises(UsageError, match="entropy_coef changed"):
         reinforce.learn(episodes=1, progress=False)
+
+
+def test_one_config_object_for_several_agents_stays_the_callers(tmp_path):
+    """A sweep: the agents had kept the very object given, so changing it for the next
+    agent changed the earlier ones' too (their save() then refused the change)."""
+    cfg = _small_dqn(hidden_sizes=(16,))
+    first = DQNAgent("CartPole-v1", cfg, seed=0)
+    cfg.hidden_sizes = (32,)
+    second = DQNAgent("CartPole-v1", cfg, seed=0)
+    first.learn(20, progress=False)
+    first.save(tmp_path / "first")  # was "hidden_sizes changed from [16] to [32]"
+    assert first.config.hidden_sizes == (16,) and second.config.hidden_sizes == (32,)
+    cfg.learning_rate = 0.5  # the caller's object: no agent's
+    assert first.config.learning_rate == second.config.learning_rate != 0.5
