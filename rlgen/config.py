@@ -241,8 +241,8 @@ def recheck(config: C, used: dict[str, Any] | None, live: Any, changed: Any) -> 
     every check. A field outside ``live`` that differs from ``used`` (the config the data,
     networks or model were made with, as :func:`to_dict` gave it) was written to the saved
     config but not applied, and is refused; ``changed(name, old, new)`` says so. The same
-    object comes back (with the checks' own tidying, such as a lower-cased choice): a caller
-    holding it goes on changing the one in use."""
+    object comes back (with the checks' own tidying, such as a lower-cased choice): code
+    holding it (``agent.config``) goes on changing the one in use."""
     checked = dataclasses.replace(config)  # __post_init__ runs every check again
     now = to_dict(checked)
     for name, old in (used or {}).items():

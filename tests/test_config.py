@@ -249,7 +249,7 @@ def test_the_warning_hook_outlives_no_command_line_in_overlapping_threads():
     assert warnings.showwarning is original
 
 
-def test_the_warning_hook_never_calls_itself_after_a_catch_warnings_elsewhere(capsys):
+def test_the_warning_hook_never_calls_itself_after_a_catch_warnings_elsewhere(capsys, recwarn):
     """A catch_warnings() (Keras and TensorFlow use them) entered in another thread while a
     command_line() lasted put the hook back on leaving: the next command_line() took the
     hook for the handler before it, and a warning was a RecursionError."""
@@ -279,4 +279,5 @@ def test_the_warning_hook_never_calls_itself_after_a_catch_warnings_elsewhere(ca
             warnings.warn("ours", RlgenWarning, stacklevel=1)
     finally:
         warnings.showwarning = original
-    assert capsys.readouterr().err == "rlgen: warning: ours\n"  # the other passed on
+    assert capsys.readouterr().err == "rlgen: warning: ours\n"
+    assert str(recwarn.pop(UserWarning).message) == "someone else's"  # passed on

@@ -292,8 +292,9 @@ def check_spaces(env: gym.Env, env_id: str | None, algorithm: str) -> tuple[int,
             f"{algorithm} needs a Box (vector) observation space but {name} has "
             f"{type(obs).__name__}; "
             + option(
-                "the command line cannot wrap it: from Python, flatten it with "
-                "gymnasium.wrappers.FlattenObservation (one-hot for Discrete)",
+                "the command line cannot wrap it: register it wrapped in "
+                "gymnasium.wrappers.FlattenObservation (one-hot for Discrete) in a module of "
+                "yours and give --env MODULE:ID, or train it from Python",
                 "flatten it with gymnasium.wrappers.FlattenObservation (one-hot for Discrete)",
             )
         )

@@ -571,7 +571,7 @@ def test_spaces_and_ids_the_agents_cannot_take_say_what_to_do(cli):
     with pytest.raises(UsageError, match=r"has Discrete; flatten it with .*FlattenObservation"):
         DQNAgent("FrozenLake-v1")
     result = cli("agent", "train", "dqn", "--env", "FrozenLake-v1")  # no wrapper to add there
-    result.assert_usage_error("the command line cannot wrap it: from Python")
+    result.assert_usage_error("the command line cannot wrap it: register it wrapped", "--env")
 
 
 def test_seed_none_draws_one_and_keeps_it():
