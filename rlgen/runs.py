@@ -292,6 +292,22 @@ def a_or_an(word: str) -> str:
     return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 
+def save_folder(path: str | Path, group: str, task: str, files: str) -> Path:
+    """``path`` as the folder a ``save()`` writes ``files`` into: refused if it names a
+    .keras file (a folder of that name was made), or holds a run of another kind."""
+    path = Path(path).expanduser()
+    if path.suffix == ".keras":
+        raise UsageError(
+            f"save() writes a folder ({files}), and {path} names a .keras file; give a "
+            f"folder, e.g. {path.with_suffix('')}"
+        )
+    held = read_json(path / CONFIG) if (path / CONFIG).is_file() else {}
+    if held and (held.get("group"), held.get("task")) != (group, task):
+        kind = held.get("task") or held.get("group") or "other"
+        raise UsageError(f"{path} holds an rlgen {kind} run; save this one to a new folder")
+    return path
+
+
 def open_run(path: str | Path, group: str | None = None) -> Run:
     """Open an existing run folder, checking it is one and (optionally) of ``group``."""
     path = Path(path)

@@ -49,14 +49,13 @@ from rlgen.optimizers import computes_in_float16, loss_scaled
 from rlgen.runs import (
     CONFIG,
     Run,
-    a_or_an,
     atomic_path,
     check_run,
     load_model,
     merge_json,
     open_run,
     read_history,
-    read_json,
+    save_folder,
     write_history,
 )
 
@@ -843,19 +842,8 @@ class GAN:
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
         """Write generator.keras, discriminator.keras, config.json and metrics.csv (the
         history) into folder ``path``."""
-        path = Path(path).expanduser()
-        if path.suffix == ".keras":
-            raise UsageError(
-                f"save() writes a folder (the generator, the discriminator and config.json), "
-                f"and {path} names a .keras file; give a folder, e.g. {path.with_suffix('')}"
-            )
-        held = read_json(path / CONFIG) if (path / CONFIG).is_file() else {}
         task = "cdcgan" if self.conditional else "dcgan"
-        if held and (held.get("group"), held.get("task")) != (GROUP, task):
-            raise UsageError(
-                f"{path} holds {a_or_an(str(held.get('task') or held.get('group') or 'other'))}"
-                " run; save this GAN to a new folder"
-            )
+        path = save_folder(path, GROUP, task, "the generator, the discriminator and config.json")
         save_models(self, path)
         merge_json(path / CONFIG, {**run_meta(self), **(extra or {})})
         if self.history:  # a loaded GAN's further train() goes on from it

@@ -32,7 +32,7 @@ from rlgen.runs import (
     load_model,
     merge_json,
     read_history,
-    read_json,
+    save_folder,
     write_history,
 )
 from rlgen.supervised import models
@@ -670,18 +670,7 @@ class Trainer:
         """Write ``model.keras`` and ``config.json`` into folder ``path`` (atomically)."""
         if self.model is None:
             raise UsageError("the model is not trained yet; call fit() before save()")
-        path = Path(path).expanduser()
-        if path.suffix == ".keras":
-            raise UsageError(
-                f"save() writes a folder (model.keras and config.json), and {path} names a "
-                f".keras file; give a folder, e.g. {path.with_suffix('')}"
-            )
-        held = read_json(path / CONFIG) if (path / CONFIG).is_file() else {}
-        if held and (held.get("group"), held.get("task")) != (GROUP, self.task):
-            raise UsageError(
-                f"{path} holds a {held.get('task') or held.get('group') or 'different'} model; "
-                "save this one to a new folder"
-            )
+        path = save_folder(path, GROUP, self.task, "model.keras and config.json")
         with atomic_path(path / MODEL_FILE) as tmp:
             self.model.save(tmp)
         meta = {

@@ -133,7 +133,7 @@ def test_a_gan_or_its_folder_either_way_and_keras_habits(trained, gan_run, uncon
         GAN.load(gan_run / "generator.keras")
     with pytest.raises(UsageError, match="names a .keras file; give a folder"):
         trained.save(tmp_path / "mygan.keras")
-    with pytest.raises(UsageError, match="holds a dcgan run; save this GAN to a new folder"):
+    with pytest.raises(UsageError, match="holds an rlgen dcgan run; save this one to a new folder"):
         trained.save(uncond_run)  # a conditional GAN over an unconditional one's files
     with pytest.raises(UsageError, match="GANConfig or a dict of its fields, not int"):
         GAN(5)

@@ -333,7 +333,7 @@ def test_save_refuses_a_keras_file_name_and_another_models_folder(tmp_path):
     mlp.fit(verbose=0)
     mlp.save(tmp_path / "mlp")
     before = (tmp_path / "mlp" / "model.keras").read_bytes()
-    with pytest.raises(UsageError, match="holds a mlp model; save this one to a new folder"):
+    with pytest.raises(UsageError, match="holds an rlgen mlp run; save this one to a new folder"):
         trainer.save(tmp_path / "mlp")
     assert (tmp_path / "mlp" / "model.keras").read_bytes() == before
     trainer.save(tmp_path / "iris")
