@@ -83,9 +83,10 @@ def polynomial(coefficients: Sequence[float], digits: int = 2) -> str:
         a = round(float(a), digits) + 0.0  # -0.001 is 0.00, not -0.00
         power = powers[k] if k < len(powers) else f"x^{k}"
         value = f"{abs(a):.{digits}f}{power}"
-        terms.append(value if not terms else f"{'-' if a < 0 else '+'} {value}")
-        if len(terms) == 1 and a < 0:
-            terms[0] = f"-{value}"
+        if not terms:
+            terms.append(f"-{value}" if a < 0 else value)
+        else:
+            terms.append(f"{'-' if a < 0 else '+'} {value}")
     return "y = " + " ".join(terms)
 
 

@@ -135,35 +135,41 @@ def import_env_module(module: str) -> None:
     importlib.import_module(module)
 
 
+def _check_module_id(env_id: str) -> None:
+    """Import the module of a ``"module:EnvId"`` and check that it registered the env; a
+    UsageError naming what went wrong otherwise."""
+    module, _, name = env_id.rpartition(":")
+    try:
+        import_env_module(module)
+    except Exception as err:  # not found, or its own code failed on import
+        raise UsageError(
+            f"environment {env_id}: cannot import {module!r} ({type(err).__name__}: "
+            f"{err}); give a module in the current folder or on PYTHONPATH that "
+            "registers the env (gymnasium.register)"
+        ) from None
+    if name not in gym.envs.registry:
+        raise UsageError(
+            f"environment {env_id}: importing {module!r} registered no env {name!r}; "
+            f"its gymnasium.register(id={name!r}, ...) must run on import"
+        )
+
+
 def is_registered(env_id: str) -> bool:
     """Whether gymnasium knows ``env_id`` (a ``"module:EnvId"`` imports ``module`` first)."""
-    module, _, name = env_id.rpartition(":")
-    if module:
-        try:
-            import_env_module(module)
-        except Exception:  # noqa: BLE001 -- a module that fails to import registers nothing
-            return False
-    return name in gym.envs.registry
+    if ":" not in env_id:
+        return env_id in gym.envs.registry
+    try:
+        _check_module_id(env_id)
+    except UsageError:  # a module that fails to import, or registers nothing of that name
+        return False
+    return True
 
 
 def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
     """``gymnasium.make(env_id)``; an unknown id names the closest registered ids. As in
     gymnasium, ``"module:EnvId"`` imports ``module`` first (where a custom env registers)."""
-    module, _, name = env_id.rpartition(":")
-    if module:
-        try:
-            import_env_module(module)
-        except Exception as err:  # not found, or its own code failed on import
-            raise UsageError(
-                f"environment {env_id}: cannot import {module!r} ({type(err).__name__}: "
-                f"{err}); give a module in the current folder or on PYTHONPATH that "
-                "registers the env (gymnasium.register)"
-            ) from None
-        if name not in gym.envs.registry:
-            raise UsageError(
-                f"environment {env_id}: importing {module!r} registered no env {name!r}; "
-                f"its gymnasium.register(id={name!r}, ...) must run on import"
-            )
+    if ":" in env_id:
+        _check_module_id(env_id)
     elif env_id not in gym.envs.registry:
         ids = registered_ids()
         close = difflib.get_close_matches(env_id, ids, n=3, cutoff=0.5)

@@ -88,18 +88,25 @@ def check_request(
     meta = run_meta(run_path)
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
         raise UsageError(f"-n must be a whole number > 0, got {n!r}")
-    check_seed(seed)
-    conditional = bool(meta["conditional"])
-    if labels_needed and not conditional:
-        raise UsageError(
-            f"{run_path} is an unconditional GAN, so its digits have no labels; "
-            "train one without --unconditional to augment a classifier"
-        )
-    if digits is not None:
-        check_digits(digits, conditional, str(run_path))
+    check_labels_asked(bool(meta["conditional"]), str(run_path), digits, labels_needed, seed)
     if out is not None:
         check_output(out, n, tuple(meta.get("image_shape", IMAGE_SHAPE)))
     return meta
+
+
+def check_labels_asked(
+    conditional: bool, gan: str, digits: Any, labels_needed: bool, seed: Any
+) -> None:
+    """The checks of a request to GAN ``gan`` (a run folder, or "this one") that need no
+    model: the seed, labels from a GAN that has them, and the digits asked for."""
+    check_seed(seed)
+    if labels_needed and not conditional:
+        raise UsageError(
+            f"{gan} is an unconditional GAN, so its digits have no labels; "
+            "train one without --unconditional to augment a classifier"
+        )
+    if digits is not None:
+        check_digits(digits, conditional, gan)
 
 
 def check_digits(digits: Any, conditional: bool = True, gan: str = "this one") -> None:
@@ -165,15 +172,8 @@ def sample_labelled(
 
     if isinstance(run_path, GAN):  # a GAN in hand, not saved: its checks before any work
         gan = run_path
-        if not gan.conditional:
-            raise UsageError(
-                "this GAN is unconditional, so its digits have no labels; train one without "
-                "--unconditional to augment a classifier"
-            )
         check_count("-n", n)
-        check_seed(seed)
-        if digits is not None:
-            check_digits(digits, conditional=True)
+        check_labels_asked(gan.conditional, "this one", digits, True, seed)
     else:
         check_request(run_path, n, digits, labels_needed=True, seed=seed)
         gan = as_gan(run_path, "sample_labelled()")
