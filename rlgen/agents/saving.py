@@ -86,6 +86,9 @@ def agent_from_file(cls: type, config_cls: type, path: str | Path, env: Any = No
             f"({spaces[0]} observation values, {spaces[1]} actions), but {given} has "
             f"{agent.obs_dim} and {agent.n_actions}; load it with the env it was trained on"
         )
+    saved_id = meta.get("env_id")
+    if isinstance(saved_id, str) and saved_id.rpartition(":")[2] == agent.env_id:
+        agent.env_id = saved_id  # "module:EnvId" kept: the env alone knows only EnvId
     if agent.env is None and meta.get("obs_shape"):  # acting without an env: (2, 2) is one
         agent.obs_shape = tuple(int(n) for n in meta["obs_shape"])
     agent.num_timesteps = int(meta.get("num_timesteps", 0))
@@ -114,13 +117,20 @@ def _saved_env(meta: dict[str, Any]) -> Any:
                     stacklevel=3,
                 )
     if env_id is not None and not registered:  # gym.register-ed where it was saved
+        if ":" in env_id:  # its module is not importable from here
+            fix = (
+                f"run from the folder that holds {env_id.rpartition(':')[0]!r} or put it on "
+                "PYTHONPATH" + option("", ", or pass env= to load")
+            )
+        else:
+            fix = option(
+                "rlgen agent eval takes --env MODULE:ENV_ID, gymnasium's id that imports the "
+                "module registering it",
+                "register it (gymnasium.register) before loading, or pass env= to load",
+            )
         warnings.warn(
             f"{env_id} is not registered in this process, so the agent is loaded without an "
-            "env (it acts, but cannot train or evaluate on its own); "
-            + option(
-                "give --env MODULE:ENV_ID, gymnasium's id that imports the module registering it",
-                "register it (gymnasium.register) before loading, or pass env= to load",
-            ),
+            f"env (it acts, but cannot train or evaluate on its own); {fix}",
             RlgenWarning,
             stacklevel=3,
         )

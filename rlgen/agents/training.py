@@ -293,6 +293,9 @@ def _check_run_for_resume(path: str, algorithm: str, env_id: str | None):
             f"{run.path} was trained on {saved.get('env_id')}, not {env_id}; "
             "drop --env or give the run's own env id"
         )
+    saved_id = saved.get("env_id")
+    if isinstance(saved_id, str) and ":" in saved_id and not is_registered(saved_id):
+        make_env(saved_id)  # its module is not importable from here: say so before TensorFlow
     if not isinstance(saved.get("budget"), dict) or "eval_every" not in saved:
         raise UsageError(f"{run.path}/{runs.CONFIG} is corrupt (no budget); train again")
     return run, saved
@@ -409,6 +412,8 @@ def evaluate_run(
     algorithm = found["algorithm"]
     saved = runs.read_json(folder / AGENT_FILE, what="agent file")
     if env_id is None and not saved.get("env_spec") and not is_registered(found["env_id"]):
+        if ":" in found["env_id"]:  # its module is not importable from here: say why
+            make_env(found["env_id"])
         named = f"MODULE:{found['env_id']}"
         raise UsageError(  # a custom env registered by the script that trained it
             f"{found['path']} holds an agent of {found['env_id']}, which is not registered in "

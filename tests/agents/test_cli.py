@@ -353,6 +353,20 @@ def test_a_custom_env_by_gymnasiums_module_id(tmp_path, monkeypatch, request):
     assert proc.returncode == 0, proc.stderr
     proc = command("agent", "eval", out, "--episodes", "2")
     assert proc.returncode == 0 and "dqn on corridor_envs:Corridor-v0" in proc.stdout, proc
+    # from another folder the module is not importable: that is said, not "give --env MODULE:"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    resume = ("agent", "train", "dqn", "--resume", out, "--steps", 600)
+    for args in (("agent", "eval", out), resume):
+        proc = run_python(["-P", "-m", "rlgen", *map(str, args)], cwd=elsewhere)
+        assert_usage_error(proc, "cannot import 'corridor_envs'", "current folder or on PYTHONPATH")
+        assert "MODULE:" not in proc.stderr
+    # a resume (its env comes back from the checkpoint, which knows only Corridor-v0) keeps
+    # the module in the id that agent.json and summary.json record
+    proc = command("agent", "train", "dqn", "--resume", out, "--steps", 400, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    for name in ("agent.json", "best/agent.json", "summary.json"):
+        assert json.loads((out / name).read_text())["env_id"] == "corridor_envs:Corridor-v0"
     for env_id, needle in (
         ("corridor_envs:Nope-v0", "importing 'corridor_envs' registered no env 'Nope-v0'"),
         ("no_such_module:Corridor-v0", "cannot import 'no_such_module'"),
