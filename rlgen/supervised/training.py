@@ -26,14 +26,17 @@ from rlgen.errors import TrainingDiverged, UsageError, check_count, option, seed
 from rlgen.optimizers import computes_in_float16, loss_scaled
 from rlgen.runs import (
     CONFIG,
+    SUMMARY,
     Run,
     atomic_path,
     check_run,
     load_model,
     merge_json,
     read_history,
+    read_json,
     save_folder,
     write_history,
+    write_json,
 )
 from rlgen.supervised import models
 from rlgen.supervised.configs import CONFIGS, RNN_PRESETS, TrainConfig
@@ -511,16 +514,39 @@ class Trainer:
             )
         if run is not None:  # a run Trainer.load reads, as the command line's are
             self.save(run.path)
-            if self.history:
-                names = {"accuracy": "bit accuracy"} if self._adds else None
-                plots.plot_history(self.history, run.file("history.png"), self.title, names)
-            if self.task == "regression":
-                x = d.x_train[:, 0]
-                plots.plot_regression_fit(
-                    x, d.y_train, self._coefficients(), TRUE_COEFFICIENTS, run.file("fit.png"),
-                    self.title,
-                )  # fmt: skip
+            self._write_figures(run.path)
         return self.history
+
+    def _write_figures(self, path: Path) -> None:
+        """history.png, and the regression's fit.png, into run folder ``path``."""
+        if self.history:
+            names = {"accuracy": "bit accuracy"} if self._adds else None
+            plots.plot_history(self.history, path / "history.png", self.title, names)
+        if self.task == "regression":
+            d = self.data
+            plots.plot_regression_fit(
+                d.x_train[:, 0], d.y_train, self._coefficients(), TRUE_COEFFICIENTS,
+                path / "fit.png", self.title,
+            )  # fmt: skip
+
+    def _refresh_summary(self, path: Path) -> None:
+        """A command-line run's summary.json and figures describe the model beside them:
+        after a further fit() saved into the run, its test figures and plots are made again."""
+        file = path / SUMMARY
+        epochs = len(self.history.get("epoch", []))
+        if self._data is None or not file.is_file():
+            return
+        try:
+            if read_json(file).get("epochs") == epochs:
+                return
+        except UsageError:  # garbled: written afresh below
+            pass
+        figures = {**self.evaluate(), "epochs": epochs}
+        try:
+            merge_json(file, figures, what="summary")
+        except UsageError:
+            write_json(file, {"task": self.task, **figures})
+        self._write_figures(path)
 
     @property
     def title(self) -> str:
@@ -667,7 +693,9 @@ class Trainer:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
-        """Write ``model.keras`` and ``config.json`` into folder ``path`` (atomically)."""
+        """Write ``model.keras``, ``config.json`` and ``history.csv`` into folder ``path``
+        (atomically). Into a command-line run trained further since, its ``summary.json``
+        (the test figures, re-evaluated, and the epochs) and its plots are made again."""
         if self.model is None:
             raise UsageError("the model is not trained yet; call fit() before save()")
         path = save_folder(path, GROUP, self.task, "model.keras and config.json")
@@ -686,6 +714,7 @@ class Trainer:
         merge_json(path / CONFIG, {**meta, **(extra or {})})
         if self.history:  # the model's whole history: a loaded trainer goes on from it
             write_history(path / HISTORY, self.history)
+        self._refresh_summary(path)
         return path
 
     @classmethod

@@ -473,3 +473,23 @@ def test_a_loaded_trainer_goes_on_from_its_history(tmp_path):
     assert again.history == loaded.history
     (tmp_path / "saved" / "history.csv").write_text("epoch,loss\n1,oops\n")  # damaged
     assert Trainer.load(tmp_path / "saved").history == {}  # evaluating does not need it
+
+
+def test_saving_a_further_trained_model_into_its_run_remakes_the_summary(tmp_path):
+    """Loaded, trained on and saved back into its command-line run, the model's summary.json
+    kept the old test figures and epochs, and history.png the old curves."""
+    run = create_run("supervised", "iris", out=tmp_path / "run")
+    first = Trainer("iris", default_config("iris", epochs=2))
+    first.fit(run, verbose=0)
+    run.write_json("summary.json", {"task": "iris", **first.evaluate(), "epochs": 2, "seconds": 1})
+    (run.path / "history.png").unlink()
+    loaded = Trainer.load(run.path)
+    loaded.save(run.path)  # nothing trained since: the summary stands, nothing re-plotted
+    assert not (run.path / "history.png").exists()
+    loaded.fit(epochs=40, verbose=0)
+    loaded.save(run.path)
+    summary = json.loads((run.path / "summary.json").read_text())
+    assert summary["epochs"] == 42 and summary["seconds"] == 1  # the rest kept
+    assert summary["test_loss"] == pytest.approx(loaded.evaluate()["test_loss"])
+    assert summary["test_loss"] != pytest.approx(first.evaluate()["test_loss"])
+    assert (run.path / "history.png").is_file()
