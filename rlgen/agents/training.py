@@ -388,7 +388,11 @@ def find_model(path: str) -> tuple[dict[str, Any], str, Path]:
                 f"{run.path} has no saved model (no {BEST}/ and no {AGENT_FILE}); "
                 "the training did not finish: train again"
             )
-    if found["algorithm"] not in ("dqn", "reinforce") or not isinstance(found["env_id"], str):
+    # agent.save() of an env made without gymnasium.make records no id: env_id is None
+    no_id = found["env_id"] is None and which == "saved"
+    if found["algorithm"] not in ("dqn", "reinforce") or not (
+        isinstance(found["env_id"], str) or no_id
+    ):
         where = runs.CONFIG if which != "saved" else AGENT_FILE
         raise UsageError(f"{found['path']}/{where} is corrupt (no algorithm or env id)")
     return found, which, folder
@@ -411,6 +415,12 @@ def evaluate_run(
     found, which, folder = find_model(path)
     algorithm = found["algorithm"]
     saved = runs.read_json(folder / AGENT_FILE, what="agent file")
+    if env_id is None and found["env_id"] is None:
+        raise UsageError(
+            f"{found['path']} holds an agent of an env made without gymnasium.make, so it "
+            f"names no env; give {option('--env ID', 'env_id=')} (a registered id, or "
+            "MODULE:ID for a module that registers it)"
+        )
     if env_id is None and not saved.get("env_spec") and not is_registered(found["env_id"]):
         if ":" in found["env_id"]:  # its module is not importable from here: say why
             make_env(found["env_id"])

@@ -390,3 +390,12 @@ def test_a_custom_env_by_gymnasiums_module_id(tmp_path, monkeypatch, request):
     assert proc.returncode == 0 and "over 2 episodes" in proc.stdout, proc.stderr
     proc = command("agent", "eval", tmp_path / "saved", "--env", "CartPole-v1")
     assert_usage_error(proc, "holds an agent of Corridor-v0", "CartPole-v1 has 4")
+    # an env made without gymnasium.make has no id to save: --env gives it (was "corrupt")
+    from corridor_envs import Corridor
+
+    DQNAgent(Corridor(), {"hidden_sizes": (8,)}).save(tmp_path / "no-id")
+    proc = command("agent", "eval", tmp_path / "no-id", "--episodes", "2")
+    assert_usage_error(proc, "an env made without gymnasium.make", "give --env ID")
+    proc = command("agent", "eval", tmp_path / "no-id", "--episodes", "2",
+                   "--env", "corridor_envs:Corridor-v0")  # fmt: skip
+    assert proc.returncode == 0 and "over 2 episodes" in proc.stdout, proc.stderr
