@@ -24,6 +24,13 @@ def episode_returns(
     forward pass chooses all their actions; episode ``k`` is reset with ``seed + k``.
     A ``gymnasium.Env`` instance given here is evaluated one episode at a time.
     """
+    return _episodes(agent, env_or_id, episodes, seed, batch)[0]
+
+
+def _episodes(
+    agent: Any, env_or_id: Any, episodes: int, seed: int, batch: int = 100
+) -> tuple[np.ndarray, np.ndarray]:
+    """(returns, lengths) of ``episodes`` greedy episodes, as :func:`episode_returns` plays them."""
     episodes = check_count("--episodes", episodes)
     seed = check_seed(seed)
     env, source = first_env(agent, env_or_id)
@@ -31,15 +38,17 @@ def episode_returns(
     try:
         if source is not None:
             envs += [make_copy(source) for _ in range(min(batch, episodes) - 1)]
-        return _lock_step_returns(agent, envs, episodes, seed)
+        return _lock_step(agent, envs, episodes, seed)
     finally:
         if source is not None:  # the copies made here (an env instance given stays open)
             for e in envs:
                 e.close()
 
 
-def _lock_step_returns(agent: Any, envs: list[Any], episodes: int, seed: int) -> np.ndarray:
-    returns = np.zeros(episodes)
+def _lock_step(
+    agent: Any, envs: list[Any], episodes: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    returns, episode_lengths = np.zeros(episodes), np.zeros(episodes, dtype=np.int64)
     next_episode = 0
     slots: list[tuple[int, Any]] = []  # (episode index, obs) per running env
     for env in envs:
@@ -58,6 +67,7 @@ def _lock_step_returns(agent: Any, envs: list[Any], episodes: int, seed: int) ->
             returns[ep] += r
             lengths[i] += 1
             if term or trunc:
+                episode_lengths[ep] = lengths[i]
                 if next_episode < episodes:
                     o = _envs.reset(envs[i], agent.obs_dim, seed=seed + next_episode)
                     slots[i] = (next_episode, o)
@@ -70,7 +80,7 @@ def _lock_step_returns(agent: Any, envs: list[Any], episodes: int, seed: int) ->
                 slots[i] = (ep, o)
                 still.append(i)
         active = still
-    return returns
+    return returns, episode_lengths
 
 
 def first_env(agent: Any, env_or_id: Any = None, training: bool = False) -> tuple[Any, Any]:
@@ -139,13 +149,18 @@ def evaluate(
     *,
     n_eval_episodes: int | None = None,
     deterministic: bool = True,
-) -> tuple[float, float]:
+    return_episode_rewards: bool = False,
+) -> tuple[float, float] | tuple[list[float], list[int]]:
     """Mean and standard deviation of the greedy return over ``episodes`` fresh episodes
-    (``n_eval_episodes``, as Stable-Baselines3's ``evaluate_policy`` says, is the same)."""
+    (``n_eval_episodes``, as Stable-Baselines3's ``evaluate_policy`` says, is the same).
+    ``return_episode_rewards=True`` gives, as there, each episode's return and length instead.
+    """
     episodes = one_of("episodes", episodes, 100, "n_eval_episodes", n_eval_episodes)
     if not deterministic:
         raise UsageError("evaluate() plays the greedy policy only; drop deterministic=False")
-    returns = episode_returns(agent, env_or_id, episodes, seed)
+    returns, lengths = _episodes(agent, env_or_id, episodes, seed)
+    if return_episode_rewards:
+        return [float(r) for r in returns], [int(n) for n in lengths]
     return float(np.mean(returns)), float(np.std(returns))
 
 

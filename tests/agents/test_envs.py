@@ -431,6 +431,11 @@ def test_stable_baselines3_spellings_of_progress_bar_eval_callback_and_evaluate(
     assert "episode" in capsys.readouterr().err  # the bar, on when asked
     mean, _ = evaluate(agent, "CartPole-v1", n_eval_episodes=3, deterministic=True)
     assert mean > 0
+    rewards, lengths = evaluate(
+        agent, "CartPole-v1", n_eval_episodes=3, return_episode_rewards=True
+    )
+    assert len(rewards) == 3 and np.mean(rewards) == mean
+    assert lengths == [int(r) for r in rewards] and min(lengths) > 0  # CartPole: 1 a step
     with pytest.raises(UsageError, match="greedy policy only"):
         evaluate(agent, "CartPole-v1", deterministic=False)
     with pytest.raises(UsageError, match="give eval_every or eval_freq"):
