@@ -71,6 +71,11 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):  #
         show(message, category, filename, lineno, file, line)
 
 
+def on_command_line() -> bool:
+    """Whether this runs inside ``rlgen``'s ``main`` (:func:`command_line`)."""
+    return _COMMAND_LINE.get()
+
+
 def option(flag: str, python: str) -> str:
     """``flag`` on the command line, ``python`` (the argument's name there) from Python."""
     return flag if _COMMAND_LINE.get() else python

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from rlgen.config import check_fields
-from rlgen.errors import UsageError, check_seed
+from rlgen.errors import UsageError, check_seed, on_command_line
 
 # Quiet TensorFlow's C++ start-up chatter before it is first imported anywhere in rlgen.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -113,9 +113,18 @@ def import_tensorflow() -> Any:
     user sees rlgen's output, not a screen of notices. Python exceptions still propagate.
     """
     if "tensorflow" not in sys.modules:
-        with _silenced_stderr():
-            import keras  # noqa: F401  (loads the TensorFlow backend too)
-            import tensorflow  # noqa: F401
+        # a few silent seconds at a terminal: say what they are, then wipe the line
+        note = on_command_line() and sys.stderr.isatty()
+        if note:
+            sys.stderr.write("rlgen: loading TensorFlow...")
+        try:
+            with _silenced_stderr():
+                import keras  # noqa: F401  (loads the TensorFlow backend too)
+                import tensorflow  # noqa: F401
+        finally:
+            if note:
+                sys.stderr.write("\r\033[K")
+                sys.stderr.flush()
     import tensorflow as tf
 
     return tf

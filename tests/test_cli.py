@@ -78,6 +78,31 @@ def test_info(cli):
     for word in ("tensorflow", "keras", "gymnasium", "CPU", "runs on", "mlxtend"):
         assert word in result.out, result
     assert "I0000" not in result.err  # TensorFlow's start-up notices are hidden
+    assert "loading TensorFlow" not in result.err  # not a terminal: no note
+
+
+def test_a_terminal_is_told_tensorflow_is_loading_and_the_note_is_wiped():
+    """Several silent seconds at a terminal before the first line: a newcomer wondered."""
+    import os
+    import pty
+
+    main, child = pty.openpty()
+    env = {**os.environ, "RLGEN_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "rlgen", "info"], stdout=subprocess.PIPE,
+                          stderr=child, env=env, timeout=300)  # fmt: skip
+    os.close(child)
+    err = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # Linux: EIO once the child's end is closed and all is read
+            break
+        if not chunk:
+            break
+        err += chunk
+    os.close(main)
+    assert proc.returncode == 0 and b"devices" in proc.stdout
+    assert err == b"rlgen: loading TensorFlow...\r\x1b[K", err
 
 
 def test_train_writes_a_complete_run(iris_run):
