@@ -51,8 +51,12 @@ def _describe(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def coerce(name: str, tp: Any, value: Any, where: str, text: bool = False) -> Any:
-    """Return ``value`` converted to the field type ``tp``, or raise UsageError naming the key.
+FIX = "fix the value and run again"
+
+
+def coerce(name: str, tp: Any, value: Any, where: str, text: bool = False, fix: str = FIX) -> Any:
+    """Return ``value`` converted to the field type ``tp``, or raise UsageError naming the key
+    and ``fix`` (a field's ``metadata["fix"]``, where it has one).
 
     Strings are parsed as numbers and lists only when ``text`` (a command-line argument); a
     TOML or JSON file and Python code give the type itself (``epochs = "2"`` is refused)."""
@@ -65,7 +69,7 @@ def coerce(name: str, tp: Any, value: Any, where: str, text: bool = False) -> An
             if arg is type(None):
                 continue
             try:
-                return coerce(name, arg, value, where, text)
+                return coerce(name, arg, value, where, text, fix)
             except UsageError:
                 continue
     elif origin is Literal:
@@ -81,7 +85,7 @@ def coerce(name: str, tp: Any, value: Any, where: str, text: bool = False) -> An
             value = [v for v in value.strip("[]() ").replace(" ", "").split(",") if v]
         if isinstance(value, (list, tuple)):
             inner = get_args(tp)[0]
-            return tuple(coerce(name, inner, v, where, text) for v in value)
+            return tuple(coerce(name, inner, v, where, text, fix) for v in value)
     elif tp is bool:
         # TOML and JSON have true and false; the command line's --flag/--no-flag never
         # reaches here, so a string such as "yes" is a mistake in the file, not a spelling.
@@ -110,9 +114,11 @@ def coerce(name: str, tp: Any, value: Any, where: str, text: bool = False) -> An
             return value
         if isinstance(value, os.PathLike):  # data_dir=Path("data"), as Python callers write
             return os.fspath(value)
-    raise UsageError(
-        f"{where}: '{name}' must be {_describe(tp)}, got {value!r}; fix the value and run again"
-    )
+    plain = value is None or isinstance(value, (str, numbers.Number, list, tuple, dict))
+    kind = type(value).__name__
+    article = "an" if kind[:1].lower() in "aeiou" else "a"
+    got = repr(value) if plain else f"{article} {kind}"  # not <... object at 0x7f...>
+    raise UsageError(f"{where}: '{name}' must be {_describe(tp)}, got {got}; {fix}")
 
 
 def _shown(value: Any) -> str:
@@ -191,14 +197,19 @@ def build(cls: type[C], values: dict[str, Any] | None = None, where: str = "conf
             f"{where}: unknown key {unknown[0]!r} for {cls.__name__}; "
             f"valid keys are: {', '.join(sorted(known))}"
         )
-    hints = _field_types(cls)
-    kwargs = {k: coerce(k, hints[k], v, where) for k, v in values.items()}
+    hints, fixes = _field_types(cls), _fixes(cls)
+    kwargs = {k: coerce(k, hints[k], v, where, fix=fixes[k]) for k, v in values.items()}
     try:
         return cls(**kwargs)
     except (ValueError, TypeError) as err:
         # a file's values are named by their keys, the command line's by their flags
         said = str(err) if where == "command line" else pythonic(str(err))
         raise UsageError(f"{where}: {said}") from None
+
+
+def _fixes(cls: type) -> dict[str, str]:
+    """What to do about a value of the wrong type, per field of dataclass ``cls``."""
+    return {f.name: f.metadata.get("fix", FIX) for f in dataclasses.fields(cls)}
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -307,7 +318,7 @@ def check_fields(cfg: Any) -> None:
                 f"--{f.name.replace('_', '-')} must be one of {', '.join(get_args(tp))}, "
                 f"got {value!r}"
             )
-        setattr(cfg, f.name, coerce(f.name, tp, value, where))
+        setattr(cfg, f.name, coerce(f.name, tp, value, where, fix=f.metadata.get("fix", FIX)))
 
 
 def absolute(path: str | None) -> str | None:

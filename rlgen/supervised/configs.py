@@ -68,7 +68,11 @@ class ImageConfig(TrainConfig):
         metadata=_h("random rotation (±18°), shift (±10%) and zoom (±10%) of training images"),
     )
     augment_from: str | None = field(
-        default=None, metadata=_h("a conditional GAN run whose labelled digits join training")
+        default=None,
+        metadata={
+            "help": "a conditional GAN run whose labelled digits join training",
+            "fix": "save the GAN with gan.save('runs/my-gan') and give augment_from='runs/my-gan'",
+        },
     )
     synthetic: int = field(
         default=0, metadata=_h("with --augment-from: how many synthetic digits to add")
@@ -85,12 +89,7 @@ class ImageConfig(TrainConfig):
     def __post_init__(self) -> None:
         if isinstance(self.augment_from, os.PathLike):
             self.augment_from = os.fspath(self.augment_from)
-        elif self.augment_from is not None and not isinstance(self.augment_from, str):
-            raise UsageError(
-                f"--augment-from is a GAN run folder, not a {type(self.augment_from).__name__}: "
-                "save the GAN with gan.save('runs/my-gan') and give augment_from='runs/my-gan'"
-            )
-        super().__post_init__()
+        super().__post_init__()  # a GAN object here: its field's "fix" says to save it
         self.data_dir = absolute(self.data_dir)  # config.json: readable from any folder
         if self.train_size < 0:
             raise UsageError(f"--train-size must be >= 0, got {self.train_size}")

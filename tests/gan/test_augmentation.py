@@ -178,10 +178,15 @@ def test_image_keys_find_the_same_digits_wherever_they_sit():
 
 
 def test_augment_from_names_a_folder_not_a_gan_object(tmp_path):
-    from rlgen.supervised import CNNConfig
+    from rlgen.supervised import CNNConfig, Trainer, default_config
 
-    with pytest.raises(ValueError, match=r"save the GAN with gan.save\('runs/my-gan'\)"):
+    fix = r"got an object; save the GAN with gan.save\('runs/my-gan'\)"
+    with pytest.raises(ValueError, match=fix):
         CNNConfig(augment_from=object(), synthetic=10)  # "must be str, got <GAN ...>" before
+    with pytest.raises(ValueError, match=fix):  # the generic type message before
+        default_config("cnn", augment_from=object(), synthetic=10)
+    with pytest.raises(ValueError, match=fix):
+        Trainer("cnn", {"augment_from": object(), "synthetic": 10})
     assert CNNConfig(augment_from=tmp_path / "gan", synthetic=10).augment_from == str(
         tmp_path / "gan"
     )  # a Path is a folder name too
