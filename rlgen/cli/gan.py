@@ -70,7 +70,6 @@ def train_command(args: argparse.Namespace) -> int:
 
     cfg, rt_cfg = common.resolve(args, GANConfig)
     rt = runtime.configure(rt_cfg)
-    from rlgen import plots
     from rlgen.gan.dcgan import GAN, grid_frames, run_meta
 
     gan = GAN(cfg, seed=rt_cfg.seed)
@@ -90,28 +89,16 @@ def train_command(args: argparse.Namespace) -> int:
         print(f"rlgen: training {task} on {len(x):,} images of {gan.data_source} -> {run.path}")
     start = time.perf_counter()
     gan.train(x, y, run=run, verbose=0 if rt_cfg.quiet else 1)  # saves the GAN into the run
-    hist = gan.history
-    kind = "conditional DCGAN" if cfg.conditional else "DCGAN"
-    plots.plot_history(
-        {"d_loss": hist["d_loss"], "g_loss": hist["g_loss"]},
-        run.file("losses.png"),
-        f"{kind} on {len(x):,} {cfg.dataset} images",
-        names={"d_loss": "discriminator loss", "g_loss": "generator loss"},
-    )
-    epochs = len(hist["epoch"])
+    gan.plot_losses(run.file("losses.png"), len(x))
+    figures = gan.history_figures()
     summary = {
         "task": task,
-        "epochs": epochs,
-        "final_d_loss": hist["d_loss"][-1],
-        "final_g_loss": hist["g_loss"][-1],
-        "final_real_score": hist["real_score"][-1],
-        "final_fake_score": hist["fake_score"][-1],
+        **figures,
         "seconds": round(time.perf_counter() - start, 2),
-        "seconds_per_epoch": round(gan.seconds / max(epochs, 1), 3),
+        "seconds_per_epoch": round(gan.seconds / max(figures["epochs"], 1), 3),
         "generator_parameters": int(gan.generator.count_params()),
         "discriminator_parameters": int(gan.discriminator.count_params()),
         "train_examples": int(len(x)),
-        "generator_steps": gan.generator_steps,
         "data_source": gan.data_source,
     }
     run.write_json("summary.json", summary)

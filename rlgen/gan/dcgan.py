@@ -33,7 +33,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from rlgen import config as cfgmod
-from rlgen import datasets, runtime
+from rlgen import datasets, plots, runtime
 from rlgen.datasets import IMAGE_SHAPE
 from rlgen.errors import (
     RlgenWarning,
@@ -48,6 +48,7 @@ from rlgen.gan.sampling import check_digits, generator_steps
 from rlgen.optimizers import computes_in_float16, loss_scaled
 from rlgen.runs import (
     CONFIG,
+    SUMMARY,
     Run,
     atomic_path,
     check_run,
@@ -55,8 +56,10 @@ from rlgen.runs import (
     merge_json,
     open_run,
     read_history,
+    read_json,
     save_folder,
     write_history,
+    write_json,
 )
 
 GROUP = "gan"
@@ -848,7 +851,47 @@ class GAN:
         merge_json(path / CONFIG, {**run_meta(self), **(extra or {})})
         if self.history:  # a loaded GAN's further train() goes on from it
             write_history(path / METRICS, self.history)
+            self._refresh_summary(path)
         return path
+
+    def history_figures(self) -> dict[str, Any]:
+        """The epochs, the last epoch's losses and scores, and the generator steps."""
+        hist = self.history
+        return {
+            "epochs": len(hist["epoch"]),
+            "final_d_loss": hist["d_loss"][-1],
+            "final_g_loss": hist["g_loss"][-1],
+            "final_real_score": hist["real_score"][-1],
+            "final_fake_score": hist["fake_score"][-1],
+            "generator_steps": self.generator_steps,
+        }
+
+    def plot_losses(self, path: str | Path, images: int | None = None) -> None:
+        """Both losses by epoch into ``path`` (a PNG), titled with the data trained on."""
+        kind = "conditional DCGAN" if self.conditional else "DCGAN"
+        count = f"{images:,} " if images else ""
+        plots.plot_history(
+            {"d_loss": self.history["d_loss"], "g_loss": self.history["g_loss"]},
+            path,
+            f"{kind} on {count}{self.config.dataset} images",
+            names={"d_loss": "discriminator loss", "g_loss": "generator loss"},
+        )
+
+    def _refresh_summary(self, path: Path) -> None:
+        """A command-line run's summary.json and losses.png describe the GAN beside them:
+        saved back into the run after further training, they are made again."""
+        file = path / SUMMARY
+        if not file.is_file():
+            return
+        try:
+            old = read_json(file, what="summary")
+        except UsageError:  # garbled: written afresh
+            old = {"task": "cdcgan" if self.conditional else "dcgan"}
+        figures = self.history_figures()
+        if old.get("epochs") == figures["epochs"]:
+            return
+        write_json(file, {**old, **figures})
+        self.plot_losses(path / "losses.png", old.get("train_examples"))
 
     @classmethod
     def load(cls, path: str | Path) -> GAN:

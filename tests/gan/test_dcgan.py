@@ -3,6 +3,7 @@ save -> load in a fresh process."""
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import keras
@@ -572,6 +573,14 @@ def test_a_loaded_gan_goes_on_counting_its_epochs(tmp_path):
     assert loaded.history["epoch"] == [1, 2] and loaded.history == gan.history
     loaded.train(*digits(32), epochs=1, verbose=0)
     assert loaded.history["epoch"] == [1, 2, 3]
+    # saved back into its command-line run, the summary and losses.png had stayed as before
+    run.write_json("summary.json", {"task": "cdcgan", **gan.history_figures(), "seconds": 1})
+    (tmp_path / "gan" / "losses.png").unlink(missing_ok=True)
+    loaded.save(tmp_path / "gan")
+    summary = json.loads((tmp_path / "gan" / "summary.json").read_text())
+    assert summary == {"task": "cdcgan", **loaded.history_figures(), "seconds": 1}
+    assert summary["epochs"] == 3 and summary["generator_steps"] == 3 * (32 // 16)
+    assert (tmp_path / "gan" / "losses.png").is_file()
     assert runtime.seed_after(7, 0) == 7  # one training as before
     assert len({runtime.seed_after(7, 1), runtime.seed_after(8, 0), runtime.seed_after(7, 2)}) == 3
 
