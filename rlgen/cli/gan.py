@@ -106,7 +106,8 @@ def train_command(args: argparse.Namespace) -> int:
         from rlgen.datasets import warn
 
         warn(
-            f"this GAN trained only {gan.generator_steps:,} generator steps; below about "
+            f"this GAN trained only {gan.generator_steps:,} generator "
+            f"step{'s' if gan.generator_steps != 1 else ''}; below about "
             f"{FEW_STEPS:,} it draws blurs or noise (the default trains about 9,300: 57 % of "
             "its digits had the label asked for at 1,000 steps on 500 digits); look at the "
             "last grid, and give more --epochs for usable digits"
