@@ -143,8 +143,10 @@ def _train_run(
     )
     cls = agent_class(algorithm)
     if resume is not None:
+        # claimed before its config and checkpoint are read: a trainer that ends meanwhile
+        # must not leave this one going on from the checkpoint before its last steps
+        held.enter_context(runs.claimed(runs.open_run(resume, group="agent").path))
         run, agent, saved = _open_for_resume(resume, algorithm, env_id)
-        held.enter_context(runs.claimed(run.path))  # before anything is written
         env_id = saved["env_id"]
         unit = _saved_unit(run, saved, steps, episodes)
         budget = steps or episodes or int(saved["budget"][unit + "s"])

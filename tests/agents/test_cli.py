@@ -278,6 +278,29 @@ def test_eval_takes_a_folder_saved_from_python(tmp_path):
     assert_usage_error(rlgen("agent", "eval", str(tmp_path / "mine")), "corrupt")
 
 
+def test_a_resume_claims_the_run_before_it_reads_the_checkpoint(tmp_path, trained_run, monkeypatch):
+    """The claim came after config.json and checkpoint/ were read: a first trainer ending in
+    between left the second going on from the checkpoint before the first's last steps."""
+    import os
+    import shutil
+
+    from rlgen.agents import DQNAgent
+    from rlgen.agents.training import train_run
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    seen = []
+    load = DQNAgent.load_checkpoint.__func__
+
+    def spy(cls, path, env=None):
+        seen.append((run / ".training").read_text())
+        return load(cls, path, env)
+
+    monkeypatch.setattr(DQNAgent, "load_checkpoint", classmethod(spy))
+    train_run("dqn", None, None, steps=2200, eval_every=200, quiet=True, resume=str(run))
+    assert seen == [str(os.getpid())]  # held, with this process's id, while it read
+
+
 def test_resume_refuses_a_run_another_process_is_training(tmp_path, trained_run):
     # a --resume started while the first training still ran: both wrote the same folder
     import shutil
