@@ -338,8 +338,17 @@ class ProgressBarCallback(Callback):
     """A tqdm bar over env steps (or episodes) showing speed, the mean return of the last 20
     episodes, epsilon, loss and the last evaluation."""
 
-    def __init__(self, total: int, unit: str = "step", refresh_every: int | None = None) -> None:
+    def __init__(
+        self,
+        total: int,
+        unit: str = "step",
+        refresh_every: int | None = None,
+        close_at_end: bool = True,
+    ) -> None:
+        """``close_at_end=False`` leaves the bar open after ``learn`` for :meth:`close`
+        (rlgen's runs close it after their final evaluation, so it shows that one)."""
         self.total, self.unit = total, check_unit(unit)
+        self.close_at_end = close_at_end
         self.refresh_every = refresh_every or (200 if unit == "step" else 1)
         self.returns: deque[float] = deque(maxlen=20)
         self.bar: Any = None
@@ -364,16 +373,19 @@ class ProgressBarCallback(Callback):
         n = self._counter(agent)
         if n - self._last >= self.refresh_every:
             self._advance(n)
-            post = {"mean_return": f"{np.mean(self.returns):.1f}" if self.returns else "-"}
-            eps = getattr(agent, "exploration_rate", None)
-            if eps is not None:
-                post["eps"] = f"{eps:.3f}"
-            if agent.last_loss is not None:
-                post["loss"] = f"{agent.last_loss:.4g}"
-            if agent.last_eval is not None:
-                post["eval"] = f"{agent.last_eval['mean_reward']:.1f}"
-            self.bar.set_postfix(post, refresh=False)
+            self._show(agent, refresh=False)
         return True
+
+    def _show(self, agent: Any, refresh: bool) -> None:
+        post = {"mean_return": f"{np.mean(self.returns):.1f}" if self.returns else "-"}
+        eps = getattr(agent, "exploration_rate", None)
+        if eps is not None:
+            post["eps"] = f"{eps:.3f}"
+        if agent.last_loss is not None:
+            post["loss"] = f"{agent.last_loss:.4g}"
+        if agent.last_eval is not None:
+            post["eval"] = f"{agent.last_eval['mean_reward']:.1f}"
+        self.bar.set_postfix(post, refresh=refresh)
 
     def _advance(self, n: int) -> None:
         """Move the bar to counter ``n``; past the budget (REINFORCE finishes its episodes
@@ -385,7 +397,16 @@ class ProgressBarCallback(Callback):
     def on_training_end(self, agent: Any) -> None:
         if self.bar is not None:
             self._advance(self._counter(agent))
+            if self.close_at_end:
+                self.close(agent)
+
+    def close(self, agent: Any = None) -> None:
+        """Show ``agent``'s latest figures (its last evaluation) and close the bar."""
+        if self.bar is not None:
+            if agent is not None:
+                self._show(agent, refresh=False)
             self.bar.close()
+            self.bar = None
 
 
 class TensorBoardCallback(Callback):

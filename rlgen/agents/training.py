@@ -18,7 +18,12 @@ import numpy as np
 from rlgen import config as cfgmod
 from rlgen import plots, runs
 from rlgen.agents import configs
-from rlgen.agents.callbacks import CheckpointCallback, EvalCallback, TensorBoardCallback
+from rlgen.agents.callbacks import (
+    CheckpointCallback,
+    EvalCallback,
+    ProgressBarCallback,
+    TensorBoardCallback,
+)
 from rlgen.agents.dqn import DQNAgent
 from rlgen.agents.envs import is_registered, make_env
 from rlgen.agents.saving import AGENT_FILE
@@ -203,19 +208,22 @@ def _train_run(
         run.file(CHECKPOINT), checkpoint_every, unit=unit, evaluator=evaluator
     )
     callbacks = [evaluator, checkpointer, TensorBoardCallback(run.file(TENSORBOARD), evaluator)]
+    # the bar stays open through the final evaluation below, so that it ends showing it
+    bar = None if quiet else ProgressBarCallback(budget - done, unit=unit, close_at_end=False)
     t0, steps_before = time.perf_counter(), agent.num_timesteps
     error: UsageError | None = None
     try:
         left = {"total_steps" if unit == "step" else "episodes": budget - done}
+        listed = callbacks + ([bar] if bar is not None else [])
         if algorithm == "dqn":
-            agent.learn(
-                callbacks=callbacks, progress=not quiet, reset_schedule=resume is None, **left
-            )
+            agent.learn(callbacks=listed, progress=False, reset_schedule=resume is None, **left)
         else:
-            agent.learn(callbacks=callbacks, progress=not quiet, **left)
+            agent.learn(callbacks=listed, progress=False, **left)
     except TrainingDiverged as err:
         error = err
     except KeyboardInterrupt:  # keep what was learnt so far readable, then stop
+        if bar is not None:
+            bar.close()
         seconds = time.perf_counter() - t0
         _write_results(run, agent, evaluator, seconds, steps_before, threshold, unit, budget)
         if (run.file("checkpoint") / AGENT_FILE).is_file():
@@ -224,10 +232,20 @@ def _train_run(
                 f"--resume {run.path}'"
             ) from None
         raise
+    except BaseException:  # a bad env, say: its one-line message not at the end of the bar
+        if bar is not None:
+            bar.close()
+        raise
     seconds = time.perf_counter() - t0
-    if error is None:
-        if not evaluator.history or evaluator.history[-1]["step"] != agent.num_timesteps:
+    try:
+        if error is None and (
+            not evaluator.history or evaluator.history[-1]["step"] != agent.num_timesteps
+        ):
             evaluator.evaluate_now(agent)
+    finally:  # whatever happens: an error's message goes on a line of its own
+        if bar is not None:
+            bar.close(agent)
+    if error is None:
         agent.save(run.path)
         # the checkpoint of the end, so that --resume continues exactly where training
         # stopped instead of from the last periodic checkpoint

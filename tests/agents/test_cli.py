@@ -422,3 +422,27 @@ def test_a_custom_env_by_gymnasiums_module_id(tmp_path, monkeypatch, request):
     proc = command("agent", "eval", tmp_path / "no-id", "--episodes", "2",
                    "--env", "corridor_envs:Corridor-v0")  # fmt: skip
     assert proc.returncode == 0 and "over 2 episodes" in proc.stdout, proc.stderr
+
+
+def test_the_progress_bar_ends_showing_the_final_evaluation(tmp_path, capsys, monkeypatch):
+    """The final evaluation ran after the bar had closed: a budget that ended between two
+    evaluations left the bar showing the one before ("eval=210.0", then "final 161.2")."""
+    import re
+
+    from rlgen.agents import EvalCallback
+    from rlgen.agents.configs import dqn_config_for
+    from rlgen.agents.training import train_run
+
+    evaluate_now = EvalCallback.evaluate_now
+
+    def marked(self, agent):  # each evaluation's mean is its step: told apart on the bar
+        row = evaluate_now(self, agent)
+        row["mean_reward"] = float(agent.num_timesteps)
+        return row
+
+    monkeypatch.setattr(EvalCallback, "evaluate_now", marked)
+    config = dqn_config_for("CartPole-v1", learning_starts=200)
+    train_run("dqn", "CartPole-v1", config, steps=700, eval_every=300, eval_episodes=2,
+              out=tmp_path / "run")  # fmt: skip
+    shown = re.findall(r"eval=(-?[\d.]+)", capsys.readouterr().err)
+    assert shown[-1] == "700.0", shown  # evaluations at 300, 600, then the final at 700
