@@ -301,11 +301,23 @@ def save_folder(path: str | Path, group: str, task: str, files: str) -> Path:
             f"save() writes a folder ({files}), and {path} names a .keras file; give a "
             f"folder, e.g. {path.with_suffix('')}"
         )
-    held = read_json(path / CONFIG) if (path / CONFIG).is_file() else {}
-    if held and (held.get("group"), held.get("task")) != (group, task):
-        kind = held.get("task") or held.get("group") or "other"
+    held = held_kind(path)
+    if held is not None and held != (group, task):
+        kind = held[1] or held[0] or "other"
         raise UsageError(f"{path} holds an rlgen {kind} run; save this one to a new folder")
     return path
+
+
+def held_kind(path: Path) -> tuple[str | None, str | None] | None:
+    """(group, task) of the rlgen run or saved model in folder ``path``, None if it holds
+    neither: a run's config.json, or the agent.json of an agent's ``save()`` (an agent's
+    task is its algorithm)."""
+    if (path / CONFIG).is_file():
+        held = read_json(path / CONFIG)
+        return held.get("group"), held.get("task") or held.get("algorithm")
+    if (path / "agent.json").is_file():
+        return "agent", read_json(path / "agent.json", what="agent file").get("algorithm")
+    return None
 
 
 def open_run(path: str | Path, group: str | None = None) -> Run:

@@ -31,7 +31,7 @@ from rlgen.agents.envs import (
 )
 from rlgen.agents.saving import AGENT_FILE, agent_from_file, write_agent_file
 from rlgen.errors import UsageError, check_count, option, seed_or_draw
-from rlgen.runs import atomic_path, load_model
+from rlgen.runs import atomic_path, load_model, save_folder
 
 _NUMPY_ACTIVATIONS = {
     "relu": lambda x: np.maximum(x, 0.0),
@@ -262,6 +262,7 @@ class BaseAgent:
                 f"save({str(path)!r}): an agent is saved as a folder (its networks and "
                 f"{AGENT_FILE}); give a folder path such as 'runs/my-agent'"
             )
+        save_folder(path, "agent", self.algorithm, f"the networks and {AGENT_FILE}")
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as err:  # /proc, a read-only folder, a file on the way: nothing written

@@ -228,6 +228,30 @@ def test_save_where_no_folder_can_be_made_is_one_line(tmp_path):
             agent.save("/proc/agent")
 
 
+def test_a_save_never_overwrites_another_kind_of_model(tmp_path):
+    """An agent's save() wrote over a supervised run's model.keras or another algorithm's
+    agent, and Trainer.save() over an agent's folder (which has no config.json)."""
+    from rlgen.supervised import Trainer
+
+    dqn = DQNAgent("CartPole-v1", DQNConfig(**SMALL))
+    dqn.save(tmp_path / "dqn")
+    dqn.save(tmp_path / "dqn")  # its own kind: written again, as before
+    before = (tmp_path / "dqn" / "agent.json").read_bytes()
+    with pytest.raises(UsageError, match="holds an rlgen dqn run; save this one to a new"):
+        ReinforceAgent("CartPole-v1").save(tmp_path / "dqn")
+    trainer = Trainer("iris", {"epochs": 1})
+    trainer.fit(verbose=0)
+    with pytest.raises(UsageError, match="holds an rlgen dqn run"):
+        trainer.save(tmp_path / "dqn")
+    assert (tmp_path / "dqn" / "agent.json").read_bytes() == before
+    assert not (tmp_path / "dqn" / "config.json").exists()
+    trainer.save(tmp_path / "iris")
+    model = (tmp_path / "iris" / "model.keras").read_bytes()
+    with pytest.raises(UsageError, match="holds an rlgen iris run"):
+        dqn.save(tmp_path / "iris")
+    assert (tmp_path / "iris" / "model.keras").read_bytes() == model
+
+
 def test_loading_with_another_env_names_the_env_not_the_model_file(tmp_path):
     DQNAgent("CartPole-v1", DQNConfig(**SMALL)).save(tmp_path / "cp")
     with pytest.raises(UsageError, match="Acrobot-v1 has 6 and 3; load it with the env"):
