@@ -287,6 +287,29 @@ def load_model(path: str | Path) -> Any:
         ) from None
 
 
+def check_model_fits(model: Any, expected: Any, path: str | Path, config: str | Path) -> None:
+    """A UsageError unless ``model`` (loaded from ``path``) takes and gives what ``expected``
+    (built from ``config``) does: a network copied in from another run fails here, in one
+    line, not in Keras at its first call."""
+
+    def shapes(m: Any) -> tuple[list[tuple], list[tuple]]:
+        return [tuple(t.shape[1:]) for t in m.inputs], [tuple(t.shape[1:]) for t in m.outputs]
+
+    (ins, outs), (want_in, want_out) = shapes(model), shapes(expected)
+    if (ins, outs) != (want_in, want_out):
+        raise UsageError(
+            f"model file {path} does not fit {config}: it takes {_shown_shapes(ins)} and gives "
+            f"{_shown_shapes(outs)}, where the model {Path(config).name} describes takes "
+            f"{_shown_shapes(want_in)} and gives {_shown_shapes(want_out)}; it is another run's "
+            "model: put this run's own back (its checkpoint/ has the last good one)"
+        )
+
+
+def _shown_shapes(shapes: list[tuple]) -> str:
+    shown = [str(tuple("?" if n is None else n for n in s)).replace("'", "") for s in shapes]
+    return shown[0] if len(shown) == 1 else " and ".join(shown)
+
+
 def a_or_an(word: str) -> str:
     """``word`` with its indefinite article: "an agent", "a gan"."""
     return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"

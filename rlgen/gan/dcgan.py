@@ -51,6 +51,7 @@ from rlgen.runs import (
     SUMMARY,
     Run,
     atomic_path,
+    check_model_fits,
     check_run,
     load_model,
     merge_json,
@@ -910,6 +911,11 @@ class GAN:
         with runtime.active().strategy.scope():
             generator = load_model(run.file(GENERATOR_FILE))
             discriminator = load_model(run.file(DISCRIMINATOR_FILE))
+        for net, build, name in (
+            (generator, build_generator, GENERATOR_FILE),
+            (discriminator, build_discriminator, DISCRIMINATOR_FILE),
+        ):
+            check_model_fits(net, build(config), run.file(name), run.file(CONFIG))
         expected = (None, *IMAGE_SHAPE)
         if tuple(generator.output_shape) != expected:
             raise UsageError(

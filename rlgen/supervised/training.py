@@ -29,6 +29,7 @@ from rlgen.runs import (
     SUMMARY,
     Run,
     atomic_path,
+    check_model_fits,
     check_run,
     load_model,
     merge_json,
@@ -746,6 +747,7 @@ class Trainer:
         # and restoring it warns under mixed precision (the loss-scale optimizer's extra slots).
         with runtime.active().strategy.scope():
             model = trainer.model = load_model(run.file(MODEL_FILE))
+            check_model_fits(model, trainer.build_model(), run.file(MODEL_FILE), run.file(CONFIG))
             if task == "iris" and "standardise" not in [layer.name for layer in model.layers]:
                 model = trainer.model = _standardised(model)
                 trainer.tested_on = None  # its fingerprint was of the standardised test split

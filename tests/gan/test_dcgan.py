@@ -598,3 +598,22 @@ def test_keras_users_fit_sample_and_shapes(recwarn):
     assert not [w for w in recwarn if "not been trained" in str(w.message)]
     gan.train(x[..., 0], y, epochs=1, verbose=0)  # (N, 28, 28)
     assert gan.generator_steps == 2 * (32 // 16) and gan.history["epoch"] == [1]
+
+
+def test_networks_from_another_gan_run_are_named_on_load(tmp_path):
+    """An unconditional run's generator copied into a conditional run (as the advice to copy
+    checkpoint/ files invites) failed in Keras at the first sample (exit 1)."""
+    import shutil
+
+    from rlgen.gan.dcgan import GAN
+
+    tiny_gan().save(tmp_path / "cond")
+    tiny_gan(unconditional=True).save(tmp_path / "plain")
+    shutil.copy(tmp_path / "plain" / "generator.keras", tmp_path / "cond" / "generator.keras")
+    with pytest.raises(
+        UsageError,
+        match=r"generator.keras does not fit .*config.json: it takes "
+        r"\(8,\) and gives \(28, 28, 1\), where .* takes \(8,\) and \(1,\)",
+    ):
+        GAN.load(tmp_path / "cond")
+    GAN.load(tmp_path / "plain")  # its own networks: fine

@@ -493,3 +493,23 @@ def test_saving_a_further_trained_model_into_its_run_remakes_the_summary(tmp_pat
     assert summary["test_loss"] == pytest.approx(loaded.evaluate()["test_loss"])
     assert summary["test_loss"] != pytest.approx(first.evaluate()["test_loss"])
     assert (run.path / "history.png").is_file()
+
+
+def test_a_model_file_from_another_run_is_named_on_load(tmp_path):
+    """Another run's model.keras copied in failed in Keras at the first evaluate (exit 1)."""
+    import shutil
+
+    iris = Trainer("iris", default_config("iris", epochs=1))
+    iris.fit(verbose=0)
+    iris.save(tmp_path / "iris")
+    mlp = Trainer("mlp", default_config("mlp", train_size=100))
+    mlp.model = mlp.build_model()
+    mlp.save(tmp_path / "mlp")
+    shutil.copy(tmp_path / "iris" / "model.keras", tmp_path / "mlp" / "model.keras")
+    with pytest.raises(
+        UsageError,
+        match=r"model.keras does not fit .*config.json: it takes "
+        r"\(4,\) and gives \(3,\), where .* takes \(28, 28, 1\) and gives \(10,\)",
+    ):
+        Trainer.load(tmp_path / "mlp")
+    assert Trainer.load(tmp_path / "iris").evaluate()["test_accuracy"] >= 0  # its own: fine
