@@ -381,3 +381,26 @@ def test_figures_print_every_float_to_four_decimals(capsys):
     print_figures({"a": np.float32(0.123456789), "b": 2 / 3, "n": np.int64(7), "ok": True})
     lines = [line.split() for line in capsys.readouterr().out.splitlines()]
     assert lines == [["a", "0.1235"], ["b", "0.6667"], ["n", "7"], ["ok", "True"]]
+
+
+def test_a_full_disk_is_one_line_not_a_traceback(monkeypatch, capsys):
+    """OSError [Errno 28] came out as a traceback from whichever write met the full disk."""
+    import errno
+
+    from rlgen.cli import info, main
+
+    def full(args):
+        raise OSError(errno.ENOSPC, "No space left on device", "runs/x/replay.npz")
+
+    monkeypatch.setattr(info, "run", full)
+    assert main(["info"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("rlgen: error: the disk is full writing runs/x/replay.npz; files")
+
+    def other(args):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(info, "run", other)
+    with pytest.raises(OSError, match="Input/output"):  # not every OSError is a full disk
+        main(["info"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import sys
 from collections.abc import Sequence
 
@@ -111,3 +112,15 @@ def _main(argv: Sequence[str] | None) -> int:
         # on a line of its own, not at the end of a progress bar's
         print(f"\nrlgen: interrupted; runs already written are kept{where}", file=sys.stderr)
         return 130
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # files are written to a temporary name and renamed: what was saved before is whole
+        where = f" writing {err.filename}" if err.filename else ""
+        print(
+            f"rlgen: error: the disk is full{where}; files written before are kept whole "
+            "(a training's checkpoint/ too): free some space and run again (an agent run "
+            "goes on with --resume)",
+            file=sys.stderr,
+        )
+        return 1
