@@ -18,6 +18,7 @@ from typing import Any, Literal
 from rlgen.config import check_fields
 from rlgen.errors import UsageError, check_seed, on_command_line
 
+MAX_THREADS = 1024
 # Quiet TensorFlow's C++ start-up chatter before it is first imported anywhere in rlgen.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -56,6 +57,11 @@ class RuntimeConfig:
         check_fields(self)
         if self.threads < 0:
             raise UsageError(f"--threads must be >= 0, got {self.threads}")
+        if self.threads > MAX_THREADS:  # TensorFlow makes them all, and hangs at 100,000
+            raise UsageError(
+                f"--threads {self.threads} is more than any machine runs well; give at most "
+                f"{MAX_THREADS} (this one has {os.cpu_count()} cores; 0 uses one per core)"
+            )
         if self.logical_cpus < 0:
             raise UsageError(f"--logical-cpus must be >= 0, got {self.logical_cpus}")
         check_seed(self.seed)
@@ -266,7 +272,39 @@ def _make_strategy(tf: Any, config: RuntimeConfig, gpus: list[Any]) -> Any:
             "--strategy multiworker needs the TF_CONFIG environment variable describing the "
             "cluster; set it on every worker (see the TensorFlow multi-worker guide)"
         )
+    check_tf_config(os.environ["TF_CONFIG"])
     return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def check_tf_config(text: str) -> None:
+    """A UsageError unless ``text`` is a TF_CONFIG TensorFlow can use: JSON with a
+    ``cluster`` of address lists and a ``task`` whose type and index are in it."""
+    import json
+
+    shape = (
+        '; give JSON such as {"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+        '"task": {"type": "worker", "index": 0}}'
+    )
+    try:
+        tf_config = json.loads(text)
+    except ValueError:
+        raise UsageError(f"TF_CONFIG is not valid JSON{shape}") from None
+    cluster = tf_config.get("cluster") if isinstance(tf_config, dict) else None
+    task = tf_config.get("task") if isinstance(tf_config, dict) else None
+    if not isinstance(cluster, dict) or not cluster or not isinstance(task, dict):
+        raise UsageError(f"TF_CONFIG needs a 'cluster' and a 'task'{shape}")
+    kind, index = task.get("type"), task.get("index", 0)
+    members = cluster.get(kind)
+    if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+        raise UsageError(
+            f"TF_CONFIG's task type {kind!r} has no list of addresses in its cluster "
+            f"({', '.join(map(str, cluster))}){shape}"
+        )
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(members):
+        raise UsageError(
+            f"TF_CONFIG's task index {index!r} is not one of its {len(members)} {kind} "
+            f"addresses (0 to {len(members) - 1})"
+        )
 
 
 def is_chief() -> bool:

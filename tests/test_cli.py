@@ -383,8 +383,9 @@ def test_figures_print_every_float_to_four_decimals(capsys):
     assert lines == [["a", "0.1235"], ["b", "0.6667"], ["n", "7"], ["ok", "True"]]
 
 
-def test_a_full_disk_is_one_line_not_a_traceback(monkeypatch, capsys):
-    """OSError [Errno 28] came out as a traceback from whichever write met the full disk."""
+def test_a_full_disk_or_memory_is_one_line_not_a_traceback(monkeypatch, capsys):
+    """OSError [Errno 28] came out as a traceback from whichever write met the full disk, and
+    so did NumPy's and TensorFlow's out-of-memory errors (--hidden 200000,200000)."""
     import errno
 
     from rlgen.cli import info, main
@@ -397,6 +398,18 @@ def test_a_full_disk_is_one_line_not_a_traceback(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("rlgen: error: the disk is full writing runs/x/replay.npz; files")
+
+    for error, said in ((MemoryError(), "out of memory; give smaller sizes"),
+                        (type("ResourceExhaustedError", (Exception,), {})("OOM"),
+                         "out of memory in TensorFlow; give smaller sizes")):  # fmt: skip
+
+        def fail(args, error=error):
+            raise error
+
+        monkeypatch.setattr(info, "run", fail)
+        assert main(["info"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"rlgen: error: {said}") and err.count("\n") == 1, err
 
     def other(args):
         raise OSError(errno.EIO, "Input/output error")

@@ -2,6 +2,7 @@
 configured only once per process)."""
 
 import json
+import re
 
 import pytest
 
@@ -118,6 +119,38 @@ def test_only_the_chief_worker_writes_the_run(
 def test_multiworker_without_cluster_is_a_clear_error():
     result = run_cli("supervised", "train", "iris", "--strategy", "multiworker")
     result.assert_usage_error("TF_CONFIG")
+    result = run_cli("supervised", "train", "iris", "--strategy", "multiworker",
+                     env={"TF_CONFIG": "garbage"})  # fmt: skip
+    result.assert_usage_error("TF_CONFIG is not valid JSON")  # was a JSONDecodeError
+
+
+@pytest.mark.parametrize(
+    "tf_config, message",
+    [
+        ("[1]", "needs a 'cluster' and a 'task'"),  # was taken without a word
+        ('{"cluster": {"worker": ["h:1"]}, "task": {"type": "chief", "index": 0}}',
+         "task type 'chief' has no list of addresses in its cluster (worker)"),
+        ('{"cluster": {"worker": ["h:1"]}, "task": {"type": "worker", "index": 5}}',
+         "task index 5 is not one of its 1 worker addresses (0 to 0)"),  # was a ValueError
+    ],
+)  # fmt: skip
+def test_a_malformed_tf_config_is_named(tf_config, message):
+    from rlgen.errors import UsageError
+    from rlgen.runtime import check_tf_config
+
+    with pytest.raises(UsageError, match=re.escape(message)):
+        check_tf_config(tf_config)
+    two = '{"cluster": {"worker": ["h:1", "h:2"]}, "task": {"type": "worker", "index": 1}}'
+    check_tf_config(two)
+
+
+def test_a_thread_count_no_machine_runs_is_refused():
+    from rlgen.errors import UsageError
+    from rlgen.runtime import RuntimeConfig
+
+    with pytest.raises(UsageError, match="^threads=100000 is more than any machine runs well"):
+        RuntimeConfig(threads=100_000)  # TensorFlow hung making them
+    assert RuntimeConfig(threads=64).threads == 64
 
 
 @pytest.mark.parametrize("seed", [5])

@@ -99,6 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv)
 
 
+SMALLER = (
+    "give smaller sizes (--hidden, --hidden-sizes, --batch-size, --buffer-size, -n) or free "
+    "memory; runs already written are kept"
+)
+
+
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = _parse(parser, sys.argv[1:] if argv is None else list(argv))
@@ -112,15 +118,26 @@ def _main(argv: Sequence[str] | None) -> int:
         # on a line of its own, not at the end of a progress bar's
         print(f"\nrlgen: interrupted; runs already written are kept{where}", file=sys.stderr)
         return 130
-    except OSError as err:
-        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+    except Exception as err:
+        message = _no_room(err)
+        if message is None:
             raise
+        print(f"rlgen: error: {message}", file=sys.stderr)
+        return 1 if isinstance(err, OSError) else 2
+
+
+def _no_room(err: Exception) -> str | None:
+    """What to say of running out of memory or disk (None for any other error)."""
+    if isinstance(err, MemoryError):  # NumPy's too: one array bigger than the machine
+        return f"out of memory; {SMALLER}"
+    if type(err).__name__ == "ResourceExhaustedError":  # TensorFlow's
+        return f"out of memory in TensorFlow; {SMALLER}"
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
         # files are written to a temporary name and renamed: what was saved before is whole
         where = f" writing {err.filename}" if err.filename else ""
-        print(
-            f"rlgen: error: the disk is full{where}; files written before are kept whole "
-            "(a training's checkpoint/ too): free some space and run again (an agent run "
-            "goes on with --resume)",
-            file=sys.stderr,
+        return (
+            f"the disk is full{where}; files written before are kept whole (a training's "
+            "checkpoint/ too): free some space and run again (an agent run goes on with "
+            "--resume)"
         )
-        return 1
+    return None
