@@ -1082,6 +1082,11 @@ class _Monitor(keras.callbacks.Callback):
                 self.save_grid(epoch + 1)
                 with self.gan.model.averaged():  # with --ema: what the run would keep
                     save_models(self.gan, self.run.file("checkpoint"))
+                config = self.run.file(CONFIG)
+                if config.is_file() and not self.run.file(GENERATOR_FILE).is_file():
+                    # the checkpoint's is the only generator: its count, for one copied up
+                    # after a Ctrl-C, as the messages advise (it said 0: "not trained")
+                    merge_json(config, {"generator_steps": self.gan.generator_steps})
 
     def save_grid(self, epoch: int) -> None:
         rows = [str(d) for d in range(NUM_CLASSES)] if self.gan.conditional else None

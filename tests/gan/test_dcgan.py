@@ -101,6 +101,31 @@ def test_an_interrupted_training_counts_the_epochs_it_finished(monkeypatch):
     assert gan.generator_steps == 2 * (64 // 16)  # 0 before: "not trained" at the next sample
 
 
+def test_an_interrupted_runs_checkpoint_copied_up_is_not_called_untrained(monkeypatch, tmp_path):
+    """config.json said 0 generator steps until training ended: the checkpoint's networks,
+    copied into the run as the messages advise, then sampled as "not trained: noise"."""
+    import shutil
+
+    from rlgen.gan import dcgan, sampling
+
+    finish = dcgan._Monitor.on_epoch_end
+
+    def stop_after_two(self, epoch, logs=None):
+        finish(self, epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(dcgan._Monitor, "on_epoch_end", stop_after_two)
+    gan = tiny_gan()
+    run = create_run("gan", "cdcgan", out=tmp_path / "run")
+    run.write_json("config.json", dcgan.run_meta(gan))  # as the command line does: 0 steps
+    with pytest.raises(KeyboardInterrupt, match="are in .*checkpoint"):
+        gan.train(*digits(64), epochs=5, run=run, verbose=0)
+    for name in ("generator.keras", "discriminator.keras"):
+        shutil.copy(run.file("checkpoint") / name, run.path)
+    assert sampling.generator_steps(run.path) in (4, 8)  # the checkpoint's epoch: 1 or 2
+
+
 def test_labels_are_balanced_and_reject_bad_digits():
     y = sample_labels(1000, None, seed=0)
     assert np.bincount(y).tolist() == [100] * 10
