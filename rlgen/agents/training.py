@@ -318,6 +318,13 @@ def _check_run_for_resume(path: str, algorithm: str, env_id: str | None):
         make_env(saved_id)  # its module is not importable from here: say so before TensorFlow
     if not isinstance(saved.get("budget"), dict) or "eval_every" not in saved:
         raise UsageError(f"{run.path}/{runs.CONFIG} is corrupt (no budget); train again")
+    for key in ("eval_every", "eval_episodes", "checkpoint_every"):
+        value = saved.get(key, saved["eval_every"])  # checkpoint_every: not in older runs
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise UsageError(
+                f"{run.path}/{runs.CONFIG} is corrupt ({key} {value!r}, not a whole number "
+                "> 0); put the number back, or train again"
+            )
     return run, saved
 
 

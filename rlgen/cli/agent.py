@@ -146,6 +146,10 @@ def run_train(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
     )
     if args.resume:
+        if getattr(args, "seed", None) is not None:  # taken and ignored before
+            raise UsageError(
+                "--resume continues the run's random streams from its checkpoint; drop --seed"
+            )
         fields = {f.name for f in dataclasses.fields(args.config_cls)}
         given = sorted(fields & set(vars(args)))
         if given or args.config or args.out:

@@ -216,6 +216,14 @@ def test_bad_resume_inputs(tmp_path, trained_run):
     assert_usage_error(proc, "trained on CartPole-v1")
     proc = rlgen(*resume, str(trained_run), "--learning-rate", "0.1")
     assert_usage_error(proc, "drop --learning-rate")
+    proc = rlgen(*resume, str(trained_run), "--seed", "123")  # was taken and ignored
+    assert_usage_error(proc, "random streams from its checkpoint; drop --seed")
+    edited = tmp_path / "edited"  # a hand-edited config.json: ValueError from int() before
+    shutil.copytree(trained_run, edited)
+    config = json.loads((edited / "config.json").read_text())
+    (edited / "config.json").write_text(json.dumps({**config, "eval_every": "abc"}))
+    proc = rlgen(*resume, str(edited), "--steps", "3000")
+    assert_usage_error(proc, "config.json is corrupt (eval_every 'abc', not a whole number")
     assert_usage_error(rlgen(*resume, str(trained_run), "--steps", "1000"), "give more than 2000")
     proc = rlgen(*resume, str(trained_run), "--episodes", "50")
     assert_usage_error(proc, "counts its budget in steps")
