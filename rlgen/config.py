@@ -214,9 +214,11 @@ def _fixes(cls: type) -> dict[str, str]:
 
 def read_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML file into a dict, with one clear error for a missing or malformed file."""
+    named = f"config file {path}" if str(path).strip() else "config file name"  # --config ''
     path = Path(path)
     if not path.is_file():
-        raise UsageError(f"config file {path} not found; give the path of an existing .toml file")
+        what = "is empty" if named.endswith("name") else "is a folder" if path.is_dir() else ""
+        raise UsageError(f"{named} {what or 'not found'}; give the path of an existing .toml file")
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)

@@ -434,6 +434,17 @@ def available_sources() -> dict[str, str]:
     return out
 
 
+def training_subset(y: np.ndarray, n: int, dataset: str) -> np.ndarray:
+    """The stratified ``--train-size n`` subset of ``dataset``'s training labels ``y``; a
+    warning when ``n`` asks for more images than there are (it was taken without a word)."""
+    if n > len(y):
+        warn(
+            f"--train-size {n:,} is more than the {len(y):,} training images of {dataset}; "
+            "training on all of them"
+        )
+    return subset(y, n, seed=0)
+
+
 def subset(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     """Indices of a class-stratified subset of ``n`` examples (all of them if n >= len(y))."""
     if n >= len(y):

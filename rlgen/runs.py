@@ -192,7 +192,9 @@ def check_out(out: str | Path) -> Path:
     """``--out`` as a path, refused when it holds anything: called before slow work (data,
     synthetic digits) as well as by :func:`create_run`, so a taken name fails at once."""
     path = Path(out).expanduser()
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {path} is a file; give a new folder's name")
+    if path.exists() and any(path.iterdir()):
         raise UsageError(
             f"--out {path} already exists and is not empty; "
             "choose a new folder so the earlier run is kept"

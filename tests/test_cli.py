@@ -417,3 +417,31 @@ def test_a_full_disk_or_memory_is_one_line_not_a_traceback(monkeypatch, capsys):
     monkeypatch.setattr(info, "run", other)
     with pytest.raises(OSError, match="Input/output"):  # not every OSError is a full disk
         main(["info"])
+
+
+def test_small_bad_inputs_name_the_flag_and_what_is_wrong(tmp_path, capsys):
+    """Each said something beside the point: "not found" for a folder, "not empty" for a
+    file, Python's stop_at_reward on the command line, "0.0 GB but 0.0 GB free", and an
+    empty --config or a --train-size past the data taken without a word."""
+    from rlgen import datasets
+    from rlgen.agents.callbacks import EvalCallback
+    from rlgen.config import read_toml
+    from rlgen.errors import UsageError, command_line
+    from rlgen.gan.sampling import check_output
+    from rlgen.runs import check_out
+
+    with pytest.raises(UsageError, match="^config file name is empty; give the path"):
+        read_toml("")
+    with pytest.raises(UsageError, match=f"^config file {tmp_path} is a folder"):
+        read_toml(tmp_path)
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(UsageError, match="afile is a file; give a new folder's name"):
+        check_out(tmp_path / "afile")
+    with command_line(), pytest.raises(UsageError, match="^--stop-at-reward must be a finite"):
+        EvalCallback(stop_at_reward=float("nan"))
+    with pytest.raises(UsageError, match=r"digits need [\d,.]+ GB but .* has [\d.]+ [GM]B free"):
+        check_output(tmp_path / "x.npz", 750_000_000)  # 2,358 GB: more than the test disk
+    assert len(datasets.training_subset(np.arange(10) % 2, 99, "ten labels")) == 10
+    assert "train_size=99 is more than the 10 training images of ten labels" in (
+        capsys.readouterr().err
+    )

@@ -182,7 +182,10 @@ class EvalCallback(Callback):
             and not isinstance(stop_at_reward, bool)
             and math.isfinite(stop_at_reward)
         ):
-            raise UsageError(f"stop_at_reward must be a finite number, got {stop_at_reward}")
+            raise UsageError(
+                f"{option('--stop-at-reward', 'stop_at_reward')} must be a finite number, "
+                f"got {stop_at_reward}"
+            )
         self.stop_at_reward = stop_at_reward
         self.unit = check_unit(unit)
         self.history: list[dict[str, float]] = []

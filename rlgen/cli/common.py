@@ -81,7 +81,7 @@ def resolve(
 ) -> tuple[C, RuntimeConfig]:
     """The trainer config and runtime config: defaults < preset < --config file < flags."""
     file_values: dict[str, Any] = {}
-    if getattr(args, "config", None):
+    if getattr(args, "config", None) is not None:  # --config '' is a mistake, not "none"
         file_values = cfgmod.read_toml(args.config)
     runtime_file = file_values.pop("runtime", {}) if isinstance(file_values, dict) else {}
     where = f"config file {args.config}" if getattr(args, "config", None) else "config"

@@ -123,6 +123,11 @@ def check_digits(digits: Any, conditional: bool = True, gan: str = "this one") -
         raise UsageError(f"{digit} must be an integer from 0 to 9, got {digits!r}")
 
 
+def _size(n: int) -> str:
+    """Bytes as GB, or MB below 0.1 GB ("0.0 GB but 0.0 GB free" said nothing)."""
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
+
+
 def check_output(out: str | Path, n: int, shape: tuple[int, ...] = IMAGE_SHAPE) -> Path:
     """The output path is a .png or .npz in an existing folder, with room for ``n`` digits."""
     out = Path(out)
@@ -145,8 +150,8 @@ def check_output(out: str | Path, n: int, shape: tuple[int, ...] = IMAGE_SHAPE) 
         free = shutil.disk_usage(out.parent).free
         if need > free:
             raise UsageError(
-                f"-n {n} digits need {need / 1e9:.1f} GB but {out.parent} has "
-                f"{free / 1e9:.1f} GB free; ask for fewer or write elsewhere"
+                f"-n {n} digits need {_size(need)} but {out.parent} has "
+                f"{_size(free)} free; ask for fewer or write elsewhere"
             )
     return out
 

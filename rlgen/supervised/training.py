@@ -319,7 +319,7 @@ class Trainer:
             d = datasets.load_images(c.dataset, c.data_dir)
             x, y = d.x_train, d.y_train
             if c.train_size:
-                keep = datasets.subset(y, c.train_size, seed=0)
+                keep = datasets.training_subset(y, c.train_size, d.source)
                 x, y = x[keep], y[keep]
             tr, va = _validation_split(x, y, c.validation_split, stratify=True)
             return Splits(x[tr], y[tr], x[va], y[va], d.x_test, d.y_test, d.source, d.class_names)
