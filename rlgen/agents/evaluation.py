@@ -33,6 +33,11 @@ def _episodes(
     """(returns, lengths) of ``episodes`` greedy episodes, as :func:`episode_returns` plays them."""
     episodes = check_count("--episodes", episodes)
     seed = check_seed(seed)
+    if not callable(getattr(agent, "act", None)) or not hasattr(agent, "env_source"):
+        raise UsageError(  # an AttributeError on 'env_source' before
+            f"the first argument is the agent to evaluate, got {type(agent).__name__}; "
+            "load one with DQNAgent.load(path) or ReinforceAgent.load(path)"
+        )
     env, source = first_env(agent, env_or_id)
     envs = [env]
     try:

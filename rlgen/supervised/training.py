@@ -466,6 +466,13 @@ class Trainer:
         epochs = config.epochs if epochs is None else check_count("epochs", epochs)
         if isinstance(callbacks, keras.callbacks.Callback):  # one, as Keras' fit takes it
             callbacks = [callbacks]
+        listed = callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]
+        bad = [c for c in listed if not isinstance(c, keras.callbacks.Callback)]
+        if callbacks is not None and bad:  # a TypeError deep in fit() before
+            raise UsageError(
+                "callbacks must be a keras.callbacks.Callback or a list of them, got "
+                f"{type(bad[0]).__name__}"
+            )
         d = self.data  # first: drawing synthetic digits may train (and seed) another model
         done = len(self.history.get("epoch", []))  # a further fit() goes on counting
         if not self._seeded:  # once: a further fit() goes on with the random streams, as

@@ -462,6 +462,8 @@ def test_stable_baselines3_spellings_of_progress_bar_eval_callback_and_evaluate(
     assert lengths == [int(r) for r in rewards] and min(lengths) > 0  # CartPole: 1 a step
     with pytest.raises(UsageError, match="greedy policy only"):
         evaluate(agent, "CartPole-v1", deterministic=False)
+    with pytest.raises(UsageError, match="agent to evaluate, got str; load one with"):
+        evaluate("runs/dqn", episodes=1)  # an AttributeError on 'env_source' before
     with pytest.raises(UsageError, match="give eval_every or eval_freq"):
         EvalCallback(eval_every=50, eval_freq=100)
 

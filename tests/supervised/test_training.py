@@ -513,3 +513,13 @@ def test_a_model_file_from_another_run_is_named_on_load(tmp_path):
     ):
         Trainer.load(tmp_path / "mlp")
     assert Trainer.load(tmp_path / "iris").evaluate()["test_accuracy"] >= 0  # its own: fine
+
+
+def test_callbacks_that_are_not_keras_callbacks_are_named():
+    """fit(callbacks=5) was "TypeError: Value after * must be an iterable, not int"."""
+    import keras
+
+    trainer = Trainer("iris", default_config("iris", epochs=1))
+    for bad, kind in ((5, "int"), ([keras.callbacks.History(), "x"], "str")):
+        with pytest.raises(UsageError, match=f"Callback or a list of them, got {kind}$"):
+            trainer.fit(verbose=0, callbacks=bad)
