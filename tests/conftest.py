@@ -54,10 +54,13 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: int = 600, env: dict |
     return CLIResult(proc)
 
 
-def interrupt_cli(*args: str, once: Path, timeout: int = 300, grace: int = 240) -> CLIResult:
-    """``python -m rlgen ARGS`` in a fresh process, stopped with Ctrl-C (SIGINT) as soon as
-    the file ``once`` exists (a checkpoint, say). A process still running ``grace`` seconds
-    after the Ctrl-C fails the test with every thread's Python stack, not a bare timeout."""
+def interrupt_cli(
+    *args: str, once: Path, timeout: int = 300, grace: int = 240, sig: int | None = None
+) -> CLIResult:
+    """``python -m rlgen ARGS`` in a fresh process, stopped with Ctrl-C (SIGINT, or ``sig``)
+    as soon as the file ``once`` exists (a checkpoint, say). A process still running ``grace``
+    seconds after the Ctrl-C fails the test with every thread's Python stack, not a bare
+    timeout."""
     import signal
     import time
 
@@ -83,7 +86,7 @@ def interrupt_cli(*args: str, once: Path, timeout: int = 300, grace: int = 240) 
         time.sleep(0.1)
     waited = f"{once} {'appeared' if once.exists() else 'never appeared'}"
     time.sleep(0.5)  # past the checkpoint's own writing
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT if sig is None else sig)
     try:
         out, err = proc.communicate(timeout=grace)
     except subprocess.TimeoutExpired:

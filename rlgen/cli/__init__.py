@@ -8,10 +8,14 @@ that adds its commands; the work itself is done by the group's Python API. A bad
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import errno
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from rlgen import __version__
 from rlgen.errors import UsageError, command_line
@@ -95,8 +99,27 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Nam
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 bad input, 1 failure)."""
-    with command_line():  # messages name flags, not Python arguments
+    with command_line(), _terminate_as_interrupt():  # messages name flags, not arguments
         return _main(argv)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, ``timeout``, a scheduler's stop) ends a command as Ctrl-C does:
+    a training keeps its checkpoint and says how to resume, and temporary files are removed
+    (it killed the process outright, leaving a 1 GB hidden .npz half-written)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 SMALLER = (

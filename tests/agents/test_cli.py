@@ -71,13 +71,17 @@ def test_eval_prints_mean_and_std_of_best_model(trained_run):
     assert "best model" in proc.stdout and "±" in proc.stdout and "5 episodes" in proc.stdout
 
 
-def test_ctrl_c_says_how_to_resume(tmp_path):
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])  # kill, timeout: killed outright before
+def test_ctrl_c_says_how_to_resume(tmp_path, sig):
+    import signal
+
     from tests.conftest import interrupt_cli
 
     out = tmp_path / "run"
     args = ("agent", "train", "dqn", "--env", "CartPole-v1", "--steps", "1000000", "--quiet")
     every = ("--eval-every", "2000", "--eval-episodes", "2", "--checkpoint-every", "2000")
-    result = interrupt_cli(*args, *every, "--out", out, once=out / "checkpoint" / "agent.json")
+    once = out / "checkpoint" / "agent.json"
+    result = interrupt_cli(*args, *every, "--out", out, once=once, sig=getattr(signal, sig))
     assert result.code == 130 and "Traceback" not in result.err, result
     assert f"--resume {out}" in result.err, result
     assert (out / "summary.json").is_file()  # what was learnt so far is written
