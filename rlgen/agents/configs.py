@@ -90,11 +90,6 @@ class DQNConfig:
         )
         if self.learning_starts < 0:
             raise UsageError(f"--learning-starts must be >= 0, got {self.learning_starts}")
-        if self.batch_size > self.buffer_size:  # 100,000,000 asked for 95 GiB at the first step
-            raise UsageError(
-                f"--batch-size {self.batch_size:,} is more than the replay buffer holds "
-                f"(--buffer-size {self.buffer_size:,}); give a smaller batch"
-            )
         check_fraction(self, "gamma")
         if not 0.0 < self.tau <= 1.0:  # 0 would never move the target network
             raise UsageError(f"--tau must be in (0, 1], got {self.tau}")

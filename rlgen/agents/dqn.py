@@ -23,7 +23,7 @@ from rlgen.agents.base import BaseAgent, NumpyMirror, build_mlp, check_budget, f
 from rlgen.agents.base import tensorflow as _tf
 from rlgen.agents.callbacks import Callback, one_of
 from rlgen.agents.configs import DQNConfig, dqn_config_for
-from rlgen.agents.replay import ReplayBuffer
+from rlgen.agents.replay import ReplayBuffer, physical_memory
 from rlgen.agents.saving import MODEL_FILE
 from rlgen.errors import TrainingDiverged, UsageError
 
@@ -105,6 +105,14 @@ class DQNAgent(BaseAgent):
     def _check_can_learn(self) -> None:
         super()._check_can_learn()
         self.replay  # noqa: B018 -- allocate now: a buffer too big is refused before any step
+        batch = self.config.batch_size
+        need = batch * (2 * self.obs_dim + 3) * 4 * 3  # the sampled arrays, packed, in TF
+        memory = physical_memory()
+        if memory and need > memory:  # 100,000,000 was NumPy's 95 GiB traceback at step one
+            raise UsageError(
+                f"--batch-size {batch:,} needs {need / 2**30:,.0f} GiB a gradient step, more "
+                f"than this machine's {memory / 2**30:.0f} GiB; give a smaller batch"
+            )
 
     # ---- networks and compiled functions -------------------------------------------------
     def _build(self) -> None:

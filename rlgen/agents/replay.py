@@ -26,7 +26,7 @@ class ReplayBuffer:
         self.capacity = int(capacity)
         self.obs_dim = int(obs_dim)
         need = self.capacity * (2 * self.obs_dim + 3) * 4  # bytes, every field 4 bytes wide
-        memory = _physical_memory()
+        memory = physical_memory()
         too_big = (
             f"--buffer-size {self.capacity:,} needs {need / 2**30:,.1f} GiB for the replay "
             f"buffer of {self.obs_dim}-value observations"
@@ -102,7 +102,7 @@ class ReplayBuffer:
         return buf
 
 
-def _physical_memory() -> int | None:
+def physical_memory() -> int | None:
     """Bytes of physical memory, or None where the OS does not say."""
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

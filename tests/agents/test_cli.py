@@ -122,6 +122,8 @@ def test_help_does_not_import_tensorflow():
         (["--env", "CartPole-v1", "--steps", "9", "--episodes", "9"], ["not allowed with"]),
         # was NumPy's _ArrayMemoryError traceback (1.46 TiB)
         (["--env", "CartPole-v1", "--buffer-size", "100000000000"], ["--buffer-size", "GiB"]),
+        # NumPy's 95 GiB traceback at the first gradient step, after the folder was made
+        (["--env", "CartPole-v1", "--batch-size", "10000000000"], ["GiB a gradient step"]),
         # accepted and recorded, but the agents' float32 MLPs used neither
         (["--env", "CartPole-v1", "--mixed-precision"], ["--mixed-precision", "drop the flag"]),
         (["--env", "CartPole-v1", "--strategy", "mirrored"], ["--strategy", "drop the flag"]),
