@@ -435,8 +435,9 @@ def available_sources() -> dict[str, str]:
 
 
 def training_subset(y: np.ndarray, n: int, dataset: str) -> np.ndarray:
-    """The stratified ``--train-size n`` subset of ``dataset``'s training labels ``y``; a
-    warning when ``n`` asks for more images than there are (it was taken without a word)."""
+    """The stratified ``--train-size n`` subset of ``dataset``'s training labels ``y``, as a
+    training takes it (:func:`subset` with seed 0); a warning when ``n`` asks for more images
+    than there are (it was taken without a word)."""
     if n > len(y):
         warn(
             f"--train-size {n:,} is more than the {len(y):,} training images of {dataset}; "

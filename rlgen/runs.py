@@ -327,10 +327,18 @@ def save_folder(path: str | Path, group: str, task: str, files: str) -> Path:
             f"folder, e.g. {path.with_suffix('')}"
         )
     held = held_kind(path)
+    if held == FOREIGN:
+        raise UsageError(
+            f"{path} holds a {CONFIG} that rlgen did not write (or cannot read); save to a new "
+            "folder"
+        )
     if held is not None and held != (group, task):
         kind = held[1] or held[0] or "other"
         raise UsageError(f"{path} holds an rlgen {kind} run; save this one to a new folder")
     return path
+
+
+FOREIGN = ("", "")  # held_kind of a folder whose config.json is not an rlgen run's
 
 
 def held_kind(path: Path) -> tuple[str | None, str | None] | None:
@@ -338,7 +346,12 @@ def held_kind(path: Path) -> tuple[str | None, str | None] | None:
     neither: a run's config.json, or the agent.json of an agent's ``save()`` (an agent's
     task is its algorithm)."""
     if (path / CONFIG).is_file():
-        held = read_json(path / CONFIG)
+        try:
+            held = read_json(path / CONFIG)
+        except UsageError:  # not JSON, or not an object
+            return FOREIGN
+        if not held.get("group"):
+            return FOREIGN
         return held.get("group"), held.get("task") or held.get("algorithm")
     if (path / "agent.json").is_file():
         return "agent", read_json(path / "agent.json", what="agent file").get("algorithm")

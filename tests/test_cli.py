@@ -419,10 +419,12 @@ def test_a_full_disk_or_memory_is_one_line_not_a_traceback(monkeypatch, capsys):
         main(["info"])
 
 
-def test_small_bad_inputs_name_the_flag_and_what_is_wrong(tmp_path, capsys):
+def test_small_bad_inputs_name_the_flag_and_what_is_wrong(tmp_path, capsys, monkeypatch):
     """Each said something beside the point: "not found" for a folder, "not empty" for a
     file, Python's stop_at_reward on the command line, "0.0 GB but 0.0 GB free", and an
     empty --config or a --train-size past the data taken without a word."""
+    from types import SimpleNamespace
+
     from rlgen import datasets
     from rlgen.agents.callbacks import EvalCallback
     from rlgen.config import read_toml
@@ -439,9 +441,36 @@ def test_small_bad_inputs_name_the_flag_and_what_is_wrong(tmp_path, capsys):
         check_out(tmp_path / "afile")
     with command_line(), pytest.raises(UsageError, match="^--stop-at-reward must be a finite"):
         EvalCallback(stop_at_reward=float("nan"))
-    with pytest.raises(UsageError, match=r"digits need [\d,.]+ GB but .* has [\d.]+ [GM]B free"):
-        check_output(tmp_path / "x.npz", 750_000_000)  # 2,358 GB: more than the test disk
+    monkeypatch.setattr("shutil.disk_usage", lambda path: SimpleNamespace(free=600_000))
+    with pytest.raises(UsageError, match=r"n=1000 digits need 3\.1 MB but .* has 0\.6 MB free"):
+        check_output(tmp_path / "x.npz", 1000)  # "need 0.0 GB but ... has 0.0 GB free" before
     assert len(datasets.training_subset(np.arange(10) % 2, 99, "ten labels")) == 10
     assert "train_size=99 is more than the 10 training images of ten labels" in (
         capsys.readouterr().err
     )
+
+
+def test_an_empty_config_flag_is_refused_not_ignored(tmp_path):
+    result = run_cli("supervised", "train", "iris", "--config", "", "--out", tmp_path / "run")
+    result.assert_usage_error("config file name is empty")  # trained on the defaults before
+    assert not (tmp_path / "run").exists()
+
+
+def test_sigterm_ends_a_command_as_ctrl_c_does_unless_its_parent_ignores_it():
+    import signal
+
+    from rlgen.cli import _terminate_as_interrupt
+
+    before = signal.getsignal(signal.SIGTERM)
+    with _terminate_as_interrupt() as received:
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGTERM)
+    assert received == [signal.SIGTERM] and signal.getsignal(signal.SIGTERM) == before
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # as `trap '' TERM` or nohup leave it
+    try:
+        with _terminate_as_interrupt() as received:
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN  # still ignored
+            signal.raise_signal(signal.SIGTERM)
+        assert received == []
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from rlgen.errors import SEED_LIMIT, UsageError, check_count, check_seed, option
+from rlgen.runs import save_folder
 
 UNITS = ("step", "episode")
 
@@ -238,7 +239,9 @@ class EvalCallback(Callback):
     def on_training_start(self, agent: Any) -> None:
         from rlgen.agents.evaluation import first_env
 
-        # A wrong env fails now, not at the first evaluation after training has begun.
+        # A wrong env or best_dir fails now, not at the first evaluation after training began.
+        if self.best_dir is not None:
+            save_folder(self.best_dir, "agent", agent.algorithm, "the best model")
         env, _ = first_env(agent, self.env_id, training=True)
         if env is not self.env_id:
             env.close()
@@ -317,6 +320,9 @@ class CheckpointCallback(Callback):
         return agent.num_timesteps if self.unit == "step" else agent.num_episodes
 
     def on_training_start(self, agent: Any) -> None:
+        from rlgen.agents.checkpoint import check_checkpoint_folder
+
+        check_checkpoint_folder(self.path)  # refused now, not after the first steps' work
         self._next = (self._counter(agent) // self.every + 1) * self.every
 
     def on_step(self, agent: Any) -> bool:

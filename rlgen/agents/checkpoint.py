@@ -25,6 +25,20 @@ from rlgen.runs import read_json
 STATE_JSON, STATE_NPZ, ENV_PICKLE = "state.json", "state.npz", "env.pkl"
 
 
+def check_checkpoint_folder(path: str | Path) -> Path:
+    """``path`` as a checkpoint folder: new, empty, or an earlier checkpoint, which a new one
+    replaces whole; anything else (a run, files of one's own) is refused, not deleted."""
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"checkpoint folder {path} is a file; give a folder")
+    if path.is_dir() and not (path / STATE_JSON).is_file() and any(path.iterdir()):
+        raise UsageError(
+            f"{path} holds files that are not an rlgen checkpoint, and a checkpoint replaces "
+            "its folder whole; give a new folder"
+        )
+    return path
+
+
 def write_checkpoint(
     path: str | Path,
     write_files: Callable[[Path], None],
@@ -33,7 +47,7 @@ def write_checkpoint(
     env: Any = None,
 ) -> Path:
     """Write a complete checkpoint into a fresh folder, then swap it in for ``path``."""
-    path = Path(path).expanduser()
+    path = check_checkpoint_folder(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:

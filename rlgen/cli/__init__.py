@@ -99,25 +99,32 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Nam
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 bad input, 1 failure)."""
-    with command_line(), _terminate_as_interrupt():  # messages name flags, not arguments
-        return _main(argv)
+    with command_line(), _terminate_as_interrupt() as received:  # messages name flags
+        status = _main(argv)
+    # stopped by SIGTERM: 143, as a shell reports a process it ended (Ctrl-C's is 130)
+    return 128 + received[0] if received and status == 130 else status
 
 
 @contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
+def _terminate_as_interrupt() -> Iterator[list[int]]:
     """SIGTERM (``kill``, ``timeout``, a scheduler's stop) ends a command as Ctrl-C does:
     a training keeps its checkpoint and says how to resume, and temporary files are removed
-    (it killed the process outright, leaving a 1 GB hidden .npz half-written)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    (it killed the process outright, leaving a 1 GB hidden .npz half-written). Yields the
+    signals received. A SIGTERM its parent set to be ignored stays ignored, as Python
+    leaves an ignored SIGINT."""
+    received: list[int] = []
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        yield received
         return
 
     def interrupt(signum: int, frame: Any) -> None:
+        received.append(signum)
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
-        yield
+        yield received
     finally:
         signal.signal(signal.SIGTERM, previous)
 

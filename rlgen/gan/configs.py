@@ -193,7 +193,7 @@ class GANConfig:
         from rlgen import datasets
 
         if self.train_size:
-            return datasets.training_subset(y_train, self.train_size, self.dataset)
+            return datasets.subset(y_train, self.train_size, seed=0)
         return np.arange(len(y_train))
 
     def learnt_as_named(self, fingerprint: str | None, x_train: Any, y_train: Any) -> bool:

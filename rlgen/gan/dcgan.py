@@ -641,7 +641,10 @@ class GAN:
         Only the training split: the test split stays unseen for the metrics."""
         c = self.config
         d = datasets.load_images(c.dataset, c.data_dir)
-        keep = self.training_indices(d.y_train)
+        if c.train_size:  # training takes it: said here, not by every reader of the subset
+            keep = datasets.training_subset(d.y_train, c.train_size, d.source)
+        else:
+            keep = self.training_indices(d.y_train)
         self.data_source = d.source
         return d.x_train[keep], d.y_train[keep]
 
@@ -857,6 +860,7 @@ class GAN:
 
     def history_figures(self) -> dict[str, Any]:
         """The epochs, the last epoch's losses and scores, and the generator steps."""
+        self._check_trained("history_figures()")
         hist = self.history
         return {
             "epochs": len(hist["epoch"]),
@@ -869,6 +873,7 @@ class GAN:
 
     def plot_losses(self, path: str | Path, images: int | None = None) -> None:
         """Both losses by epoch into ``path`` (a PNG), titled with the data trained on."""
+        self._check_trained("plot_losses()")
         kind = "conditional DCGAN" if self.conditional else "DCGAN"
         count = f"{images:,} " if images else ""
         plots.plot_history(
@@ -877,6 +882,10 @@ class GAN:
             f"{kind} on {count}{self.config.dataset} images",
             names={"d_loss": "discriminator loss", "g_loss": "generator loss"},
         )
+
+    def _check_trained(self, call: str) -> None:
+        if not self.history.get("epoch"):
+            raise UsageError(f"{call}: this GAN has no epochs yet; train() it first")
 
     def _refresh_summary(self, path: Path) -> None:
         """A command-line run's summary.json and losses.png describe the GAN beside them:

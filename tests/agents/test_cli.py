@@ -82,7 +82,7 @@ def test_ctrl_c_says_how_to_resume(tmp_path, sig):
     every = ("--eval-every", "2000", "--eval-episodes", "2", "--checkpoint-every", "2000")
     once = out / "checkpoint" / "agent.json"
     result = interrupt_cli(*args, *every, "--out", out, once=once, sig=getattr(signal, sig))
-    assert result.code == 130 and "Traceback" not in result.err, result
+    assert result.code == 128 + getattr(signal, sig) and "Traceback" not in result.err, result
     assert f"--resume {out}" in result.err, result
     assert (out / "summary.json").is_file()  # what was learnt so far is written
 

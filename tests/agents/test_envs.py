@@ -250,6 +250,26 @@ def test_a_save_never_overwrites_another_kind_of_model(tmp_path):
     with pytest.raises(UsageError, match="holds an rlgen iris run"):
         dqn.save(tmp_path / "iris")
     assert (tmp_path / "iris" / "model.keras").read_bytes() == model
+    # a checkpoint replaces its folder whole: it deleted the iris run; refused before a step
+    reinforce = ReinforceAgent("CartPole-v1")
+    for agent, call in (
+        (dqn, lambda: dqn.learn(100, callback=CheckpointCallback(save_path=tmp_path / "iris",
+                                                                 save_freq=50), progress=False)),
+        (dqn, lambda: dqn.save_checkpoint(tmp_path / "iris")),
+        (reinforce, lambda: reinforce.learn(  # a DQN's best/: it was refused mid-training
+            episodes=5, callback=EvalCallback(eval_freq=1, best_dir=tmp_path / "dqn"),
+            progress=False)),
+    ):  # fmt: skip
+        steps = agent.num_timesteps
+        with pytest.raises(UsageError, match="not an rlgen checkpoint|holds an rlgen dqn run"):
+            call()
+        assert agent.num_timesteps == steps  # before any step
+    assert (tmp_path / "iris" / "model.keras").read_bytes() == model
+    assert (tmp_path / "dqn" / "agent.json").read_bytes() == before
+    (tmp_path / "mine").mkdir()  # a config.json of the user's own: named as such
+    (tmp_path / "mine" / "config.json").write_text('{"lr": 0.1}')
+    with pytest.raises(UsageError, match="holds a config.json that rlgen did not write"):
+        dqn.save(tmp_path / "mine")
 
 
 def test_loading_with_another_env_names_the_env_not_the_model_file(tmp_path):

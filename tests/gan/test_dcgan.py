@@ -642,3 +642,18 @@ def test_networks_from_another_gan_run_are_named_on_load(tmp_path):
     ):
         GAN.load(tmp_path / "cond")
     GAN.load(tmp_path / "plain")  # its own networks: fine
+
+
+def test_only_training_warns_of_a_train_size_past_the_data(capsys):
+    """The warning came from every reader of a GAN's subset (augmentation, gan eval) too."""
+    from rlgen import datasets
+
+    gan = tiny_gan(train_size=99_999)
+    y = datasets.load_images("mnist").y_train
+    capsys.readouterr()
+    assert len(gan.training_indices(y)) == len(y)
+    assert "is more than" not in capsys.readouterr().err
+    x, _ = gan.load_data()
+    assert len(x) == len(y) and "train_size=99_999 is more than" in capsys.readouterr().err
+    with pytest.raises(UsageError, match="history_figures\\(\\): this GAN has no epochs yet"):
+        gan.history_figures()  # a KeyError 'epoch' before
