@@ -294,6 +294,8 @@ def check_tf_config(text: str) -> None:
     if not isinstance(cluster, dict) or not cluster or not isinstance(task, dict):
         raise UsageError(f"TF_CONFIG needs a 'cluster' and a 'task'{shape}")
     kind, index = task.get("type"), task.get("index", 0)
+    if kind == "evaluator":  # TensorFlow's side-car evaluator is not one of the cluster
+        return
     members = cluster.get(kind)
     if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
         raise UsageError(

@@ -98,7 +98,8 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Nam
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 bad input, 1 failure)."""
+    """Run the command line; returns the exit status (0 ok, 2 bad input or out of memory,
+    1 failure or a full disk, 130 Ctrl-C, 143 SIGTERM)."""
     with command_line(), _terminate_as_interrupt() as received:  # messages name flags
         status = _main(argv)
     # stopped by SIGTERM: 143, as a shell reports a process it ended (Ctrl-C's is 130)
