@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from rlgen.agents.envs import (
     warn_if_pictures,
 )
 from rlgen.agents.saving import AGENT_FILE, agent_from_file, write_agent_file
-from rlgen.errors import UsageError, check_count, option, seed_or_draw
+from rlgen.errors import RlgenWarning, UsageError, check_count, option, seed_or_draw
 from rlgen.runs import atomic_path, load_model, save_folder
 
 _NUMPY_ACTIVATIONS = {
@@ -120,6 +121,18 @@ class NumpyMirror:
         for i in range(0, len(w) - 2, 2):
             x = self._act(x @ w[i] + w[i + 1])
         return x @ w[-2] + w[-1]
+
+
+def ignored_log_interval(log_interval: int | None) -> None:
+    """Stable-Baselines3's ``learn(log_interval=)`` (how often its stdout logger prints),
+    taken with a warning: rlgen has no such logger."""
+    if log_interval is not None:
+        warnings.warn(
+            f"learn(log_interval={log_interval!r}) has no effect: rlgen shows a progress bar "
+            "and logs every episode to TensorBoard (the agent's tensorboard_log=)",
+            RlgenWarning,
+            stacklevel=3,
+        )
 
 
 def check_budget(total_steps: Any, episodes: Any, total_timesteps: Any = None) -> tuple[str, int]:
@@ -277,11 +290,24 @@ class BaseAgent:
 
     @classmethod
     def load(
-        cls, path: str | Path, env: Any = None, tensorboard_log: str | os.PathLike | None = None
+        cls,
+        path: str | Path,
+        env: Any = None,
+        tensorboard_log: str | os.PathLike | None = None,
+        device: str | None = None,
     ) -> Any:
         """An agent saved by :meth:`save`; its env is remade from the saved one (id, wrappers
         and ``max_episode_steps``) unless given. ``tensorboard_log`` as for the constructor
-        (it is not saved with the agent)."""
+        (it is not saved with the agent). Stable-Baselines3's ``device`` is taken with a
+        warning: the process places every network (``--device``, ``runtime.configure``)."""
+        if device is not None:
+            warnings.warn(
+                f"load(device={device!r}) has no effect: rlgen places every network on the "
+                "device the process uses (runtime.configure(RuntimeConfig(device=...)), or "
+                "--device on the command line)",
+                RlgenWarning,
+                stacklevel=2,
+            )
         path = Path(path).expanduser()
         if not path.is_dir():
             what = "not a folder" if path.exists() else "missing"

@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 
 from rlgen.agents import envs as _envs
-from rlgen.agents.base import BaseAgent, NumpyMirror, build_mlp, check_budget, flat_weights
+from rlgen.agents.base import (
+    BaseAgent,
+    NumpyMirror,
+    build_mlp,
+    check_budget,
+    flat_weights,
+    ignored_log_interval,
+)
 from rlgen.agents.base import tensorflow as _tf
 from rlgen.agents.callbacks import Callback, one_of
 from rlgen.agents.configs import DQNConfig, dqn_config_for
@@ -295,6 +302,7 @@ class DQNAgent(BaseAgent):
         progress_bar: bool | None = None,
         tb_log_name: str | None = None,
         reset_num_timesteps: bool | None = None,
+        log_interval: int | None = None,
     ) -> DQNAgent:
         """Train for ``total_steps`` more env steps (``total_timesteps``, Stable-Baselines3's
         name, is the same), or ``episodes`` more episodes. ``callback`` and
@@ -308,6 +316,7 @@ class DQNAgent(BaseAgent):
         may go up to ``n_envs - 1`` steps past a step budget.
         """
         unit, amount = check_budget(total_steps, episodes, total_timesteps)
+        ignored_log_interval(log_interval)
         reset_schedule = bool(
             one_of(
                 "reset_schedule", reset_schedule, True, "reset_num_timesteps", reset_num_timesteps

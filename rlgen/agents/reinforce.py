@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 
 from rlgen.agents import envs as _envs
-from rlgen.agents.base import BaseAgent, NumpyMirror, build_mlp, check_budget, flat_weights
+from rlgen.agents.base import (
+    BaseAgent,
+    NumpyMirror,
+    build_mlp,
+    check_budget,
+    flat_weights,
+    ignored_log_interval,
+)
 from rlgen.agents.base import tensorflow as _tf
 from rlgen.agents.callbacks import Callback
 from rlgen.agents.configs import ReinforceConfig, reinforce_config_for
@@ -234,6 +241,7 @@ class ReinforceAgent(BaseAgent):
         progress_bar: bool | None = None,
         tb_log_name: str | None = None,
         reset_num_timesteps: bool = True,
+        log_interval: int | None = None,
     ) -> ReinforceAgent:
         """Train until ``episodes`` more episodes (or ``total_steps`` more env steps, also
         spelt ``total_timesteps`` as in Stable-Baselines3) are done. ``callback`` and
@@ -247,6 +255,7 @@ class ReinforceAgent(BaseAgent):
         import tensorflow as tf
 
         unit, amount = check_budget(total_steps, episodes, total_timesteps)
+        ignored_log_interval(log_interval)
         self._check_can_learn()
         end = (self.num_timesteps if unit == "step" else self.num_episodes) + amount
         cb = self._learn_callbacks(

@@ -25,7 +25,7 @@ from rlgen.agents import (
     evaluate,
 )
 from rlgen.agents.envs import env_source, make_copy, spec_json
-from rlgen.errors import UsageError
+from rlgen.errors import RlgenWarning, UsageError
 
 SMALL = {"learning_starts": 50, "buffer_size": 500, "hidden_sizes": (16,)}
 
@@ -484,6 +484,14 @@ def test_stable_baselines3_spellings_of_progress_bar_eval_callback_and_evaluate(
         evaluate(agent, "CartPole-v1", deterministic=False)
     with pytest.raises(UsageError, match="agent to evaluate, got str; load one with"):
         evaluate("runs/dqn", episodes=1)  # an AttributeError on 'env_source' before
+    # SB3's logging and device options: TypeErrors before, now said to have no effect
+    with pytest.warns(RlgenWarning, match=r"log_interval=4\) has no effect: rlgen shows"):
+        agent.learn(total_timesteps=10, log_interval=4, progress_bar=False)
+    with pytest.warns(RlgenWarning, match=r"log_interval=1\) has no effect"):
+        ReinforceAgent("CartPole-v1").learn(episodes=1, log_interval=1, progress_bar=False)
+    agent.save(tmp_path / "sb3")
+    with pytest.warns(RlgenWarning, match=r"load\(device='cuda'\) has no effect"):
+        assert DQNAgent.load(tmp_path / "sb3", device="cuda").num_timesteps == agent.num_timesteps
     with pytest.raises(UsageError, match="give eval_every or eval_freq"):
         EvalCallback(eval_every=50, eval_freq=100)
 
