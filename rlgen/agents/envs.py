@@ -135,7 +135,7 @@ def import_env_module(module: str) -> None:
     importlib.import_module(module)
 
 
-def _check_module_id(env_id: str) -> None:
+def check_module_id(env_id: str) -> None:
     """Import the module of a ``"module:EnvId"`` and check that it registered the env; a
     UsageError naming what went wrong otherwise."""
     module, _, name = env_id.rpartition(":")
@@ -159,7 +159,7 @@ def is_registered(env_id: str) -> bool:
     if ":" not in env_id:
         return env_id in gym.envs.registry
     try:
-        _check_module_id(env_id)
+        check_module_id(env_id)
     except UsageError:  # a module that fails to import, or registers nothing of that name
         return False
     return True
@@ -169,7 +169,7 @@ def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
     """``gymnasium.make(env_id)``; an unknown id names the closest registered ids. As in
     gymnasium, ``"module:EnvId"`` imports ``module`` first (where a custom env registers)."""
     if ":" in env_id:
-        _check_module_id(env_id)
+        check_module_id(env_id)
     elif env_id not in gym.envs.registry:
         ids = registered_ids()
         close = difflib.get_close_matches(env_id, ids, n=3, cutoff=0.5)

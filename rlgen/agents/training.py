@@ -25,7 +25,7 @@ from rlgen.agents.callbacks import (
     TensorBoardCallback,
 )
 from rlgen.agents.dqn import DQNAgent
-from rlgen.agents.envs import is_registered, make_env
+from rlgen.agents.envs import check_module_id, is_registered, make_env
 from rlgen.agents.saving import AGENT_FILE
 from rlgen.errors import TrainingDiverged, UsageError, check_count, option
 
@@ -314,8 +314,8 @@ def _check_run_for_resume(path: str, algorithm: str, env_id: str | None):
             "drop --env or give the run's own env id"
         )
     saved_id = saved.get("env_id")
-    if isinstance(saved_id, str) and ":" in saved_id and not is_registered(saved_id):
-        make_env(saved_id)  # its module is not importable from here: say so before TensorFlow
+    if isinstance(saved_id, str) and ":" in saved_id:  # its module importable from here?
+        check_module_id(saved_id)  # said before TensorFlow loads
     if not isinstance(saved.get("budget"), dict) or "eval_every" not in saved:
         raise UsageError(f"{run.path}/{runs.CONFIG} is corrupt (no budget); train again")
     for key in ("eval_every", "eval_episodes", "checkpoint_every"):
@@ -450,7 +450,7 @@ def evaluate_run(
         )
     if env_id is None and not saved.get("env_spec") and not is_registered(found["env_id"]):
         if ":" in found["env_id"]:  # its module is not importable from here: say why
-            make_env(found["env_id"])
+            check_module_id(found["env_id"])
         named = f"MODULE:{found['env_id']}"
         raise UsageError(  # a custom env registered by the script that trained it
             f"{found['path']} holds an agent of {found['env_id']}, which is not registered in "
