@@ -436,14 +436,19 @@ def available_sources() -> dict[str, str]:
 
 def training_subset(y: np.ndarray, n: int, dataset: str) -> np.ndarray:
     """The stratified ``--train-size n`` subset of ``dataset``'s training labels ``y``, as a
-    training takes it (:func:`subset` with seed 0); a warning when ``n`` asks for more images
-    than there are (it was taken without a word)."""
-    if n > len(y):
+    training takes it (:func:`subset` with seed 0), with :func:`warn_train_size`'s warning."""
+    warn_train_size(n, len(y), dataset)
+    return subset(y, n, seed=0)
+
+
+def warn_train_size(n: int, available: int, dataset: str) -> None:
+    """A warning when a training's ``--train-size n`` asks for more than the ``available``
+    images of ``dataset`` (it was taken without a word)."""
+    if n > available:
         warn(
-            f"--train-size {n:,} is more than the {len(y):,} training images of {dataset}; "
+            f"--train-size {n:,} is more than the {available:,} training images of {dataset}; "
             "training on all of them"
         )
-    return subset(y, n, seed=0)
 
 
 def subset(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:

@@ -641,10 +641,9 @@ class GAN:
         Only the training split: the test split stays unseen for the metrics."""
         c = self.config
         d = datasets.load_images(c.dataset, c.data_dir)
-        if c.train_size:  # training takes it: said here, not by every reader of the subset
-            keep = datasets.training_subset(d.y_train, c.train_size, d.source)
-        else:
-            keep = self.training_indices(d.y_train)
+        keep = self.training_indices(d.y_train)
+        # said by training only, not by every reader of the subset (augmentation, eval)
+        datasets.warn_train_size(c.train_size, len(d.y_train), d.source)
         self.data_source = d.source
         return d.x_train[keep], d.y_train[keep]
 
