@@ -289,6 +289,21 @@ def load_model(path: str | Path) -> Any:
         ) from None
 
 
+def stale_summary(path: str | Path, epochs: int, task: str) -> dict[str, Any] | None:
+    """The summary.json of a command-line run in folder ``path`` when it describes other than
+    ``epochs`` epochs (the model beside it was trained further): what a save updates. None
+    when there is none or it is current; a garbled one comes back as ``{"task": task}``, to
+    be written afresh."""
+    file = Path(path) / SUMMARY
+    if not file.is_file():
+        return None
+    try:
+        old = read_json(file, what="summary")
+    except UsageError:
+        return {"task": task}
+    return None if old.get("epochs") == epochs else old
+
+
 def check_model_fits(model: Any, expected: Any, path: str | Path, config: str | Path) -> None:
     """A UsageError unless ``model`` (loaded from ``path``) takes and gives what ``expected``
     (built from ``config``) does: a network copied in from another run fails here, in one

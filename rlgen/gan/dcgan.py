@@ -57,8 +57,8 @@ from rlgen.runs import (
     merge_json,
     open_run,
     read_history,
-    read_json,
     save_folder,
+    stale_summary,
     write_history,
     write_json,
 )
@@ -889,17 +889,11 @@ class GAN:
     def _refresh_summary(self, path: Path) -> None:
         """A command-line run's summary.json and losses.png describe the GAN beside them:
         saved back into the run after further training, they are made again."""
-        file = path / SUMMARY
-        if not file.is_file():
-            return
-        try:
-            old = read_json(file, what="summary")
-        except UsageError:  # garbled: written afresh
-            old = {"task": "cdcgan" if self.conditional else "dcgan"}
         figures = self.history_figures()
-        if old.get("epochs") == figures["epochs"]:
+        old = stale_summary(path, figures["epochs"], "cdcgan" if self.conditional else "dcgan")
+        if old is None:
             return
-        write_json(file, {**old, **figures})
+        write_json(path / SUMMARY, {**old, **figures})
         self.plot_losses(path / "losses.png", old.get("train_examples"))
 
     @classmethod

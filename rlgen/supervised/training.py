@@ -34,8 +34,8 @@ from rlgen.runs import (
     load_model,
     merge_json,
     read_history,
-    read_json,
     save_folder,
+    stale_summary,
     write_history,
     write_json,
 )
@@ -540,20 +540,11 @@ class Trainer:
     def _refresh_summary(self, path: Path) -> None:
         """A command-line run's summary.json and figures describe the model beside them:
         after a further fit() saved into the run, its test figures and plots are made again."""
-        file = path / SUMMARY
         epochs = len(self.history.get("epoch", []))
-        if self._data is None or not file.is_file():
+        old = None if self._data is None else stale_summary(path, epochs, self.task)
+        if old is None:  # none, current, or a trainer that has not trained since loading
             return
-        try:
-            if read_json(file).get("epochs") == epochs:
-                return
-        except UsageError:  # garbled: written afresh below
-            pass
-        figures = {**self.evaluate(), "epochs": epochs}
-        try:
-            merge_json(file, figures, what="summary")
-        except UsageError:
-            write_json(file, {"task": self.task, **figures})
+        write_json(path / SUMMARY, {**old, **self.evaluate(), "epochs": epochs})
         self._write_figures(path)
 
     @property
