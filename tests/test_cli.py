@@ -474,3 +474,34 @@ def test_sigterm_ends_a_command_as_ctrl_c_does_unless_its_parent_ignores_it():
         assert received == []
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_an_error_raised_in_place_of_a_ctrl_c_is_reported_as_the_interrupt(monkeypatch, capsys):
+    """TensorFlow, tracing a function when Ctrl-C comes, can raise its own StagingError in
+    place of the KeyboardInterrupt: that printed a traceback."""
+    import argparse
+    import signal
+
+    from rlgen import cli
+
+    def command(args):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt as err:  # as the tracing does
+            raise RuntimeError("in user code: KeyboardInterrupt") from err
+
+    def failing(args):
+        raise RuntimeError("a real failure")
+
+    parser = argparse.ArgumentParser(prog="rlgen")
+    parser.set_defaults(func=command)
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    before = signal.getsignal(signal.SIGINT)
+    assert cli.main([]) == 130
+    assert signal.getsignal(signal.SIGINT) == before
+    err = capsys.readouterr().err
+    assert "rlgen: interrupted; runs already written are kept" in err
+    assert "Traceback" not in err and "a real failure" not in err
+    parser.set_defaults(func=failing)  # with no signal, an error is still the error
+    with pytest.raises(RuntimeError, match="a real failure"):
+        cli.main([])

@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 bad input or out of memory,
     1 failure or a full disk, 130 Ctrl-C, 143 SIGTERM)."""
     with command_line(), _terminate_as_interrupt() as received:  # messages name flags
-        status = _main(argv)
+        status = _main(argv, received)
     # stopped by SIGTERM: 143, as a shell reports a process it ended (Ctrl-C's is 130)
     return 128 + received[0] if received and status == 130 else status
 
@@ -111,11 +111,10 @@ def _terminate_as_interrupt() -> Iterator[list[int]]:
     """SIGTERM (``kill``, ``timeout``, a scheduler's stop) ends a command as Ctrl-C does:
     a training keeps its checkpoint and says how to resume, and temporary files are removed
     (it killed the process outright, leaving a 1 GB hidden .npz half-written). Yields the
-    signals received. A SIGTERM its parent set to be ignored stays ignored, as Python
-    leaves an ignored SIGINT."""
+    signals received, Ctrl-C's too. A signal its parent set to be ignored (or a handler
+    someone else installed) is left alone."""
     received: list[int] = []
-    main = threading.current_thread() is threading.main_thread()
-    if not main or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+    if threading.current_thread() is not threading.main_thread():
         yield received
         return
 
@@ -123,11 +122,18 @@ def _terminate_as_interrupt() -> Iterator[list[int]]:
         received.append(signum)
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    # Ctrl-C's too, only to note it: a TensorFlow function being traced can turn the
+    # KeyboardInterrupt into its own error (a StagingError), which must not print a traceback
+    handled = [signal.SIGTERM, signal.SIGINT]
+    previous = {sig: signal.getsignal(sig) for sig in handled}
+    for sig in handled:
+        if previous[sig] in (signal.SIG_DFL, signal.default_int_handler):
+            signal.signal(sig, interrupt)
     try:
         yield received
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig in handled:
+            signal.signal(sig, previous[sig])
 
 
 SMALLER = (
@@ -136,7 +142,7 @@ SMALLER = (
 )
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, received: Sequence[int] = ()) -> int:
     parser = build_parser()
     args = _parse(parser, sys.argv[1:] if argv is None else list(argv))
     try:
@@ -150,6 +156,9 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"\nrlgen: interrupted; runs already written are kept{where}", file=sys.stderr)
         return 130
     except Exception as err:
+        if received:  # an error the interrupt caused, raised in its place
+            print("\nrlgen: interrupted; runs already written are kept", file=sys.stderr)
+            return 130
         message = _no_room(err)
         if message is None:
             raise
