@@ -59,11 +59,13 @@ from rlgen.runs import (
     read_history,
     save_folder,
     stale_summary,
+    start_run,
     write_history,
     write_json,
 )
 
 GROUP = "gan"
+SAVED_FILES = "the generator, the discriminator and config.json"  # save()'s, for messages
 GENERATOR_FILE = "generator.keras"
 DISCRIMINATOR_FILE = "discriminator.keras"
 METRICS = "metrics.csv"  # the per-epoch history
@@ -634,6 +636,11 @@ class GAN:
     def conditional(self) -> bool:
         return self.config.conditional
 
+    @property
+    def task(self) -> str:
+        """The run kind config.json names: "cdcgan" (conditional) or "dcgan"."""
+        return "cdcgan" if self.conditional else "dcgan"
+
     # ------------------------------------------------------------------ data
     def load_data(self) -> tuple[np.ndarray, np.ndarray]:
         """The training images (a stratified subset if ``train_size``) in [0, 1] and labels.
@@ -722,6 +729,7 @@ class GAN:
         if verbose:
             callbacks.append(_ProgressBar(epochs, steps, last=done + epochs))
         if run is not None:
+            start_run(run.path, GROUP, self.task, SAVED_FILES, run_meta(self))
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.file("tensorboard"))))
             if not done:  # the untrained generator: the GIF's first frame (not a later one)
                 monitor.save_grid(0)
@@ -848,8 +856,7 @@ class GAN:
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
         """Write generator.keras, discriminator.keras, config.json and metrics.csv (the
         history) into folder ``path``."""
-        task = "cdcgan" if self.conditional else "dcgan"
-        path = save_folder(path, GROUP, task, "the generator, the discriminator and config.json")
+        path = save_folder(path, GROUP, self.task, SAVED_FILES)
         save_models(self, path)
         merge_json(path / CONFIG, {**run_meta(self), **(extra or {})})
         if self.history:  # a loaded GAN's further train() goes on from it
@@ -890,7 +897,7 @@ class GAN:
         """A command-line run's summary.json and losses.png describe the GAN beside them:
         saved back into the run after further training, they are made again."""
         figures = self.history_figures()
-        old = stale_summary(path, figures["epochs"], "cdcgan" if self.conditional else "dcgan")
+        old = stale_summary(path, figures["epochs"], self.task)
         if old is None:
             return
         write_json(path / SUMMARY, {**old, **figures})
@@ -932,7 +939,7 @@ def run_meta(gan: GAN) -> dict[str, Any]:
     """What config.json records about a GAN (read back without TensorFlow by sampling.py)."""
     return {
         "group": GROUP,
-        "task": "cdcgan" if gan.conditional else "dcgan",
+        "task": gan.task,
         "seed": gan.seed,
         "conditional": gan.conditional,
         "image_shape": list(IMAGE_SHAPE),

@@ -36,6 +36,7 @@ from rlgen.runs import (
     read_history,
     save_folder,
     stale_summary,
+    start_run,
     write_history,
     write_json,
 )
@@ -43,6 +44,7 @@ from rlgen.supervised import models
 from rlgen.supervised.configs import CONFIGS, RNN_PRESETS, TrainConfig
 
 MODEL_FILE = "model.keras"
+SAVED_FILES = "model.keras and config.json"  # what save() writes, for its messages
 GROUP = "supervised"
 # y = 1 - 0.5 x - x^2 + 0.5 x^3: the cubic the regression task samples (x in [-2, 2]).
 TRUE_COEFFICIENTS = (1.0, -0.5, -1.0, 0.5)
@@ -487,6 +489,7 @@ class Trainer:
             steps = math.ceil(len(d.x_train) / self.config.batch_size)
             callbacks.append(_ProgressBar(epochs, steps, first=done))
         if run is not None:
+            start_run(run.path, GROUP, self.task, SAVED_FILES, self._meta())
             run.write_text("model_summary.txt", self.summary_text())
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.file("tensorboard"))))
         val = self._dataset(d.x_val, d.y_val, False) if len(d.x_val) else None
@@ -697,16 +700,10 @@ class Trainer:
         (the test figures, re-evaluated, and the epochs) and its plots are made again."""
         if self.model is None:
             raise UsageError("the model is not trained yet; call fit() before save()")
-        path = save_folder(path, GROUP, self.task, "model.keras and config.json")
+        path = save_folder(path, GROUP, self.task, SAVED_FILES)
         with atomic_path(path / MODEL_FILE) as tmp:
             self.model.save(tmp)
-        meta = {
-            "group": GROUP,
-            "task": self.task,
-            "seed": self.seed,
-            "config": cfgmod.to_dict(self.config),
-            "versions": runtime.versions(),
-        }
+        meta = self._meta()
         if self.model is not None and self._data is not None:  # what evaluate() tested on
             d = self.real_data
             meta["test_fingerprint"] = datasets.fingerprint(d.x_test, d.y_test)
@@ -715,6 +712,16 @@ class Trainer:
             write_history(path / HISTORY, self.history)
         self._refresh_summary(path)
         return path
+
+    def _meta(self) -> dict[str, Any]:
+        """What config.json records of the trainer."""
+        return {
+            "group": GROUP,
+            "task": self.task,
+            "seed": self.seed,
+            "config": cfgmod.to_dict(self.config),
+            "versions": runtime.versions(),
+        }
 
     @classmethod
     def load(cls, path: str | Path, data_dir: str | None = None) -> Trainer:

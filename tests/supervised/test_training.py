@@ -9,7 +9,7 @@ import pytest
 
 from rlgen import datasets
 from rlgen.errors import UsageError
-from rlgen.runs import create_run
+from rlgen.runs import Run, create_run, read_json
 from rlgen.supervised.training import Trainer, TrainingDiverged, default_config
 
 
@@ -258,6 +258,12 @@ def test_ctrl_c_mid_epoch_keeps_the_last_finished_epoch(tmp_path):
     saved = load_model(tmp_path / "run" / "checkpoint" / "model.keras").get_weights()
     for a, b in zip(saved, ends[-1], strict=True):
         np.testing.assert_array_equal(a, b)
+    # the run says what it is from its first file: a save into it (or another fit) is of its
+    # own kind, and another kind's save is refused
+    assert read_json(tmp_path / "run" / "config.json")["task"] == "mlp"
+    iris = Trainer("iris", {"epochs": 1})
+    with pytest.raises(UsageError, match="holds an rlgen mlp run"):
+        iris.fit(Run(tmp_path / "run"), verbose=0)
 
 
 def test_configs_take_paths_and_check_runtime_types(tmp_path, monkeypatch):
@@ -338,6 +344,15 @@ def test_save_refuses_a_keras_file_name_and_another_models_folder(tmp_path):
     assert (tmp_path / "mlp" / "model.keras").read_bytes() == before
     trainer.save(tmp_path / "iris")
     trainer.save(tmp_path / "iris")  # the same model again: fine
+    # a folder of the user's own (a project, a data folder, "."): its model.keras and
+    # history.csv were overwritten without a word
+    mine = tmp_path / "project"
+    mine.mkdir()
+    (mine / "model.keras").write_bytes(b"my own model")
+    with pytest.raises(UsageError, match=r"project is not empty \(model.keras\) and holds no"):
+        trainer.save(mine)
+    assert (mine / "model.keras").read_bytes() == b"my own model"
+    assert sorted(p.name for p in mine.iterdir()) == ["model.keras"]
 
 
 def test_iris_model_reads_flowers_measured_in_cm(tmp_path):
