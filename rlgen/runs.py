@@ -343,6 +343,11 @@ def save_folder(path: str | Path, group: str, task: str, files: str) -> Path:
             f"folder, e.g. {path.with_suffix('')}"
         )
     held = held_kind(path)
+    if (path / "state.json").is_file():  # an agent's training checkpoint: save() is not one
+        raise UsageError(
+            f"{path} holds a training checkpoint, which {files} must not be mixed into (and "
+            "which the next checkpoint replaces whole); save to a new folder"
+        )
     if held == FOREIGN:
         raise UsageError(
             f"{path} holds a {CONFIG} that rlgen did not write (or cannot read); save to a new "

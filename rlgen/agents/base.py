@@ -24,6 +24,7 @@ from rlgen import config as cfgmod
 from rlgen.agents.callbacks import CallbackList, one_of, training_callbacks
 from rlgen.agents.envs import (
     LOADING,
+    SB3_POLICIES,
     check_spaces,
     env_source,
     make_copy,
@@ -172,13 +173,18 @@ class BaseAgent:
         fields: dict[str, Any] | None = None,
     ) -> None:
         name = type(self).__name__
+        fields = dict(fields or {})
+        if "policy" in fields and fields["policy"] in SB3_POLICIES:  # SB3's keyword
+            resolve_env(fields.pop("policy"))  # its one-line "drop 'MlpPolicy'"
+        if "env" in fields and env_or_id is None:  # DQNAgent(env=...), as SB3 names it
+            env_or_id = fields.pop("env")
         if env_or_id is None:
             if spaces is None:
                 raise UsageError(f"{name} needs an env id or gymnasium.Env")
-            self.env, self.env_id = None, None
+            self._env, self.env_id = None, None
             self.obs_dim, self.n_actions = spaces
         else:
-            self.env, self.env_id = resolve_env(env_or_id)
+            self._env, self.env_id = resolve_env(env_or_id)
             self.obs_dim, self.n_actions = check_spaces(
                 self.env, self.env_id, self.algorithm.upper()
             )
@@ -214,6 +220,47 @@ class BaseAgent:
         self.episode_log: list[dict[str, Any]] = []
         self._envs: list[Any] | None = None
         self.tensorboard_log = tensorboard_log
+
+    @property
+    def env(self) -> Any:
+        """The env the agent trains on (None if a loaded one could not be remade); assigning
+        one is :meth:`set_env`."""
+        return self._env
+
+    @env.setter
+    def env(self, env: Any) -> None:
+        self.set_env(env)
+
+    def get_env(self) -> Any:
+        """Stable-Baselines3's name for :attr:`env`."""
+        return self._env
+
+    def set_env(self, env: Any) -> None:
+        """Train on ``env`` (a gymnasium.Env or a registered id) from the next ``learn``, as
+        Stable-Baselines3's ``set_env``; its observations and actions must fit the networks.
+        Episodes start afresh in it, evaluations copy it, and the copies rlgen made of the
+        old env (``n_envs``) are closed; the old env itself is left to you. (Assigning
+        ``agent.env`` was silently ignored after the first ``learn``.)"""
+        if env is None:
+            raise UsageError("set_env() takes a gymnasium.Env or a registered env id, not None")
+        new, env_id = resolve_env(env)
+        spaces = check_spaces(new, env_id, self.algorithm.upper())
+        if spaces != (self.obs_dim, self.n_actions):
+            if new is not env:  # made here from an id: not the caller's to close
+                new.close()
+            raise UsageError(
+                f"{env_id or type(new).__name__} has {spaces[0]} observation values and "
+                f"{spaces[1]} actions, and this agent's networks take {self.obs_dim} and "
+                f"{self.n_actions}; train a new agent for it"
+            )
+        for copy in (self._envs or [])[1:]:  # rlgen's own copies of the old env
+            copy.close()
+        shape = getattr(new.observation_space, "shape", None)
+        self.obs_shape = tuple(shape) if shape else (self.obs_dim,)
+        self._env, self.env_id, self.env_source = new, env_id, env_source(env)
+        self._envs = None
+        if hasattr(self, "_obs"):  # DQN's episodes under way were the old env's
+            self._obs = None
 
     @property
     def tensorboard_log(self) -> Path | None:
@@ -262,8 +309,10 @@ class BaseAgent:
         """Stable-Baselines3's ``predict``: ``(action, state)`` for one observation or a
         batch; ``state`` passes through (these policies have no recurrent state).
         ``deterministic=True`` is :meth:`act`'s greedy action; False, as in SB3, explores
-        (DQN: epsilon-greedy at the current rate; REINFORCE: a sampled action)."""
-        return self.act(observation, greedy=deterministic), state
+        (DQN: epsilon-greedy at the current rate; REINFORCE: a sampled action). One
+        observation's action is a 0-d int64 array, as SB3's (``action.item()`` works; ``act``
+        gives a Python int)."""
+        return np.asarray(self.act(observation, greedy=deterministic), np.int64), state
 
     # ---- saving ----------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
@@ -482,4 +531,6 @@ class BaseAgent:
             raise UsageError(
                 f"an empty batch of observations (shape {obs.shape}); give at least one"
             )
+        if not np.isfinite(obs).all():  # acted on as if it were a number before
+            raise UsageError("the observation holds NaN or inf values; give finite ones")
         return obs.reshape(1 if single else -1, self.obs_dim), single

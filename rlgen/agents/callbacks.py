@@ -111,12 +111,39 @@ def training_callbacks(
             )
         if hasattr(c, "_on_step") and not _overrides_a_hook(c):  # SB3's: never called
             raise UsageError(f"{type(c).__name__} defines _on_step, never called: {SB3_HOOKS}")
+    check_folders(callbacks)
     if tensorboard is not None:
         evaluator = next((c for c in callbacks if isinstance(c, EvalCallback)), None)
         callbacks.append(TensorBoardCallback(tensorboard, evaluator))
     if progress:
         callbacks.append(ProgressBarCallback(amount, unit=unit))
     return CallbackList(callbacks)
+
+
+def check_folders(callbacks: list[Callback]) -> None:
+    """A checkpoint replaces its folder whole: no other callback may write into it or below
+    it (Stable-Baselines3's examples put best_model/ inside the checkpoints' folder, whose
+    next checkpoint deleted the best model). Refused before training starts."""
+    written = [
+        (Path(c.path).expanduser().resolve(), "CheckpointCallback's folder", c)
+        for c in callbacks
+        if isinstance(c, CheckpointCallback)
+    ] + [
+        (Path(c.best_dir).expanduser().resolve(), "EvalCallback's best model folder", c)
+        for c in callbacks
+        if isinstance(c, EvalCallback) and c.best_dir is not None
+    ]
+    for folder, what, owner in written:
+        if not isinstance(owner, CheckpointCallback):
+            continue
+        for other, other_what, other_owner in written:
+            if other_owner is not owner and (other == folder or folder in other.parents):
+                where = "is" if other == folder else "is inside"
+                raise UsageError(
+                    f"{other_what} {other} {where} {what} {folder}, which each checkpoint "
+                    "replaces whole; give them folders side by side, e.g. "
+                    "save_path='logs/checkpoint' and best_model_save_path='logs/best'"
+                )
 
 
 def _overrides_a_hook(callback: Callback) -> bool:

@@ -36,7 +36,22 @@ def check_checkpoint_folder(path: str | Path) -> Path:
             f"{path} holds files that are not an rlgen checkpoint, and a checkpoint replaces "
             "its folder whole; give a new folder"
         )
+    if path.is_dir():  # a checkpoint's, but a folder or a file of someone else's put in it
+        others = sorted(p.name for p in path.iterdir() if not _checkpoint_file(p))
+        if others:
+            raise UsageError(
+                f"{path} is a checkpoint but also holds {', '.join(others[:3])}"
+                f"{', ...' if len(others) > 3 else ''}, which the next checkpoint would delete "
+                "(it replaces its folder whole); move them out or give a new folder"
+            )
     return path
+
+
+CHECKPOINT_FILES = {STATE_JSON, STATE_NPZ, ENV_PICKLE, "agent.json", "replay.npz"}
+
+
+def _checkpoint_file(path: Path) -> bool:
+    return path.is_file() and (path.name in CHECKPOINT_FILES or path.suffix == ".keras")
 
 
 def write_checkpoint(

@@ -124,11 +124,33 @@ def test_stable_baselines3_spellings_predict_and_total_timesteps():
     obs, _ = gym.make("CartPole-v1").reset(seed=0)
     action, state = agent.predict(obs, deterministic=True)
     assert action == agent.act(obs, greedy=True) and state is None
+    # a 0-d array as SB3's (SB3 code calls action.item()), which env.step takes
+    assert action.shape == () and action.dtype == np.int64 and action.item() in (0, 1)
     batch = np.stack([obs, obs + 0.1])
     actions, _ = agent.predict(batch, deterministic=True)
     np.testing.assert_array_equal(actions, agent.act(batch, greedy=True))
     with pytest.raises(UsageError, match="not both"):
         agent.learn(100, total_timesteps=100, progress=False)
+
+
+def test_set_env_trains_on_the_new_env_and_env_is_sb3s_keyword():
+    """Assigning agent.env after a learn() was silently ignored (its episodes went on in
+    the old env), and DQNAgent(env=...) said it needed an env."""
+    agent = DQNAgent(env="CartPole-v1", hidden_sizes=(8,), learning_starts=10, seed=0)
+    assert agent.env_id == "CartPole-v1" and agent.get_env() is agent.env
+    agent.learn(60, progress=False)
+    short = gym.make("CartPole-v1", max_episode_steps=3)
+    agent.env = short  # as set_env(short)
+    assert agent.get_env() is short
+    before = agent.num_episodes
+    agent.learn(30, progress=False)
+    lengths = [e["length"] for e in agent.episode_log[before:]]
+    assert len(lengths) >= 9 and max(lengths) <= 3  # every episode in the new env
+    with pytest.raises(UsageError, match="has 6 observation values and 3 actions.*take 4 and 2"):
+        agent.set_env("Acrobot-v1")
+    assert agent.get_env() is short
+    with pytest.raises(UsageError, match="drop 'MlpPolicy'"):
+        DQNAgent(policy="MlpPolicy", env="CartPole-v1")
 
 
 def test_evaluating_on_another_env_is_refused():
@@ -346,3 +368,5 @@ def test_predict_names_common_wrong_inputs():
             with pytest.raises(UsageError, match=rf"shape \({shape[0]}, .* does not fit"):
                 agent.predict(np.zeros(shape))
         assert agent.predict(np.stack([obs, obs]))[0].shape == (2,)  # still a batch
+        with pytest.raises(UsageError, match="NaN or inf"):  # acted on before
+            agent.predict(np.full(4, np.nan))

@@ -272,6 +272,44 @@ def test_a_save_never_overwrites_another_kind_of_model(tmp_path):
         dqn.save(tmp_path / "mine")
 
 
+def test_a_checkpoint_and_a_best_model_never_share_a_folder(tmp_path):
+    """As Stable-Baselines3's examples lay them out (best_model/ inside the checkpoints'
+    folder), the next checkpoint deleted the best model; in one folder, the best model's
+    agent.json was mixed into the checkpoint, which then resumed from a wrong state."""
+    agent = DQNAgent("CartPole-v1", DQNConfig(**SMALL))
+    logs = tmp_path / "logs"
+    for best in (logs / "best_model", logs):
+        with pytest.raises(UsageError, match="which each checkpoint replaces whole"):
+            agent.learn(
+                300,
+                callback=[
+                    CheckpointCallback(save_path=logs, save_freq=100),
+                    EvalCallback(eval_freq=100, best_model_save_path=best),
+                ],
+                progress=False,
+            )
+        assert agent.num_timesteps == 0 and not logs.exists()
+    agent.save_checkpoint(logs)
+    with pytest.raises(UsageError, match="holds a training checkpoint"):
+        agent.save(logs)
+    (logs / "notes.txt").write_text("mine")  # deleted by the next checkpoint before
+    with pytest.raises(UsageError, match="also holds notes.txt, which the next checkpoint"):
+        agent.save_checkpoint(logs)
+    assert (logs / "notes.txt").read_text() == "mine"
+    agent.learn(  # side by side, as the message advises: both kept
+        200,
+        callback=[
+            CheckpointCallback(save_path=tmp_path / "ok" / "checkpoint", save_freq=100),
+            EvalCallback(
+                eval_freq=100, n_eval_episodes=2, best_model_save_path=tmp_path / "ok" / "best"
+            ),
+        ],
+        progress=False,
+    )
+    assert (tmp_path / "ok" / "best" / "agent.json").is_file()
+    assert (tmp_path / "ok" / "checkpoint" / "state.json").is_file()
+
+
 def test_loading_with_another_env_names_the_env_not_the_model_file(tmp_path):
     DQNAgent("CartPole-v1", DQNConfig(**SMALL)).save(tmp_path / "cp")
     with pytest.raises(UsageError, match="Acrobot-v1 has 6 and 3; load it with the env"):
