@@ -31,7 +31,7 @@ def main() -> None:
     env.reset(seed=0)
 
     def checked() -> None:
-        _, _, terminated, truncated = envs.step(env, 0, 4)
+        _, _, terminated, truncated, _ = envs.step(env, 0, 4)
         if terminated or truncated:
             env.reset()
 

@@ -365,13 +365,16 @@ class DQNAgent(BaseAgent):
                 before = self.num_timesteps
                 for i in range(k):
                     action = int(actions[i])
-                    next_obs, reward, terminated, truncated = _envs.step(envs[i], action, size)
+                    next_obs, reward, terminated, truncated, recorded = _envs.step(
+                        envs[i], action, size
+                    )
                     buf.add(obs[i], action, reward, next_obs, terminated)
                     self.num_timesteps += 1
                     ret[i] += reward
                     length[i] += 1
                     if terminated or truncated:
-                        self._record_episode(ret[i], length[i], eps, t0, cb)
+                        done_return = ret[i] if recorded is None else recorded
+                        self._record_episode(done_return, length[i], eps, t0, cb)
                         next_obs = _envs.reset(envs[i], size)
                         ret[i], length[i] = 0.0, 0
                     elif length[i] >= limit:

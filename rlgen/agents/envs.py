@@ -67,9 +67,13 @@ def reset(env: Any, size: int, seed: int | None = None) -> np.ndarray:
     return _observation(env, out[0], size, "reset()")
 
 
-def step(env: Any, action: int, size: int) -> tuple[np.ndarray, float, bool, bool]:
-    """``env.step(action)`` as (flat float32 observation, reward, terminated, truncated),
-    with the same one-line errors as :func:`reset` (the old gym's four values among them)."""
+def step(env: Any, action: int, size: int) -> tuple[np.ndarray, float, bool, bool, float | None]:
+    """``env.step(action)`` as (flat float32 observation, reward, terminated, truncated,
+    recorded return), with the same one-line errors as :func:`reset` (the old gym's four
+    values among them). The recorded return is the episode's, at its end, as a
+    ``RecordEpisodeStatistics`` wrapper counted it (``info["episode"]["r"]``), else None:
+    under ``NormalizeReward`` or ``TransformReward`` inside it, the env's own return, which
+    rlgen reports then, as Stable-Baselines3 reports its Monitor's."""
     out = env.step(action)
     if not (isinstance(out, tuple) and len(out) == 5):
         raise UsageError(
@@ -78,7 +82,7 @@ def step(env: Any, action: int, size: int) -> tuple[np.ndarray, float, bool, boo
             "done is now terminated (the task ended) and truncated (a time limit cut it) "
             f"({CHECK_ENV})"
         )
-    obs, reward, terminated, truncated, _ = out
+    obs, reward, terminated, truncated, info = out
     try:
         reward = float(reward)
     except (TypeError, ValueError):
@@ -87,7 +91,24 @@ def step(env: Any, action: int, size: int) -> tuple[np.ndarray, float, bool, boo
         raise UsageError(
             f"{env_name(env)}.step() returned a reward of {out[1]!r}; it must be one finite number"
         )
-    return _observation(env, obs, size, "step()"), reward, bool(terminated), bool(truncated)
+    ended = bool(terminated) or bool(truncated)
+    recorded = _recorded_return(info) if ended else None
+    return (
+        _observation(env, obs, size, "step()"),
+        reward,
+        bool(terminated),
+        bool(truncated),
+        recorded,
+    )
+
+
+def _recorded_return(info: Any) -> float | None:
+    """``info["episode"]["r"]``, a RecordEpisodeStatistics wrapper's return, if finite."""
+    try:
+        recorded = float(info["episode"]["r"])
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+    return recorded if math.isfinite(recorded) else None
 
 
 def _shape_of(out: Any) -> str:

@@ -68,10 +68,12 @@ def _lock_step(
         still = []
         for i, a in zip(active, actions):
             ep, _ = slots[i]
-            o, r, term, trunc = _envs.step(envs[i], int(a), agent.obs_dim)
+            o, r, term, trunc, recorded = _envs.step(envs[i], int(a), agent.obs_dim)
             returns[ep] += r
             lengths[i] += 1
             if term or trunc:
+                if recorded is not None:  # the env's own return, under a reward wrapper
+                    returns[ep] = recorded
                 episode_lengths[ep] = lengths[i]
                 if next_episode < episodes:
                     o = _envs.reset(envs[i], agent.obs_dim, seed=seed + next_episode)

@@ -43,6 +43,10 @@ def discounted_returns(rewards: np.ndarray, gamma: float, last: float = 0.0) -> 
     return out
 
 
+# (observations, actions, rewards, s_T or None, the return reported)
+Episode = tuple[np.ndarray, np.ndarray, np.ndarray, Any, float]
+
+
 class ReinforceAgent(BaseAgent):
     """Monte-Carlo policy gradient with a softmax policy over a Discrete action space.
 
@@ -170,13 +174,13 @@ class ReinforceAgent(BaseAgent):
         return int(actions[0]) if single else actions.astype(np.int64)
 
     # ---- learning ------------------------------------------------------------------------
-    def _collect(self, k: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, Any]]:
+    def _collect(self, k: int) -> list[Episode]:
         """Run ``k`` episodes (``episodes_per_update``, fewer for the last batch of an episode
         budget) with the stochastic policy, ``n_envs`` at a time (a custom env instance runs
         its episodes one after another, as does an env gymnasium cannot remake: a custom env,
         or one in a wrapper that does not record its arguments). Each is (observations,
         actions, rewards, s_T), where s_T is the last observation of an episode a time limit
-        cut, else None."""
+        cut, else None, and the return reported (:func:`rlgen.agents.envs.step`'s)."""
         copies = self.env_source is not None  # else one env, whatever n_envs says
         envs = self.side_by_side_envs(min(self.config.n_envs, k) if copies else 1)
         episodes = []
@@ -188,7 +192,9 @@ class ReinforceAgent(BaseAgent):
                 # of different seeds share no start states, and resuming stays exact.
                 seed = int(self.rng.integers(2**31 - 1))
                 obs.append(_envs.reset(env, self.obs_dim, seed=seed))
-            trajs: list[dict[str, Any]] = [{"o": [], "a": [], "r": [], "cut": None} for _ in group]
+            trajs: list[dict[str, Any]] = [
+                {"o": [], "a": [], "r": [], "cut": None, "recorded": None} for _ in group
+            ]
             active = list(range(len(group)))
             steps, limit = 0, _envs.MAX_EPISODE_STEPS
             while active:
@@ -199,23 +205,27 @@ class ReinforceAgent(BaseAgent):
                 actions = self._choose(self._mirror(batch), greedy=False)
                 still = []
                 for i, a in zip(active, actions):
-                    o, r, term, trunc = _envs.step(group[i], int(a), self.obs_dim)
+                    o, r, term, trunc, recorded = _envs.step(group[i], int(a), self.obs_dim)
                     trajs[i]["o"].append(obs[i])
                     trajs[i]["a"].append(int(a))
                     trajs[i]["r"].append(r)
                     obs[i] = o
                     if not (term or trunc):
                         still.append(i)
-                    elif trunc and not term:
+                        continue
+                    trajs[i]["recorded"] = recorded
+                    if trunc and not term:
                         trajs[i]["cut"] = obs[i]
                 active = still
             for t in trajs:
+                rewards = np.asarray(t["r"])
+                ret = float(np.sum(rewards)) if t["recorded"] is None else t["recorded"]
                 episodes.append(
-                    (np.stack(t["o"]), np.asarray(t["a"], np.int32), np.asarray(t["r"]), t["cut"])
+                    (np.stack(t["o"]), np.asarray(t["a"], np.int32), rewards, t["cut"], ret)
                 )
         return episodes
 
-    def _returns(self, batch: list[tuple[np.ndarray, np.ndarray, np.ndarray, Any]]) -> np.ndarray:
+    def _returns(self, batch: list[Episode]) -> np.ndarray:
         """Returns-to-go of a batch of episodes, those a time limit cut continued from V(s_T)."""
         import tensorflow as tf
 
@@ -225,7 +235,7 @@ class ReinforceAgent(BaseAgent):
         return np.concatenate(
             [
                 discounted_returns(rewards, gamma, next(values) if s_t is not None else 0.0)
-                for _, _, rewards, s_t in batch
+                for _, _, rewards, s_t, _ in batch
             ]
         )
 
@@ -293,9 +303,9 @@ class ReinforceAgent(BaseAgent):
                 self.last_loss = float(p_loss)
                 self.last_value_loss = float(v_loss)
                 self.last_entropy = float(entropy)
-                for _, _, rewards, _ in batch:
+                for _, _, rewards, _, ret in batch:
                     self.num_timesteps += len(rewards)
-                    self._record_episode(float(np.sum(rewards)), len(rewards), None, t0, cb)
+                    self._record_episode(ret, len(rewards), None, t0, cb)
                 cb.on_update(self, self.last_loss)
                 if not cb.on_step(self):
                     break

@@ -79,6 +79,28 @@ def test_side_by_side_copies_carry_the_wrappers():
     assert all(e["return"] >= 100 * e["length"] for e in dqn.episode_log)
 
 
+def test_returns_are_recorded_ones_when_record_episode_statistics_counted_them():
+    """Under NormalizeReward, every return rlgen reported (the log, evaluations, the best
+    model's choice) was of normalised rewards, with fresh statistics in each evaluation
+    copy; a RecordEpisodeStatistics inside it counts the env's own, as SB3's Monitor."""
+    from gymnasium.wrappers import NormalizeReward, RecordEpisodeStatistics
+
+    def wrapped():
+        return NormalizeReward(RecordEpisodeStatistics(gym.make("CartPole-v1")))
+
+    dqn = DQNAgent(wrapped(), DQNConfig(**SMALL), seed=0)
+    reinforce = ReinforceAgent(wrapped(), seed=0)
+    dqn.learn(total_steps=200, progress=False)
+    reinforce.learn(episodes=4, progress=False)
+    for agent in (dqn, reinforce):  # CartPole's reward is 1 a step: the return is the length
+        assert all(e["return"] == e["length"] for e in agent.episode_log)
+        returns, lengths = evaluate(agent, episodes=3, return_episode_rewards=True)
+        assert returns == [float(n) for n in lengths]
+    bare = DQNAgent(NormalizeReward(gym.make("CartPole-v1")), DQNConfig(**SMALL), seed=0)
+    bare.learn(total_steps=200, progress=False)  # no record: the rewards the agent saw
+    assert any(e["return"] != e["length"] for e in bare.episode_log)
+
+
 def test_a_saved_agent_comes_back_with_its_env_and_exploration(tmp_path):
     flat = FlattenObservation(gym.make("FrozenLake-v1"))
     agent = DQNAgent(flat, DQNConfig(**SMALL), seed=0)
