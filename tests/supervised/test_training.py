@@ -37,14 +37,27 @@ def test_rnn_mnist_rows_beats_chance():
 
 @pytest.mark.parametrize("cell", ["simple", "gru"])
 def test_rnn_learns_binary_addition_and_generalises_to_16_bits(cell):
-    _, figures = train("rnn", cell=cell, epochs=25)
+    trainer, figures = train("rnn", cell=cell, epochs=25)
     assert figures["test_exact_sum_accuracy"] > 0.95  # chance: 2**-8
     assert figures["exact_sum_accuracy_16bit"] > 0.9
+    x, y = datasets.encode_addition([[100, 27]], 8)
+    np.testing.assert_array_equal(trainer.predict(x[0]).round(), y)  # one sum's bits
+    with pytest.raises(UsageError, match="reads the operands' bits"):
+        trainer.predict([[3, 5]])  # read as one step of "bits" 3 and 5 before, in silence
 
 
-def test_iris_beats_chance():
-    _, figures = train("iris", epochs=60)
+def test_iris_beats_chance_and_evaluates_arrays_of_ones_own():
+    trainer, figures = train("iris", epochs=60)
     assert figures["test_accuracy"] >= 0.85  # chance is 1/3
+    d = trainer.real_data  # evaluate(x, y) was a TypeError: Keras users expect it
+    mine = trainer.evaluate(d.x_test, d.y_test)
+    assert mine["accuracy"] == pytest.approx(figures["test_accuracy"]) and mine["examples"] == 30
+    with pytest.raises(UsageError, match="one-hot rows; give the class indices 0-2"):
+        trainer.evaluate(d.x_test, np.eye(3)[d.y_test])
+    with pytest.raises(UsageError, match="30 inputs but 29 labels"):
+        trainer.evaluate(d.x_test, d.y_test[:-1])
+    with pytest.raises(UsageError, match="takes both the inputs and their labels"):
+        trainer.evaluate(d.x_test)
 
 
 def test_single_layer_perceptron_cannot_learn_xor_but_a_hidden_layer_can():
@@ -431,9 +444,10 @@ def test_a_further_fit_takes_epochs_and_batch_size_and_refuses_what_it_cannot_ap
         trainer.fit(verbose=0)
     trainer.config.optimizer = "adam"
     trainer.config.epochs, trainer.config.batch_size = 3, 16
-    trainer.fit(verbose=0)
+    first = trainer.fit(verbose=0)
     trainer.fit(verbose=0, epochs=2, callbacks=Count())  # one callback, not a list
     assert Count.epochs == 2 and trainer.history["epoch"] == [1, 2, 3, 4, 5, 6, 7]
+    assert first["epoch"] == [1, 2, 3, 4, 5]  # what that fit returned (it grew, as the live one)
     trainer.config.batch_size = 0
     with pytest.raises(UsageError, match="^batch_size must be > 0"):
         trainer.fit(verbose=0)
