@@ -371,9 +371,9 @@ class Trainer:
         ds = ds.batch(self.config.batch_size)
         if training and getattr(self.config, "geometric", False):
             augment = geometric_augmentation(seed)
-            ds = ds.map(
-                lambda a, b: (augment(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE
-            )
+            # one batch after another: the layers draw from one seeded stream, which parallel
+            # calls consumed in a different order every run (the same seed gave other weights)
+            ds = ds.map(lambda a, b: (augment(a, training=True), b))
         return ds.prefetch(tf.data.AUTOTUNE)
 
     # ------------------------------------------------------------------ model
