@@ -19,6 +19,7 @@ from rlgen import config as cfgmod
 from rlgen import plots, runs
 from rlgen.agents import configs
 from rlgen.agents.callbacks import (
+    Callback,
     CheckpointCallback,
     EvalCallback,
     ProgressBarCallback,
@@ -30,6 +31,54 @@ from rlgen.agents.saving import AGENT_FILE
 from rlgen.errors import TrainingDiverged, UsageError, check_count, option
 
 BEST, CHECKPOINT, TENSORBOARD = "best", "checkpoint", "tensorboard"
+
+
+class StopOnSignal(Callback):
+    """Ctrl-C or SIGTERM during training stops it at the end of the step under way, so that
+    the run can keep a checkpoint of that very step (it kept the last periodic one: up to a
+    fifth of a run was lost, and all of it before the first). A second signal interrupts at
+    once. The signal still reaches the handler that was there (the command line's notes
+    it, for the exit status), whose KeyboardInterrupt waits for the step's end."""
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    def on_step(self, agent: Any) -> bool:
+        return self.signal is None
+
+    @contextlib.contextmanager
+    def installed(self) -> Any:
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous: dict[int, Any] = {}
+
+        def stop(signum: int, frame: Any) -> None:
+            handler = previous[signum]
+            if self.signal is not None:  # the second: at once
+                signal.signal(signum, handler)
+                raise KeyboardInterrupt
+            self.signal = signum
+            if callable(handler):
+                try:
+                    handler(signum, frame)  # Python's, or the command line's: notes it
+                except KeyboardInterrupt:
+                    pass
+
+        for name in self.SIGNALS:
+            sig = getattr(signal, name)
+            if signal.getsignal(sig) not in (signal.SIG_IGN, None):
+                previous[sig] = signal.signal(sig, stop)
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def agent_class(algorithm: str) -> type:
@@ -212,13 +261,15 @@ def _train_run(
     bar = None if quiet else ProgressBarCallback(budget - done, unit=unit, close_at_end=False)
     t0, steps_before = time.perf_counter(), agent.num_timesteps
     error: UsageError | None = None
+    stopper = StopOnSignal()
     try:
         left = {"total_steps" if unit == "step" else "episodes": budget - done}
-        listed = callbacks + ([bar] if bar is not None else [])
-        if algorithm == "dqn":
-            agent.learn(callbacks=listed, progress=False, reset_schedule=resume is None, **left)
-        else:
-            agent.learn(callbacks=listed, progress=False, **left)
+        listed = callbacks + ([bar] if bar is not None else []) + [stopper]
+        with stopper.installed():
+            if algorithm == "dqn":
+                agent.learn(callbacks=listed, progress=False, reset_schedule=resume is None, **left)
+            else:
+                agent.learn(callbacks=listed, progress=False, **left)
     except TrainingDiverged as err:
         error = err
     except KeyboardInterrupt:  # keep what was learnt so far readable, then stop
@@ -237,6 +288,17 @@ def _train_run(
             bar.close()
         raise
     seconds = time.perf_counter() - t0
+    if stopper.signal is not None:  # stopped between two steps: all of it is kept
+        if bar is not None:
+            bar.close()
+        agent.save(run.path)
+        checkpointer.save(agent)
+        _write_results(run, agent, evaluator, seconds, steps_before, threshold, unit, budget)
+        done = agent.num_timesteps if unit == "step" else agent.num_episodes
+        raise KeyboardInterrupt(
+            f"stopped at {unit} {done:,} of {budget:,}, kept in {run.path} and its checkpoint; "
+            f"continue with 'rlgen agent train {algorithm} --resume {run.path}'"
+        )
     try:
         if error is None and (
             not evaluator.history or evaluator.history[-1]["step"] != agent.num_timesteps
@@ -245,8 +307,8 @@ def _train_run(
     finally:  # whatever happens: an error's message goes on a line of its own
         if bar is not None:
             bar.close(agent)
+    agent.save(run.path)  # after a NaN loss, the weights of the last good step
     if error is None:
-        agent.save(run.path)
         # the checkpoint of the end, so that --resume continues exactly where training
         # stopped instead of from the last periodic checkpoint
         checkpointer.save(agent)

@@ -85,6 +85,13 @@ def test_ctrl_c_says_how_to_resume(tmp_path, sig):
     assert result.code == 128 + getattr(signal, sig) and "Traceback" not in result.err, result
     assert f"--resume {out}" in result.err, result
     assert (out / "summary.json").is_file()  # what was learnt so far is written
+    # all of it: training stops at the end of the step under way and checkpoints that step
+    # (it kept the last periodic checkpoint, up to a fifth of a run behind), and the agent
+    # loads from the run (it had no agent.json there)
+    steps = json.loads((out / "summary.json").read_text())["steps"]
+    assert steps >= 2000 and f"stopped at step {steps:,} of 1,000,000" in result.err, result
+    assert json.loads(once.read_text())["num_timesteps"] == steps
+    assert json.loads((out / "agent.json").read_text())["num_timesteps"] == steps
 
 
 def test_help_does_not_import_tensorflow():
