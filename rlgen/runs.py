@@ -250,6 +250,9 @@ def merge_json(path: str | Path, updates: dict[str, Any], what: str = "run confi
     return write_json(path, {**old, **updates})
 
 
+RESTORE = "restore it from a copy (rlgen writes it as a JSON object), or train again"
+
+
 def read_json(path: str | Path, what: str = "JSON file") -> dict[str, Any]:
     """Read a JSON object, turning a missing or garbled file into one clear UsageError."""
     path = Path(path)
@@ -258,9 +261,9 @@ def read_json(path: str | Path, what: str = "JSON file") -> dict[str, Any]:
     except FileNotFoundError:
         raise UsageError(f"{what} {path} is missing") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise UsageError(f"{what} {path} is corrupt (not valid JSON)") from None
+        raise UsageError(f"{what} {path} is corrupt (not valid JSON); {RESTORE}") from None
     if not isinstance(data, dict):
-        raise UsageError(f"{what} {path} is corrupt (expected a JSON object)")
+        raise UsageError(f"{what} {path} is corrupt (expected a JSON object); {RESTORE}")
     return data
 
 
