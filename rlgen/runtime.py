@@ -187,12 +187,14 @@ def configure(
     import keras
 
     threads = config.threads or default_threads
+    unapplied: list[str] = []  # asked for, but TensorFlow had started: said, not dropped
     if threads:
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
         except RuntimeError:  # already initialised (a second configure in one process)
-            pass
+            if config.threads and tf.config.threading.get_intra_op_parallelism_threads() != threads:
+                unapplied.append(f"threads={threads}")
 
     with _silenced_stderr():  # "failed call to cuInit" on machines without a GPU driver
         gpus = tf.config.list_physical_devices("GPU")
@@ -202,21 +204,39 @@ def configure(
             "use --device cpu (or auto), or install TensorFlow's GPU build: "
             "pip install 'tensorflow[and-cuda]' (rlgen's gpu extra)"
         )
-    try:
-        if config.device == "cpu" and gpus:
+    # Each raises RuntimeError once TensorFlow has initialised its devices in this process
+    # (a second configure, or any op or model before it): what is there is kept, and said.
+    if config.device == "cpu" and gpus:
+        try:
             tf.config.set_visible_devices([], "GPU")
-            gpus = []
-        for gpu in gpus:
-            # Memory growth: take GPU memory as needed instead of all of it at start-up, so a
-            # notebook, TensorBoard and a second run can share one card.
+        except RuntimeError:
+            unapplied.append("device='cpu'")
+        gpus = tf.config.get_visible_devices("GPU")  # what runs, not what was asked
+    for gpu in gpus:
+        # Memory growth: take GPU memory as needed instead of all of it at start-up, so a
+        # notebook, TensorBoard and a second run can share one card.
+        try:
             tf.config.experimental.set_memory_growth(gpu, True)
-        if config.logical_cpus > 1:
-            cpu = tf.config.list_physical_devices("CPU")[0]
+        except RuntimeError:
+            if not tf.config.experimental.get_memory_growth(gpu):
+                unapplied.append(f"memory growth on {gpu.name}")
+    if config.logical_cpus > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        try:
             tf.config.set_logical_device_configuration(
                 cpu, [tf.config.LogicalDeviceConfiguration()] * config.logical_cpus
             )
-    except RuntimeError:  # devices already initialised in this process; keep what is there
-        pass
+        except RuntimeError:
+            if len(tf.config.list_logical_devices("CPU")) != config.logical_cpus:
+                unapplied.append(f"logical_cpus={config.logical_cpus}")
+    if unapplied:
+        from rlgen.datasets import warn
+
+        warn(
+            f"TensorFlow had already started in this process, so {', '.join(unapplied)} "
+            "could not be applied; call rlgen.runtime.configure(...) before any model or "
+            "op (in a notebook: restart the kernel)"
+        )
 
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -226,6 +246,13 @@ def configure(
             "mixed_float16" if config.mixed_precision else "float32"
         )
     policy = keras.mixed_precision.global_policy().name
+    if not set_globals and config.mixed_precision and policy != "mixed_float16":
+        from rlgen.datasets import warn
+
+        warn(
+            f"mixed_precision=True with set_globals=False leaves Keras' dtype policy as it "
+            f"is ({policy}); set_globals=True applies it"
+        )
     if set_globals and config.mixed_precision and not gpus:
         from rlgen.datasets import warn
 

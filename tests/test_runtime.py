@@ -194,3 +194,28 @@ def test_the_python_api_hides_tensorflows_start_up_notices():
         if "oneDNN" in line or "cuda" in line.lower() or line[:5] in ("I0000", "E0000", "W0000")
     ]
     assert noise == []
+
+
+def test_a_configure_after_tensorflow_started_says_what_it_could_not_apply():
+    """In a notebook that had built a model, configure(logical_cpus=2, threads=1) returned
+    one replica and TensorFlow's own thread pools, without a word."""
+    import subprocess
+    import sys
+
+    code = (
+        "import tensorflow as tf\n"
+        "from rlgen import runtime\n"
+        "tf.constant(1.0) + 1.0  # TensorFlow has started\n"
+        "rt = runtime.configure(runtime.RuntimeConfig(logical_cpus=2, threads=1))\n"
+        "print('REPLICAS', rt.replicas)\n"
+        "runtime.configure(runtime.RuntimeConfig(mixed_precision=True), set_globals=False)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "REPLICAS 1" in proc.stdout
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("rlgen:")]
+    assert any(
+        "already started in this process, so threads=1, logical_cpus=2 could not be applied" in line
+        for line in lines
+    ), proc.stderr[-2000:]
+    assert any("set_globals=False leaves Keras' dtype policy as it is" in ln for ln in lines)
