@@ -17,13 +17,14 @@ from __future__ import annotations
 import math
 import numbers
 import time
+import warnings
 from collections import deque
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rlgen.errors import SEED_LIMIT, UsageError, check_count, check_seed, option
+from rlgen.errors import SEED_LIMIT, RlgenWarning, UsageError, check_count, check_seed, option
 from rlgen.runs import save_folder
 
 UNITS = ("step", "episode")
@@ -159,6 +160,37 @@ SB3_HOOKS = (
 )
 
 
+def sb3_arguments(
+    name: str,
+    given: dict[str, Any],
+    accepted: tuple[str, ...] = (),
+    noted: dict[str, str] | None = None,
+    refused: dict[str, str] | None = None,
+) -> None:
+    """Stable-Baselines3's further keywords of callback ``name`` (a TypeError stopped a
+    copied SB3 script): ``accepted`` ones change nothing here; ``noted`` ones run with a
+    warning that they have no effect, and ``refused`` ones, whose work rlgen would silently
+    not do, are refused with rlgen's way, both only when set to something (``verbose=0``
+    says nothing). Any other keyword is refused by name."""
+    noted, refused = noted or {}, refused or {}
+    for key, value in given.items():
+        if key not in (*accepted, *noted, *refused):
+            known = ", ".join(sorted({*accepted, *noted, *refused}))
+            raise UsageError(
+                f"{name} got an unknown argument {key!r} (of Stable-Baselines3's, it takes {known})"
+            )
+        if not value:
+            continue
+        if key in refused:
+            raise UsageError(f"{name}({key}=...) is Stable-Baselines3's; {refused[key]}")
+        if key in noted:
+            warnings.warn(
+                f"{name}({key}={value!r}) has no effect: {noted[key]}",
+                RlgenWarning,
+                stacklevel=3,
+            )
+
+
 def one_of(ours: str, value: Any, default: Any, sb3: str, alias: Any) -> Any:
     """``value``, or Stable-Baselines3's spelling of it when that was given instead (both
     given is an error, even with one value: one name says it)."""
@@ -193,9 +225,24 @@ class EvalCallback(Callback):
         n_eval_episodes: int | None = None,
         best_model_save_path: str | Path | None = None,
         deterministic: bool = True,
+        **sb3: Any,
     ) -> None:
         if not deterministic:
             raise UsageError("EvalCallback plays the greedy policy only; drop deterministic=False")
+        sb3_arguments(
+            "EvalCallback",
+            sb3,
+            accepted=("warn",),
+            noted={
+                "log_path": "its results are in callback.history (and TensorBoard's eval/)",
+                "verbose": "it prints nothing; its results are in callback.history",
+            },
+            refused={
+                "callback_on_new_best": "give stop_at_reward=R to stop at a mean return",
+                "callback_after_eval": "give stop_at_reward=R to stop at a mean return",
+                "render": "watch a saved agent with 'rlgen agent eval RUN --gif out.gif'",
+            },
+        )
         env_id = one_of("env_id", env_id, None, "eval_env", eval_env)
         eval_every = one_of("eval_every", eval_every, 5_000, "eval_freq", eval_freq)
         episodes = one_of("episodes", episodes, 10, "n_eval_episodes", n_eval_episodes)
@@ -331,7 +378,17 @@ class CheckpointCallback(Callback):
         *,
         save_path: str | Path | None = None,
         save_freq: int | None = None,
+        **sb3: Any,
     ) -> None:
+        sb3_arguments(
+            "CheckpointCallback",
+            sb3,
+            accepted=("save_replay_buffer", "save_vecnormalize"),  # always kept; none here
+            noted={
+                "name_prefix": "rlgen keeps one checkpoint folder, the latest, not a series",
+                "verbose": "it prints nothing",
+            },
+        )
         path = one_of("path", path, None, "save_path", save_path)  # SB3's names
         named = "save_freq" if save_freq is not None else option("--checkpoint-every", "every")
         every = one_of("every", every, None, "save_freq", save_freq)

@@ -133,6 +133,24 @@ def test_stable_baselines3_spellings_predict_and_total_timesteps():
         agent.learn(100, total_timesteps=100, progress=False)
 
 
+def test_sb3_callback_keywords_run_or_are_refused_by_name():
+    """EvalCallback(verbose=1, log_path=...) and CheckpointCallback(name_prefix=...), as SB3's
+    documentation writes them, were TypeErrors."""
+    from rlgen.agents import CheckpointCallback, EvalCallback
+    from rlgen.errors import RlgenWarning
+
+    EvalCallback(eval_freq=100, verbose=0, warn=False, render=False)  # nothing to say
+    with pytest.warns(RlgenWarning, match=r"EvalCallback\(log_path='logs'\) has no effect"):
+        EvalCallback(eval_freq=100, log_path="logs")
+    with pytest.warns(RlgenWarning, match="one checkpoint folder, the latest"):
+        CheckpointCallback(save_path="c", save_freq=10, name_prefix="rl_model",
+                           save_replay_buffer=True)  # fmt: skip
+    with pytest.raises(UsageError, match="give stop_at_reward=R"):
+        EvalCallback(eval_freq=100, callback_on_new_best=object())
+    with pytest.raises(UsageError, match="unknown argument 'eval_frequency'"):
+        EvalCallback(eval_frequency=100)
+
+
 def test_set_env_trains_on_the_new_env_and_env_is_sb3s_keyword():
     """Assigning agent.env after a learn() was silently ignored (its episodes went on in
     the old env), and DQNAgent(env=...) said it needed an env."""
