@@ -437,10 +437,13 @@ class ProgressBarCallback(Callback):
         unit: str = "step",
         refresh_every: int | None = None,
         close_at_end: bool = True,
+        initial: int = 0,
     ) -> None:
         """``close_at_end=False`` leaves the bar open after ``learn`` for :meth:`close`
-        (rlgen's runs close it after their final evaluation, so it shows that one)."""
-        self.total, self.unit = total, check_unit(unit)
+        (rlgen's runs close it after their final evaluation, so it shows that one).
+        ``initial``: what was done before (a resumed run's bar goes from 2,400 to 12,000,
+        not from 0 to 9,600)."""
+        self.total, self.unit, self.initial = total, check_unit(unit), initial
         self.close_at_end = close_at_end
         self.refresh_every = refresh_every or (200 if unit == "step" else 1)
         self.returns: deque[float] = deque(maxlen=20)
@@ -457,7 +460,13 @@ class ProgressBarCallback(Callback):
         self._start = self._last = self._counter(agent)
         self.returns.clear()  # a callback used again in a further learn() starts afresh
         self.returns.extend(e["return"] for e in agent.episode_log[-self.returns.maxlen :])
-        self.bar = tqdm(total=self.total, unit=self.unit, dynamic_ncols=True, mininterval=0.5)
+        self.bar = tqdm(
+            total=self.initial + self.total,
+            initial=self.initial,
+            unit=self.unit,
+            dynamic_ncols=True,
+            mininterval=0.5,
+        )
 
     def on_episode_end(self, agent: Any, episode: dict[str, Any]) -> None:
         self.returns.append(episode["return"])

@@ -258,7 +258,11 @@ def _train_run(
     )
     callbacks = [evaluator, checkpointer, TensorBoardCallback(run.file(TENSORBOARD), evaluator)]
     # the bar stays open through the final evaluation below, so that it ends showing it
-    bar = None if quiet else ProgressBarCallback(budget - done, unit=unit, close_at_end=False)
+    bar = (
+        None
+        if quiet
+        else ProgressBarCallback(budget - done, unit=unit, close_at_end=False, initial=done)
+    )
     t0, steps_before = time.perf_counter(), agent.num_timesteps
     error: UsageError | None = None
     stopper = StopOnSignal()
