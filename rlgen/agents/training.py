@@ -339,8 +339,8 @@ def check_resume(
     ckpt = run.file(CHECKPOINT)
     if not (ckpt / STATE_JSON).is_file():
         raise UsageError(
-            f"{run.path} holds no resumable checkpoint ({CHECKPOINT}/{STATE_JSON} missing); "
-            "train again"
+            f"{run.path} holds no resumable checkpoint ({CHECKPOINT}/{STATE_JSON} missing: stopped "
+            "before its first, or deleted); train again, into a new --out or after deleting it"
         )
     runs.read_json(ckpt / STATE_JSON, what="checkpoint state")
     meta = runs.read_json(ckpt / AGENT_FILE, what="checkpoint agent file")
