@@ -482,7 +482,7 @@ class Trainer:
             self._seeded = True
         if self.model is None:
             self.model = self.build_model()
-        if verbose:
+        if verbose and not done:  # once: a further fit() goes on under the same model
             print(self.summary_text())
         callbacks = [_EpochLog(self, run), *(callbacks or [])]
         if verbose:
