@@ -88,9 +88,17 @@ class TabularData:
 def keras_cache_dir() -> Path:
     """Where keras.datasets caches downloads (``$KERAS_HOME/datasets`` or ``~/.keras/datasets``)."""
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    if not os.access(os.path.expanduser(home), os.W_OK):  # as keras.utils.get_file falls back
-        home = os.path.join("/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir(), ".keras")
-    return Path(home) / "datasets"
+    return Path(home).expanduser() / "datasets"
+
+
+def _keras_cache_dirs() -> list[Path]:
+    """Where a cached download may be: :func:`keras_cache_dir`, then, when that home cannot
+    be written, where ``keras.utils.get_file`` falls back to (``/tmp/.keras/datasets``)."""
+    first = keras_cache_dir()
+    if os.access(first.parent, os.W_OK):
+        return [first]
+    tmp = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
+    return [first, Path(tmp) / ".keras" / "datasets"]
 
 
 # ----------------------------------------------------------------------------- IDX and npz
@@ -216,7 +224,8 @@ def digit_labels(y: Any, what: str, classes: int = 10) -> np.ndarray:
     kind = "digits 0-9" if classes == 10 else f"class indices 0-{classes - 1}"
     one = "digit 0-9 per image" if classes == 10 else f"class index 0-{classes - 1} per example"
     if y.ndim == 2 and y.shape[1] == classes and y.shape[0] != 1:
-        raise UsageError(f"{what} are one-hot rows; give the {kind} themselves: y.argmax(axis=1)")
+        short = "digits" if classes == 10 else "class indices"
+        raise UsageError(f"{what} are one-hot rows; give the {short} themselves: y.argmax(axis=1)")
     if y.ndim == 2 and 1 in y.shape:  # a column or a row of labels
         y = y.reshape(-1)
     if y.ndim != 1:
@@ -300,11 +309,10 @@ def _offline() -> bool:
 
 
 def _cached(name: str) -> Path | None:
-    cache = keras_cache_dir()
+    caches = _keras_cache_dirs()
     if name == "mnist":
-        p = cache / "mnist.npz"
-        return p if p.is_file() else None
-    for folder in (cache / "fashion-mnist", DEBIAN_FASHION_DIR):
+        return next((c / "mnist.npz" for c in caches if (c / "mnist.npz").is_file()), None)
+    for folder in (*(c / "fashion-mnist" for c in caches), DEBIAN_FASHION_DIR):
         try:
             if _find_idx(folder):
                 return folder
@@ -393,10 +401,13 @@ def load_images(
         try:
             data = load_from_dir(cached, name)
         except UsageError as err:  # a broken download: the same error at every run before
-            warn(
-                f"the cached {cached} cannot be read ({err}); delete it (a broken download) "
-                "so that it is fetched again; going on without it"
+            downloaded = any(c in (cached, *cached.parents) for c in _keras_cache_dirs())
+            fix = (
+                "delete it (a broken download) so that it is fetched again"
+                if downloaded
+                else "reinstall the package it came with"
             )
+            warn(f"{cached} cannot be read ({err}); {fix}; going on without it")
         else:
             data.source = f"{name} from {cached}"
             return data

@@ -14,7 +14,7 @@ import datetime as _dt
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -335,10 +335,13 @@ def a_or_an(word: str) -> str:
     return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 
-def save_folder(path: str | Path, group: str, task: str, files: str) -> Path:
-    """``path`` as the folder a ``save()`` writes ``files`` into: refused if it names a
-    .keras file (a folder of that name was made), holds a run of another kind, or holds
-    files but no rlgen save (your own model.keras, a data folder, ``.``)."""
+def save_folder(
+    path: str | Path, group: str, task: str, files: str, names: Sequence[str] = ()
+) -> Path:
+    """``path`` as the folder a ``save()`` writes ``files`` (file ``names``) into: refused
+    if it names a .keras file (a folder of that name was made), holds a run of another kind
+    or a training checkpoint, or holds no rlgen save but files of those names (your own
+    model.keras, in a project folder or ``.``: overwritten before)."""
     path = Path(path).expanduser()
     if path.suffix == ".keras":
         raise UsageError(
@@ -359,22 +362,22 @@ def save_folder(path: str | Path, group: str, task: str, files: str) -> Path:
     if held is not None and held != (group, task):
         kind = held[1] or held[0] or "other"
         raise UsageError(f"{path} holds an rlgen {kind} run; save this one to a new folder")
-    if held is None and path.is_dir():
-        names = sorted(p.name for p in path.iterdir())
-        if names:  # a save writes over files of the same name: not over someone else's
-            shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
-            raise UsageError(
-                f"{path} is not empty ({shown}) and holds no rlgen save; save() writes "
-                f"{files} there: give a new or empty folder"
-            )
+    clash = sorted(n for n in names if (path / n).exists()) if held is None else []
+    if clash:  # a save writes over files of the same name: not over someone else's
+        raise UsageError(
+            f"{path} holds {', '.join(clash)} but no rlgen save, and saving {files} there "
+            "would overwrite them; give a new folder"
+        )
     return path
 
 
-def start_run(path: Path, group: str, task: str, files: str, meta: dict[str, Any]) -> None:
+def start_run(
+    path: Path, group: str, task: str, files: str, names: Sequence[str], meta: dict[str, Any]
+) -> None:
     """Before a training writes into run folder ``path``: refused as :func:`save_folder`
     refuses; a new one gets its config.json (``meta``) now, so that it is an rlgen run from
     its first file (the save at the end, and a load of an interrupted one, know it)."""
-    if held_kind(save_folder(path, group, task, files)) is None:
+    if held_kind(save_folder(path, group, task, files, names)) is None:
         merge_json(path / CONFIG, meta)
 
 

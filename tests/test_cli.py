@@ -505,3 +505,14 @@ def test_an_error_raised_in_place_of_a_ctrl_c_is_reported_as_the_interrupt(monke
     parser.set_defaults(func=failing)  # with no signal, an error is still the error
     with pytest.raises(RuntimeError, match="a real failure"):
         cli.main([])
+
+    def failing_after_a_signal(args):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            pass  # a graceful stop goes on to write the run: its errors are its own
+        raise RuntimeError("a real failure")
+
+    parser.set_defaults(func=failing_after_a_signal)
+    with pytest.raises(RuntimeError, match="a real failure"):
+        cli.main([])

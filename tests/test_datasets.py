@@ -152,8 +152,8 @@ def test_a_broken_cached_download_is_named_and_passed_over(tmp_path, monkeypatch
     err = capsys.readouterr().err
     assert "mnist.npz cannot be read" in err and "delete it (a broken download)" in err
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "not-there"))  # Keras' own fallback
-    assert datasets.keras_cache_dir().parent.name == ".keras"
-    assert datasets.keras_cache_dir().parent.parent != tmp_path
+    assert datasets._keras_cache_dirs()[-1].parent.name == ".keras"
+    assert datasets._keras_cache_dirs()[0] == tmp_path / "not-there" / "datasets"
 
 
 def test_unknown_dataset():

@@ -284,6 +284,10 @@ class BaseAgent:
         """{file name: Keras model} that :meth:`save` writes and :meth:`load` reads."""
         raise NotImplementedError
 
+    def saved_names(self) -> tuple[str, ...]:
+        """The files :meth:`save` writes."""
+        return (*self.saved_networks(), AGENT_FILE)
+
     def agent_file_fields(self) -> dict[str, Any]:
         """What this algorithm adds to agent.json beside the fields every agent has."""
         return {}
@@ -324,7 +328,9 @@ class BaseAgent:
                 f"save({str(path)!r}): an agent is saved as a folder (its networks and "
                 f"{AGENT_FILE}); give a folder path such as 'runs/my-agent'"
             )
-        save_folder(path, "agent", self.algorithm, f"the networks and {AGENT_FILE}")
+        save_folder(
+            path, "agent", self.algorithm, f"the networks and {AGENT_FILE}", self.saved_names()
+        )
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as err:  # /proc, a read-only folder, a file on the way: nothing written

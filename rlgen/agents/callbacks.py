@@ -315,7 +315,9 @@ class EvalCallback(Callback):
 
         # A wrong env or best_dir fails now, not at the first evaluation after training began.
         if self.best_dir is not None:
-            save_folder(self.best_dir, "agent", agent.algorithm, "the best model")
+            save_folder(
+                self.best_dir, "agent", agent.algorithm, "the best model", agent.saved_names()
+            )
         env, _ = first_env(agent, self.env_id, training=True)
         if env is not self.env_id:
             env.close()

@@ -37,8 +37,10 @@ class StopOnSignal(Callback):
     """Ctrl-C or SIGTERM during training stops it at the end of the step under way, so that
     the run can keep a checkpoint of that very step (it kept the last periodic one: up to a
     fifth of a run was lost, and all of it before the first). A second signal interrupts at
-    once. The signal still reaches the handler that was there (the command line's notes
-    it, for the exit status), whose KeyboardInterrupt waits for the step's end."""
+    once. Only Python's Ctrl-C handler and the command line's are taken over (a SIGTERM
+    left to the system, or a handler of someone else's, stays as it is); the signal still
+    reaches the handler that was there (the command line's notes it, for the exit status),
+    whose KeyboardInterrupt waits for the step's end."""
 
     SIGNALS = ("SIGINT", "SIGTERM")
 
@@ -72,7 +74,8 @@ class StopOnSignal(Callback):
 
         for name in self.SIGNALS:
             sig = getattr(signal, name)
-            if signal.getsignal(sig) not in (signal.SIG_IGN, None):
+            handler = signal.getsignal(sig)
+            if handler is signal.default_int_handler or getattr(handler, "rlgen", False):
                 previous[sig] = signal.signal(sig, stop)
         try:
             yield self
@@ -282,26 +285,25 @@ def _train_run(
         seconds = time.perf_counter() - t0
         _write_results(run, agent, evaluator, seconds, steps_before, threshold, unit, budget)
         if (run.file("checkpoint") / AGENT_FILE).is_file():
-            raise KeyboardInterrupt(
-                f"continue from the last checkpoint with 'rlgen agent train {algorithm} "
-                f"--resume {run.path}'"
-            ) from None
+            raise _resumable(run, algorithm, "continue from the last checkpoint") from None
         raise
     except BaseException:  # a bad env, say: its one-line message not at the end of the bar
         if bar is not None:
             bar.close()
         raise
     seconds = time.perf_counter() - t0
-    if stopper.signal is not None:  # stopped between two steps: all of it is kept
+    done = agent.num_timesteps if unit == "step" else agent.num_episodes
+    if stopper.signal is not None and error is None and done < budget:  # all of it is kept
         if bar is not None:
             bar.close()
         agent.save(run.path)
         checkpointer.save(agent)
         _write_results(run, agent, evaluator, seconds, steps_before, threshold, unit, budget)
-        done = agent.num_timesteps if unit == "step" else agent.num_episodes
-        raise KeyboardInterrupt(
+        raise _resumable(
+            run,
+            algorithm,
             f"stopped at {unit} {done:,} of {budget:,}, kept in {run.path} and its checkpoint; "
-            f"continue with 'rlgen agent train {algorithm} --resume {run.path}'"
+            "continue",
         )
     try:
         if error is None and (
@@ -322,6 +324,11 @@ def _train_run(
         run.write_json(runs.SUMMARY, summary)
         raise error
     return run, summary
+
+
+def _resumable(run: runs.Run, algorithm: str, what: str) -> KeyboardInterrupt:
+    """The interrupt of a run that ``--resume`` goes on with: ``what`` and the command."""
+    return KeyboardInterrupt(f"{what} with 'rlgen agent train {algorithm} --resume {run.path}'")
 
 
 def check_resume(

@@ -122,6 +122,8 @@ def _terminate_as_interrupt() -> Iterator[list[int]]:
         received.append(signum)
         raise KeyboardInterrupt
 
+    interrupt.rlgen = True  # type: ignore[attr-defined]  # an agent's training may wrap it
+
     # Ctrl-C's too, only to note it: a TensorFlow function being traced can turn the
     # KeyboardInterrupt into its own error (a StagingError), which must not print a traceback
     handled = [signal.SIGTERM, signal.SIGINT]
@@ -156,14 +158,27 @@ def _main(argv: Sequence[str] | None, received: Sequence[int] = ()) -> int:
         print(f"\nrlgen: interrupted; runs already written are kept{where}", file=sys.stderr)
         return 130
     except Exception as err:
-        if received:  # an error the interrupt caused, raised in its place
+        message = _no_room(err)
+        if message is None and received and _in_place_of_interrupt(err):
             print("\nrlgen: interrupted; runs already written are kept", file=sys.stderr)
             return 130
-        message = _no_room(err)
         if message is None:
             raise
         print(f"rlgen: error: {message}", file=sys.stderr)
         return 1 if isinstance(err, OSError) else 2
+
+
+def _in_place_of_interrupt(err: BaseException) -> bool:
+    """Whether ``err``, raised after a Ctrl-C or SIGTERM, stands for it: it chains the
+    KeyboardInterrupt, or it is TensorFlow's (a StagingError while a function was traced).
+    Any other error (a full disk while the run is kept, a bug) is reported as itself."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, KeyboardInterrupt) or type(err).__module__.startswith("tensorflow"):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
 
 
 def _no_room(err: Exception) -> str | None:

@@ -69,6 +69,7 @@ SAVED_FILES = "the generator, the discriminator and config.json"  # save()'s, fo
 GENERATOR_FILE = "generator.keras"
 DISCRIMINATOR_FILE = "discriminator.keras"
 METRICS = "metrics.csv"  # the per-epoch history
+SAVED_NAMES = (GENERATOR_FILE, DISCRIMINATOR_FILE, CONFIG, METRICS)
 NUM_CLASSES = 10
 CHUNK = 1000  # images generated per generator call when sampling (bounded memory)
 MAX_IN_MEMORY = 1_000_000  # GAN.sample refuses more (3.1 GB); write_npz streams any number
@@ -729,7 +730,7 @@ class GAN:
         if verbose:
             callbacks.append(_ProgressBar(epochs, steps, last=done + epochs))
         if run is not None:
-            start_run(run.path, GROUP, self.task, SAVED_FILES, run_meta(self))
+            start_run(run.path, GROUP, self.task, SAVED_FILES, SAVED_NAMES, run_meta(self))
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.file("tensorboard"))))
             if not done:  # the untrained generator: the GIF's first frame (not a later one)
                 monitor.save_grid(0)
@@ -856,7 +857,7 @@ class GAN:
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
         """Write generator.keras, discriminator.keras, config.json and metrics.csv (the
         history) into folder ``path``."""
-        path = save_folder(path, GROUP, self.task, SAVED_FILES)
+        path = save_folder(path, GROUP, self.task, SAVED_FILES, SAVED_NAMES)
         save_models(self, path)
         merge_json(path / CONFIG, {**run_meta(self), **(extra or {})})
         if self.history:  # a loaded GAN's further train() goes on from it

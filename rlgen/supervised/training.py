@@ -49,6 +49,7 @@ GROUP = "supervised"
 # y = 1 - 0.5 x - x^2 + 0.5 x^3: the cubic the regression task samples (x in [-2, 2]).
 TRUE_COEFFICIENTS = (1.0, -0.5, -1.0, 0.5)
 HISTORY = "history.csv"
+SAVED_NAMES = (MODEL_FILE, CONFIG, HISTORY)
 
 
 @dataclass
@@ -489,7 +490,7 @@ class Trainer:
             steps = math.ceil(len(d.x_train) / self.config.batch_size)
             callbacks.append(_ProgressBar(epochs, steps, first=done))
         if run is not None:
-            start_run(run.path, GROUP, self.task, SAVED_FILES, self._meta())
+            start_run(run.path, GROUP, self.task, SAVED_FILES, SAVED_NAMES, self._meta())
             run.write_text("model_summary.txt", self.summary_text())
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.file("tensorboard"))))
         val = self._dataset(d.x_val, d.y_val, False) if len(d.x_val) else None
@@ -747,7 +748,7 @@ class Trainer:
         (the test figures, re-evaluated, and the epochs) and its plots are made again."""
         if self.model is None:
             raise UsageError("the model is not trained yet; call fit() before save()")
-        path = save_folder(path, GROUP, self.task, SAVED_FILES)
+        path = save_folder(path, GROUP, self.task, SAVED_FILES, SAVED_NAMES)
         with atomic_path(path / MODEL_FILE) as tmp:
             self.model.save(tmp)
         meta = self._meta()

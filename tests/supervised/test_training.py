@@ -52,7 +52,7 @@ def test_iris_beats_chance_and_evaluates_arrays_of_ones_own():
     d = trainer.real_data  # evaluate(x, y) was a TypeError: Keras users expect it
     mine = trainer.evaluate(d.x_test, d.y_test)
     assert mine["accuracy"] == pytest.approx(figures["test_accuracy"]) and mine["examples"] == 30
-    with pytest.raises(UsageError, match="one-hot rows; give the class indices 0-2"):
+    with pytest.raises(UsageError, match="one-hot rows; give the class indices themselves"):
         trainer.evaluate(d.x_test, np.eye(3)[d.y_test])
     with pytest.raises(UsageError, match="30 inputs but 29 labels"):
         trainer.evaluate(d.x_test, d.y_test[:-1])
@@ -368,10 +368,14 @@ def test_save_refuses_a_keras_file_name_and_another_models_folder(tmp_path):
     mine = tmp_path / "project"
     mine.mkdir()
     (mine / "model.keras").write_bytes(b"my own model")
-    with pytest.raises(UsageError, match=r"project is not empty \(model.keras\) and holds no"):
+    (mine / "notes.txt").write_text("kept")
+    with pytest.raises(UsageError, match=r"project holds model.keras but no rlgen save"):
         trainer.save(mine)
     assert (mine / "model.keras").read_bytes() == b"my own model"
-    assert sorted(p.name for p in mine.iterdir()) == ["model.keras"]
+    assert sorted(p.name for p in mine.iterdir()) == ["model.keras", "notes.txt"]
+    (mine / "model.keras").unlink()
+    trainer.save(mine)  # files of other names are the user's business, and stay
+    assert (mine / "notes.txt").read_text() == "kept"
 
 
 def test_iris_model_reads_flowers_measured_in_cm(tmp_path):
