@@ -17,7 +17,9 @@ from rlgen.errors import UsageError, check_count, check_seed, option
 def episode_returns(
     agent: Any, env_or_id: Any = None, episodes: int = 100, seed: int = 0, batch: int = 100
 ) -> np.ndarray:
-    """The undiscounted return of each of ``episodes`` greedy episodes.
+    """The undiscounted return of each of ``episodes`` greedy episodes (a
+    ``RecordEpisodeStatistics`` wrapper's, when the env has one: the env's own rewards under
+    a reward wrapper).
 
     With an env id (or, by default, copies of the agent's own env, wrappers and
     ``max_episode_steps`` included), up to ``batch`` copies run in lock-step so one compiled

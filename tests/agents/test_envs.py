@@ -330,6 +330,16 @@ def test_a_checkpoint_and_a_best_model_never_share_a_folder(tmp_path):
     )
     assert (tmp_path / "ok" / "best" / "agent.json").is_file()
     assert (tmp_path / "ok" / "checkpoint" / "state.json").is_file()
+    agent.learn(  # the checkpoint's folder inside the best model's: neither touches the other
+        200,
+        callback=[
+            CheckpointCallback(save_path=tmp_path / "b" / "checkpoint", save_freq=50),
+            EvalCallback(eval_freq=150, n_eval_episodes=2, best_model_save_path=tmp_path / "b"),
+        ],
+        progress=False,
+    )
+    assert (tmp_path / "b" / "agent.json").is_file()
+    assert (tmp_path / "b" / "checkpoint" / "state.json").is_file()
 
 
 def test_loading_with_another_env_names_the_env_not_the_model_file(tmp_path):
