@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 from rlgen.errors import UsageError, pythonic
+from rlgen.runs import a_or_an
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -115,9 +116,7 @@ def coerce(name: str, tp: Any, value: Any, where: str, text: bool = False, fix: 
         if isinstance(value, os.PathLike):  # data_dir=Path("data"), as Python callers write
             return os.fspath(value)
     plain = value is None or isinstance(value, (str, numbers.Number, list, tuple, dict))
-    kind = type(value).__name__
-    article = "an" if kind[:1].lower() in "aeiou" else "a"
-    got = repr(value) if plain else f"{article} {kind}"  # not <... object at 0x7f...>
+    got = repr(value) if plain else a_or_an(type(value).__name__)  # not <... at 0x7f...>
     raise UsageError(f"{where}: '{name}' must be {_describe(tp)}, got {got}; {fix}")
 
 

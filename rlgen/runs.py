@@ -377,7 +377,7 @@ def start_run(
     """Before a training writes into run folder ``path``: refused as :func:`save_folder`
     refuses; a new one gets its config.json (``meta``) now, so that it is an rlgen run from
     its first file (the save at the end, and a load of an interrupted one, know it)."""
-    if held_kind(save_folder(path, group, task, files, names)) is None:
+    if not (save_folder(path, group, task, files, names) / CONFIG).is_file():  # passed: new
         merge_json(path / CONFIG, meta)
 
 

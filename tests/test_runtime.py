@@ -3,10 +3,17 @@ configured only once per process)."""
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 
 from tests.conftest import run_cli
+
+
+def in_a_fresh_process(code: str) -> subprocess.CompletedProcess:
+    """Python ``code`` run by a new interpreter (TensorFlow configures once per process)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
 
 
 def accuracy(out):
@@ -32,9 +39,6 @@ def test_models_are_built_under_the_strategy_and_determinism_is_switched_on():
     # The CLI runs above read the replica count from the strategy object: a model built
     # outside its scope (one replica) passed them; here the variables themselves must be
     # mirrored, and --deterministic must reach TensorFlow (CPU runs repeat without it)
-    import subprocess
-    import sys
-
     code = (
         "import tensorflow as tf\n"
         "from rlgen import runtime\n"
@@ -52,7 +56,7 @@ def test_models_are_built_under_the_strategy_and_determinism_is_switched_on():
         "               for w in m.weights), m.name\n"
         "assert model.distribute_strategy.num_replicas_in_sync == 2\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    proc = in_a_fresh_process(code)
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
@@ -182,11 +186,8 @@ def test_deterministic_mode_reproduces_a_run(tmp_path, seed):
 def test_the_python_api_hides_tensorflows_start_up_notices():
     """``from rlgen.agents import DQNAgent`` prints what the CLI prints at start: nothing from
     TensorFlow's C++ side (oneDNN, CUDA), which writes past Python's logging."""
-    import subprocess
-    import sys
-
     code = "from rlgen.agents import DQNAgent\nfrom rlgen.gan import GAN\nimport tensorflow"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    proc = in_a_fresh_process(code)
     assert proc.returncode == 0, proc.stderr
     noise = [
         line
@@ -199,9 +200,6 @@ def test_the_python_api_hides_tensorflows_start_up_notices():
 def test_a_configure_after_tensorflow_started_says_what_it_could_not_apply():
     """In a notebook that had built a model, configure(logical_cpus=2, threads=1) returned
     one replica and TensorFlow's own thread pools, without a word."""
-    import subprocess
-    import sys
-
     code = (
         "import tensorflow as tf\n"
         "from rlgen import runtime\n"
@@ -210,7 +208,7 @@ def test_a_configure_after_tensorflow_started_says_what_it_could_not_apply():
         "print('REPLICAS', rt.replicas)\n"
         "runtime.configure(runtime.RuntimeConfig(mixed_precision=True), set_globals=False)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    proc = in_a_fresh_process(code)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "REPLICAS 1" in proc.stdout
     lines = [line for line in proc.stderr.splitlines() if line.startswith("rlgen:")]

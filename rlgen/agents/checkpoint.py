@@ -31,19 +31,19 @@ def check_checkpoint_folder(path: str | Path) -> Path:
     path = Path(path).expanduser()
     if path.exists() and not path.is_dir():
         raise UsageError(f"checkpoint folder {path} is a file; give a folder")
-    if path.is_dir() and not (path / STATE_JSON).is_file() and any(path.iterdir()):
+    entries = list(path.iterdir()) if path.is_dir() else []
+    if entries and not (path / STATE_JSON).is_file():
         raise UsageError(
             f"{path} holds files that are not an rlgen checkpoint, and a checkpoint replaces "
             "its folder whole; give a new folder"
         )
-    if path.is_dir():  # a checkpoint's, but a folder or a file of someone else's put in it
-        others = sorted(p.name for p in path.iterdir() if not _checkpoint_file(p))
-        if others:
-            raise UsageError(
-                f"{path} is a checkpoint but also holds {', '.join(others[:3])}"
-                f"{', ...' if len(others) > 3 else ''}, which the next checkpoint would delete "
-                "(it replaces its folder whole); move them out or give a new folder"
-            )
+    others = sorted(p.name for p in entries if not _checkpoint_file(p))
+    if others:  # a checkpoint's, but a folder or a file of someone else's put in it
+        raise UsageError(
+            f"{path} is a checkpoint but also holds {', '.join(others[:3])}"
+            f"{', ...' if len(others) > 3 else ''}, which the next checkpoint would delete "
+            "(it replaces its folder whole); move them out or give a new folder"
+        )
     return path
 
 

@@ -293,21 +293,14 @@ def _train_run(
         raise
     seconds = time.perf_counter() - t0
     done = agent.num_timesteps if unit == "step" else agent.num_episodes
-    if stopper.signal is not None and error is None and done < budget:  # all of it is kept
-        if bar is not None:
-            bar.close()
-        agent.save(run.path)
-        checkpointer.save(agent)
-        _write_results(run, agent, evaluator, seconds, steps_before, threshold, unit, budget)
-        raise _resumable(
-            run,
-            algorithm,
-            f"stopped at {unit} {done:,} of {budget:,}, kept in {run.path} and its checkpoint; "
-            "continue",
-        )
+    # stopped by a signal between two steps: kept as a finished run is, but for its final
+    # evaluation, and --resume goes on from there
+    stopped = stopper.signal is not None and error is None and done < budget
     try:
-        if error is None and (
-            not evaluator.history or evaluator.history[-1]["step"] != agent.num_timesteps
+        if (
+            error is None
+            and not stopped
+            and (not evaluator.history or evaluator.history[-1]["step"] != agent.num_timesteps)
         ):
             evaluator.evaluate_now(agent)
     finally:  # whatever happens: an error's message goes on a line of its own
@@ -319,6 +312,13 @@ def _train_run(
         # stopped instead of from the last periodic checkpoint
         checkpointer.save(agent)
     summary = _write_results(run, agent, evaluator, seconds, steps_before, threshold, unit, budget)
+    if stopped:
+        raise _resumable(
+            run,
+            algorithm,
+            f"stopped at {unit} {done:,} of {budget:,}, kept in {run.path} and its checkpoint; "
+            "continue",
+        )
     if error is not None:
         summary["stopped"] = str(error)
         run.write_json(runs.SUMMARY, summary)
